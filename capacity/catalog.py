@@ -1,0 +1,131 @@
+"""Load the data catalogues in ``specs/`` (chips, model presets) and resolve ids and aliases.
+
+Where the data is found, in order: the ``specs_dir`` argument; ``$CAPACITY_SPECS_DIR``; the copy
+shipped inside the installed package (``capacity/specs``, put there by the wheel build); the
+``specs/`` folder of a source checkout.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import ValidationError
+
+from capacity.chip import Chip
+from capacity.errors import SpecFileError, UnknownIdError
+from capacity.model_spec import ModelPreset
+from capacity.parse_cache import ParsedYamlCache
+from capacity.yamlio import read_yaml, validation_problems
+
+T = TypeVar("T", Chip, ModelPreset)
+R = TypeVar("R", bound="_Record")
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def aliases(self) -> list[str]: ...
+
+
+def default_specs_dir() -> Path:
+    """The catalogue folder an installed package or a checkout uses when none is given."""
+    env = os.environ.get("CAPACITY_SPECS_DIR")
+    if env:
+        return Path(env)
+    packaged = Path(str(resources.files("capacity"))) / "specs"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "specs"
+
+
+def normalise(name: str) -> str:
+    """Case-, width- and separator-insensitive key: ``'Ａ100 sxm'`` and ``'a100-SXM'`` match."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-_")
+
+
+class Catalog(Generic[R]):
+    """Records of one kind keyed by id, with aliases resolved case- and width-insensitively."""
+
+    def __init__(self, kind: str, records: list[R]) -> None:
+        self.kind: str = kind
+        self.by_id: dict[str, R] = {}
+        self._index: dict[str, str] = {}
+        for record in records:
+            if record.id in self.by_id:
+                raise SpecFileError([f"{kind} id {record.id!r} is defined twice"])
+            self.by_id[record.id] = record
+        for rec in records:
+            for name in [rec.id, *rec.aliases]:
+                owner = self._index.setdefault(normalise(name), rec.id)
+                if owner != rec.id:
+                    raise SpecFileError([f"{kind} alias {name!r} names both {owner!r} and {rec.id!r}"])
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.by_id.values())
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, name: str) -> R:
+        """The record whose id or alias is ``name``; :class:`UnknownIdError` with close matches otherwise."""
+        key = normalise(name)
+        if key in self._index:
+            return self.by_id[self._index[key]]
+        close = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(self._index[c] for c in close))
+        raise UnknownIdError(self.kind, name, suggestions, sorted(self.by_id))
+
+
+def load_record(path: Path, model: type[T], cache: ParsedYamlCache | None = None) -> T:
+    """Read and validate one spec file; errors carry ``file:line:col: field: message``."""
+    data = cache.load(path) if cache is not None else read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        doc = read_yaml(path)  # re-read with line and column information for the message
+        raise SpecFileError(validation_problems(exc, doc, str(path), model)) from None
+
+
+def _load_dir(folder: Path, model: type[T]) -> list[T]:
+    if not folder.is_dir():
+        raise SpecFileError([f"{folder}: catalogue folder not found (set CAPACITY_SPECS_DIR or reinstall)"])
+    cache = ParsedYamlCache()
+    records = []
+    try:
+        for path in sorted(folder.glob("*.yaml")):
+            record = load_record(path, model, cache)
+            if record.id != path.stem:
+                raise SpecFileError([f"{path}:1:1: id: {record.id!r} must match the file name {path.stem!r}"])
+            records.append(record)
+    finally:
+        cache.save()
+    return records
+
+
+@lru_cache(maxsize=8)
+def _chips(folder: Path) -> Catalog[Chip]:
+    return Catalog("chip", _load_dir(folder / "chips", Chip))
+
+
+@lru_cache(maxsize=8)
+def _models(folder: Path) -> Catalog[ModelPreset]:
+    return Catalog("model", _load_dir(folder / "models", ModelPreset))
+
+
+def load_chips(specs_dir: Path | None = None) -> Catalog[Chip]:
+    """The accelerator catalogue (``specs/chips/*.yaml``)."""
+    return _chips((specs_dir or default_specs_dir()).resolve())
+
+
+def load_models(specs_dir: Path | None = None) -> Catalog[ModelPreset]:
+    """The model presets (``specs/models/*.yaml``)."""
+    return _models((specs_dir or default_specs_dir()).resolve())

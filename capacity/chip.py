@@ -1,0 +1,150 @@
+"""The accelerator record: what one file in ``specs/chips/`` holds.
+
+Conventions (also in ``specs/README.md``):
+
+* every peak is **dense** (no 2:4 structured sparsity), per chip or package, in TFLOPS (10**12 FLOP/s);
+  INT8 in TOPS. ``fp32_dense_tflops`` is the non-tensor (vector) FP32 peak.
+* a peak of ``null`` means *unknown* (no source found); a dtype listed in ``unsupported_dtypes``
+  means *not supported natively*. The two are never confused.
+* the vendor's sparse headline figures live apart, in ``sparse_headline``.
+* memory in GB = 10**9 bytes; bandwidths in GB/s (bytes); the inter-node NIC in Gbit/s (bits).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Dtype = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8"]
+DTYPES: tuple[Dtype, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
+Confidence = Literal["high", "medium", "medium-low", "low"]
+ChipId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    """A citation. ``fields`` names the fields it supports; empty means the record as a whole."""
+
+    title: str = Field(min_length=3)
+    url: str | None = None
+    fields: list[str] = Field(default_factory=list)
+
+
+class SparseHeadline(_Strict):
+    """The vendor's headline figures *with* 2:4 structured sparsity, kept apart from the dense peaks."""
+
+    vendor_headline_is_sparse: bool | None = Field(description="true, false, or null when unclear")
+    tf32_tflops: Positive | None = None
+    bf16_tflops: Positive | None = None
+    fp16_tflops: Positive | None = None
+    fp8_tflops: Positive | None = None
+    int8_tops: Positive | None = None
+    note: str | None = None
+
+
+class Link(_Strict):
+    """Intra-node (scale-up) interconnect, per chip."""
+
+    name: str
+    bandwidth_gb_s: Positive | None = Field(description="per chip, GB/s; direction in `direction`")
+    direction: Literal["bidirectional", "unidirectional", "unstated"]
+    note: str | None = None
+
+
+class LaunchPrice(_Strict):
+    usd: Positive
+    date: str = Field(description="year or year-month the figure refers to")
+    source: str
+    note: str | None = None
+
+
+class CloudPrice(_Strict):
+    usd_per_gpu_hour: Positive
+    provider: str
+    date: str = Field(description="year or year-month of the snapshot")
+    source: str
+
+
+class ExportControl(_Strict):
+    """US export-control status for buyers in China, as of the sources' dates."""
+
+    us_licence_for_china: Literal["required", "not-required", "not-applicable", "unknown"]
+    note: str
+
+
+class Chip(_Strict):
+    """One accelerator (chip or package) with its sourced figures."""
+
+    id: ChipId
+    vendor: str
+    vendor_country: Literal["US", "CN"]
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    form_factor: str | None
+    year: int | None = Field(default=None, ge=2010, le=2035)
+
+    fp32_dense_tflops: Positive | None = Field(description="non-tensor (vector) FP32 peak")
+    tf32_dense_tflops: Positive | None
+    bf16_dense_tflops: Positive | None
+    fp16_dense_tflops: Positive | None
+    fp8_dense_tflops: Positive | None
+    int8_dense_tops: Positive | None
+    unsupported_dtypes: list[Dtype] = Field(default_factory=list)
+    sparse_headline: SparseHeadline
+
+    memory_gb: Positive | None
+    memory_type: str | None
+    memory_bandwidth_gb_s: Positive | None
+    intra_node: Link
+    inter_node_gbit_s: Positive | None = Field(description="typical scale-out NIC bandwidth per chip, Gbit/s")
+    tdp_w: Positive | None
+
+    launch_price: LaunchPrice | None = None
+    cloud_prices: list[CloudPrice] = Field(default_factory=list)
+    export_control: ExportControl
+    confidence: Confidence
+    conflicts: dict[str, str] = Field(default_factory=dict, description="other values seen, and why not used")
+    notes: str | None = None
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unsupported_means_no_peak(self) -> Chip:
+        for dtype in self.unsupported_dtypes:
+            if self.dense_peak(dtype) is not None:
+                raise ValueError(f"{dtype} is listed in unsupported_dtypes but has a peak; remove one")
+        return self
+
+    def dense_peak(self, dtype: Dtype) -> float | None:
+        """Dense peak in TFLOPS (TOPS for int8), or None when unknown or unsupported."""
+        value: float | None = getattr(self, f"{dtype}_dense_{'tops' if dtype == 'int8' else 'tflops'}")
+        return value
+
+    def dtype_status(self, dtype: Dtype) -> float | Literal["not supported", "unknown"]:
+        """The dense peak, or why there is none: ``"not supported"`` vs ``"unknown"``."""
+        peak = self.dense_peak(dtype)
+        if peak is not None:
+            return peak
+        return "not supported" if dtype in self.unsupported_dtypes else "unknown"
+
+    def sparse_peak(self, dtype: Dtype) -> float | None:
+        if dtype == "fp32":
+            return None
+        value: float | None = getattr(
+            self.sparse_headline, f"{dtype}_{'tops' if dtype == 'int8' else 'tflops'}"
+        )
+        return value
+
+    @property
+    def domestic_china(self) -> bool:
+        """Designed by a vendor based in mainland China (not subject to US export licensing there)."""
+        return self.vendor_country == "CN"
+
+    def sources_for(self, field: str) -> list[int]:
+        """1-based indices of the sources that support ``field`` (specific ones first, else general)."""
+        specific = [i for i, s in enumerate(self.sources, 1) if field in s.fields]
+        return specific or [i for i, s in enumerate(self.sources, 1) if not s.fields]
