@@ -1,0 +1,52 @@
+"""The ``capacity`` command-line app: parses, calls the library, renders, maps errors to exit codes.
+
+Exit codes (the same for every command): 0 ok; 1 evaluated, but a limit was violated; 2 bad input
+or usage (unknown id, bad number, broken file); 3 the environment lacks what was asked for (no GPU).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from capacity import __version__
+from capacity.cli import chips_cmd, models_cmd
+from capacity.cli.errors import EXIT_CODES_HELP, state
+
+app = typer.Typer(
+    name="capacity",
+    help="AI-compute capacity planner: accelerators and models, with every figure sourced.\n\n"
+    + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"capacity {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full traceback on errors.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    state["traceback"] = traceback
+
+
+app.add_typer(chips_cmd.app, name="chips")
+app.add_typer(models_cmd.app, name="models")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="capacity")

@@ -1,0 +1,55 @@
+"""Map library errors to one stderr line and an exit code (the table in ``capacity --help``)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from typing import ParamSpec, TypeVar
+
+import typer
+
+from capacity.errors import CapacityError, EnvironmentMissingError, SpecFileError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    LIMIT_VIOLATED = 1
+    BAD_INPUT = 2
+    MISSING_ENVIRONMENT = 3
+
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 ok; 1 evaluated but a limit was violated; 2 bad input or usage; "
+    "3 the environment lacks what was asked for (e.g. no GPU)."
+)
+
+state = {"traceback": False}
+
+
+def exit_code_for(exc: CapacityError) -> ExitCode:
+    if isinstance(exc, EnvironmentMissingError):
+        return ExitCode.MISSING_ENVIRONMENT
+    return ExitCode.BAD_INPUT
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a command: a :class:`CapacityError` becomes ``error: …`` on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CapacityError as exc:
+            if state["traceback"]:
+                raise
+            lines = exc.problems if isinstance(exc, SpecFileError) else [str(exc)]
+            for line in lines:
+                sys.stderr.write(f"error: {line}\n")
+            raise typer.Exit(exit_code_for(exc)) from None
+
+    return wrapper

@@ -1,0 +1,115 @@
+"""Rendering shared by every command: one ``--format`` option, data to stdout, messages to stderr."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+Cell = str | int | float | bool | None
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="Output format: table, json, csv or markdown.", case_sensitive=False),
+]
+
+
+def _text(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        if abs(value) >= 100:
+            return f"{value:,.1f}"
+        return f"{value:.4g}"
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    return str(value)
+
+
+def emit_json(data: Any) -> None:
+    """Write JSON to stdout (not through rich, so nothing is wrapped or coloured)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def emit_rows(
+    rows: Sequence[dict[str, Cell]],
+    fmt: OutputFormat,
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    json_data: Any = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Render a list of rows (same keys in each) in the chosen format.
+
+    ``json_data`` replaces the rows for ``--format json`` when the full records should be emitted.
+    ``headers`` picks and names the columns of the human views (table, markdown); CSV keeps every key.
+    """
+    if fmt is OutputFormat.json:
+        emit_json(rows if json_data is None else json_data)
+        return
+    columns = list(rows[0]) if rows else []
+    if fmt is OutputFormat.csv:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        sys.stdout.write(buf.getvalue())
+        return
+    names = headers or {c: c for c in columns}
+    columns = [c for c in columns if c in names]
+    if fmt is OutputFormat.markdown:
+        lines = []
+        if title:
+            lines += [f"### {title}", ""]
+        lines.append("| " + " | ".join(names[c] for c in columns) + " |")
+        lines.append("|" + "|".join("---" for _ in columns) + "|")
+        for row in rows:
+            lines.append("| " + " | ".join(_text(row[c]).replace("|", "\\|") for c in columns) + " |")
+        if caption:
+            lines += ["", caption]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    from rich.console import Console  # imported here: JSON/CSV output never pays for rich
+    from rich.table import Table
+
+    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    for c in columns:
+        numeric = any(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows)
+        table.add_column(names[c], justify="right" if numeric else "left", overflow="fold")
+    for row in rows:
+        table.add_row(*(_text(row[c]) for c in columns))
+    Console().print(table)
+
+
+def warn(message: str) -> None:
+    """A message for the person, on stderr."""
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def emit_sources(sources: Sequence[Any], fmt: OutputFormat) -> None:
+    """The numbered source list that the ``sources`` column of a ``show`` table refers to."""
+    rows: list[dict[str, Cell]] = [
+        {"#": i, "source": s.title, "url": s.url or "", "supports": ", ".join(s.fields) or "whole record"}
+        for i, s in enumerate(sources, 1)
+    ]
+    emit_rows(rows, fmt, title="Sources")

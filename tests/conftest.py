@@ -1,0 +1,52 @@
+"""Shared fixtures: the tiny catalogue, a CLI runner, and a private parse cache per test session."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from capacity.cli import app
+
+FIXTURE_SPECS = Path(__file__).parent / "fixtures" / "specs"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    mp = pytest.MonkeyPatch()
+    mp.setenv("CAPACITY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.delenv("CAPACITY_SPECS_DIR", raising=False)
+    yield
+    mp.undo()
+
+
+@pytest.fixture
+def tiny_specs(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the CLI and the default loaders at the tiny fixture catalogue."""
+    monkeypatch.setenv("CAPACITY_SPECS_DIR", str(FIXTURE_SPECS))
+    return FIXTURE_SPECS
+
+
+class Run:
+    def __init__(self, exit_code: int, stdout: str, stderr: str) -> None:
+        self.exit_code, self.stdout, self.stderr = exit_code, stdout, stderr
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+@pytest.fixture
+def cli() -> Any:
+    """Invoke the app in-process; stdout and stderr kept apart."""
+
+    def invoke(*args: str) -> Run:
+        result = CliRunner().invoke(app, list(args))
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Run(result.exit_code, result.stdout, result.stderr)
+
+    return invoke

@@ -1,0 +1,157 @@
+"""The command-line contract: formats, exit codes, stdout for data and stderr for messages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRED_CHIP_KEYS = {
+    "id", "vendor", "bf16_dense_tflops", "fp16_dense_tflops", "fp8_dense_tflops",
+    "memory_gb", "memory_bandwidth_gb_s", "tdp_w", "sources",
+}  # fmt: skip
+
+
+def test_chips_json_has_the_documented_keys(cli: Any) -> None:
+    run = cli("chips", "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    chips = run.json()
+    assert len(chips) == 43
+    for chip in chips:
+        assert chip.keys() >= REQUIRED_CHIP_KEYS
+        assert chip["sources"], chip["id"]
+
+
+def test_show_chinese_alias_gives_sourced_dense_record(cli: Any) -> None:
+    run = cli("chips", "show", "昇腾910B", "--format", "json")
+    assert run.exit_code == 0
+    chip = run.json()
+    assert chip["id"] == "ascend-910b"
+    assert chip["fp16_dense_tflops"] == 376  # CSET via Epoch: dense FP16
+    assert chip["dtype_status"]["fp8"] == "not supported"
+    assert chip["dtype_status"]["bf16"] == "unknown"
+    assert chip["sparse_headline"]["vendor_headline_is_sparse"] is False
+    assert len(chip["sources"]) >= 1
+
+
+def test_show_table_lists_fields_and_sources(cli: Any) -> None:
+    run = cli("chips", "show", "h100")
+    assert run.exit_code == 0
+    assert "bf16_dense_tflops" in run.stdout and "989.4" in run.stdout
+    assert "Sources" in run.stdout and "datasheet" in run.stdout.lower()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected_ids"),
+    [
+        (
+            ["--vendor", "huawei"],
+            {"ascend-910", "ascend-910b", "ascend-910b1", "ascend-910b3", "ascend-910b4", "ascend-910c"},
+        ),
+        (["--domestic", "--min-memory-gb", "96"], {"ascend-910c", "kunlunxin-p800"}),
+        (
+            ["--vendor", "NVIDIA", "--supports", "fp8", "--min-memory-gb", "120"],
+            {"b200-hgx", "h200-sxm-141gb"},
+        ),
+    ],
+)
+def test_filters(cli: Any, args: list[str], expected_ids: set[str]) -> None:
+    run = cli("chips", *args, "--format", "json")
+    assert run.exit_code == 0, run.stderr
+    assert {c["id"] for c in run.json()} == expected_ids
+
+
+def test_csv_and_markdown(cli: Any) -> None:
+    rows = list(csv.DictReader(io.StringIO(cli("chips", "--format", "csv").stdout)))
+    assert len(rows) == 43
+    v100 = next(r for r in rows if r["id"] == "v100-sxm2-32gb")
+    assert v100["bf16"] == "unsupported" and v100["fp16"] == "125.0"
+    md = cli("chips", "--vendor", "nvidia", "--format", "markdown").stdout
+    assert "| id | FP16 | BF16 |" in md and "| h100-sxm5-80gb | 989.4 | 989.4 |" in md
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["chips", "show", "H10"], "did you mean h100-sxm5-80gb"),
+        (["chips", "show", "nonsense-chip-xyz"], "unknown chip 'nonsense-chip-xyz'"),
+        (["models", "show", "gpt-4-secret"], "unknown model"),
+        (["chips", "--vendor", "nvidiaa"], "no vendor 'nvidiaa'"),
+        (["chips", "--supports", "fp4"], "unknown dtype 'fp4'"),
+        (["chips", "--min-memory-gb", "-1"], "must be >= 0"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str) -> None:
+    run = cli(*args)
+    assert run.exit_code == 2
+    assert run.stdout == ""
+    assert message in run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_usage_error_exits_2(cli: Any) -> None:
+    assert cli("chips", "--no-such-flag").exit_code == 2
+
+
+def test_traceback_flag_reraises(cli: Any) -> None:
+    from capacity.errors import UnknownIdError
+
+    with pytest.raises(UnknownIdError):
+        cli("--traceback", "chips", "show", "nope")
+
+
+def test_help_documents_exit_codes(cli: Any) -> None:
+    out = cli("--help").stdout
+    assert "Exit codes: 0 ok; 1 evaluated but a limit was violated; 2 bad input" in " ".join(out.split())
+
+
+def test_every_command_has_help_with_an_example(cli: Any) -> None:
+    for args in (["chips"], ["chips", "show"], ["models"], ["models", "show"]):
+        out = cli(*args, "--help").stdout
+        assert "Example" in out, args
+
+
+def test_models_list_and_show(cli: Any) -> None:
+    models = cli("models", "--format", "json").json()
+    assert {"gpt3-175b", "llama2-70b", "deepseek-v3"} <= {m["id"] for m in models}
+    m = cli("models", "show", "GPT-3", "--format", "json").json()
+    assert m["id"] == "gpt3-175b" and m["params"] == pytest.approx(174.6e9)
+    assert m["computed_params"] == pytest.approx(174.6e9, rel=0.02)
+
+
+def test_fixture_catalogue_via_environment(cli: Any, tiny_specs: Path) -> None:
+    assert [c["id"] for c in cli("chips", "--format", "json").json()] == ["tiny-gpu", "tiny-npu"]
+
+
+def test_version(cli: Any) -> None:
+    from capacity import __version__
+
+    assert cli("--version").stdout.strip() == f"capacity {__version__}"
+
+
+@pytest.mark.parametrize("entry", [["-m", "capacity"], [str(ROOT / "cli.py")]])
+def test_entry_points_run_as_subprocesses(entry: list[str], tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, *entry, "chips", "show", "a100", "--format", "json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["bf16_dense_tflops"] == 312
+    bad = subprocess.run(
+        [sys.executable, *entry, "chips", "show", "zzz"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr

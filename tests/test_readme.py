@@ -1,0 +1,44 @@
+"""The README's commands are run: every `$ capacity …` example, and CI mirrors the two set-up commands."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _examples() -> list[tuple[list[str], int]]:
+    """(argv, expected exit code) for each `$ capacity …` line; an `error:` line after it means exit 2."""
+    lines = README.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if line.startswith("$ capacity "):
+            argv = shlex.split(line[2:].split("  #")[0])[1:]
+            expect_error = i + 1 < len(lines) and lines[i + 1].startswith("error:")
+            out.append((argv, 2 if expect_error else 0))
+    return out
+
+
+def test_readme_has_examples() -> None:
+    assert len(_examples()) >= 8
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"), _examples(), ids=lambda v: " ".join(v) if isinstance(v, list) else ""
+)
+def test_readme_example_runs(cli: Any, argv: list[str], code: int) -> None:
+    run = cli(*argv)
+    assert run.exit_code == code, run.stderr
+    assert run.stdout.strip() or code != 0
+
+
+def test_ci_runs_the_readme_set_up_commands() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install ." in README and "pip install -q ." in ci
+    assert "pip install -e '.[dev]' && pytest" in README
+    assert "pip install -q -e '.[dev]'" in ci and "pytest" in ci
