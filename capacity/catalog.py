@@ -16,15 +16,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from capacity.chip import Chip
 from capacity.errors import SpecFileError, UnknownIdError
 from capacity.model_spec import ModelPreset
 from capacity.parse_cache import ParsedYamlCache
+from capacity.run_spec import PublishedRun
 from capacity.yamlio import read_yaml, validation_problems
 
-T = TypeVar("T", Chip, ModelPreset)
+T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R", bound="_Record")
 
 
@@ -85,9 +86,13 @@ class Catalog(Generic[R]):
         raise UnknownIdError(self.kind, name, suggestions, sorted(self.by_id))
 
 
-def load_record(path: Path, model: type[T], cache: ParsedYamlCache | None = None) -> T:
+def load_record(path: Path, model: type[T]) -> T:
     """Read and validate one spec file; errors carry ``file:line:col: field: message``."""
-    data = cache.load(path) if cache is not None else read_yaml(path)
+    cache = ParsedYamlCache.shared()
+    try:
+        data = cache.load(path)
+    finally:
+        cache.save()
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -98,16 +103,13 @@ def load_record(path: Path, model: type[T], cache: ParsedYamlCache | None = None
 def _load_dir(folder: Path, model: type[T]) -> list[T]:
     if not folder.is_dir():
         raise SpecFileError([f"{folder}: catalogue folder not found (set CAPACITY_SPECS_DIR or reinstall)"])
-    cache = ParsedYamlCache()
     records = []
-    try:
-        for path in sorted(folder.glob("*.yaml")):
-            record = load_record(path, model, cache)
-            if record.id != path.stem:
-                raise SpecFileError([f"{path}:1:1: id: {record.id!r} must match the file name {path.stem!r}"])
-            records.append(record)
-    finally:
-        cache.save()
+    for path in sorted(folder.glob("*.yaml")):
+        record = load_record(path, model)
+        record_id = getattr(record, "id", path.stem)
+        if record_id != path.stem:
+            raise SpecFileError([f"{path}:1:1: id: {record_id!r} must match the file name {path.stem!r}"])
+        records.append(record)
     return records
 
 
@@ -129,3 +131,13 @@ def load_chips(specs_dir: Path | None = None) -> Catalog[Chip]:
 def load_models(specs_dir: Path | None = None) -> Catalog[ModelPreset]:
     """The model presets (``specs/models/*.yaml``)."""
     return _models((specs_dir or default_specs_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _runs(folder: Path) -> tuple[PublishedRun, ...]:
+    return tuple(_load_dir(folder / "runs", PublishedRun))
+
+
+def load_runs(specs_dir: Path | None = None) -> tuple[PublishedRun, ...]:
+    """Published training runs (``specs/runs/*.yaml``)."""
+    return _runs((specs_dir or default_specs_dir()).resolve())

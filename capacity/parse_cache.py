@@ -39,7 +39,16 @@ def _plain(node: Any) -> Any:
 
 
 class ParsedYamlCache:
-    """Parse many files, reusing earlier parses of identical bytes; call :meth:`save` once at the end."""
+    """Parse many files, reusing earlier parses of identical bytes; :meth:`save` writes only when changed."""
+
+    _shared: ParsedYamlCache | None = None
+
+    @classmethod
+    def shared(cls) -> ParsedYamlCache:
+        """One cache per process and cache file (re-created when ``$CAPACITY_CACHE_DIR`` changes)."""
+        if cls._shared is None or cls._shared.path != _cache_file():
+            cls._shared = cls()
+        return cls._shared
 
     def __init__(self) -> None:
         self.path = _cache_file()

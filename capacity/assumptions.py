@@ -1,0 +1,86 @@
+"""Default assumptions and efficiency data (``specs/assumptions.yaml``, ``specs/efficiency.yaml``).
+
+Every default an estimate uses lives in these files with its source, so an output can say where each
+number came from and a user can override it with a flag.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from capacity.catalog import default_specs_dir, load_record
+from capacity.chip import Dtype
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Assumption(_Strict):
+    value: float
+    source: str
+    note: str | None = None
+
+
+class Assumptions(_Strict):
+    """Defaults used when the user gives no value. Units are in the names."""
+
+    pue: Assumption
+    server_power_factor: Assumption = Field(
+        description="average server power per accelerator / accelerator TDP"
+    )
+    grid_kgco2e_per_kwh: Assumption
+    electricity_usd_per_kwh: Assumption
+    cloud_usd_per_gpu_hour: Assumption = Field(description="fallback when the catalogue has no cloud price")
+    cny_per_usd: Assumption
+    hardware_life_years: Assumption
+    server_capex_factor: Assumption = Field(description="server cost / accelerator cost")
+    network_capex_factor: Assumption = Field(description="cluster network cost multiplier")
+    optimizer_bytes_per_param: Assumption = Field(description="weights + gradients + optimiser states")
+    memory_usable_fraction: Assumption = Field(description="share of accelerator memory a job can use")
+    node_size: Assumption = Field(description="accelerators per node when rounding a deadline solve")
+
+
+class MatmulMeasurement(_Strict):
+    """A published dense GEMM measurement; the fraction is taken against the catalogue's own peak."""
+
+    chips: list[str] = Field(min_length=1)
+    dtypes: list[Dtype] = Field(min_length=1)
+    measured_tflops: float = Field(gt=0)
+    source: str
+    note: str | None = None
+
+
+class FallbackFractions(_Strict):
+    nvidia: dict[Dtype, float]
+    other: dict[Dtype, float]
+    source: str
+
+
+class Efficiency(_Strict):
+    """Matmul fraction of peak per chip, and the whole-model factor that turns it into MFU."""
+
+    whole_model_factor: Assumption
+    matmul_measurements: list[MatmulMeasurement]
+    fallback_matmul_fraction: FallbackFractions
+
+
+@lru_cache(maxsize=4)
+def _assumptions(path: Path) -> Assumptions:
+    return load_record(path, Assumptions)
+
+
+@lru_cache(maxsize=4)
+def _efficiency(path: Path) -> Efficiency:
+    return load_record(path, Efficiency)
+
+
+def load_assumptions(specs_dir: Path | None = None) -> Assumptions:
+    return _assumptions(((specs_dir or default_specs_dir()) / "assumptions.yaml").resolve())
+
+
+def load_efficiency(specs_dir: Path | None = None) -> Efficiency:
+    return _efficiency(((specs_dir or default_specs_dir()) / "efficiency.yaml").resolve())
