@@ -34,7 +34,9 @@ def _text(value: Cell) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if value.is_integer() and abs(value) < 1e15:
+        if abs(value) >= 1e15:
+            return f"{value:.4g}"
+        if value.is_integer():
             return f"{int(value):,}"
         if abs(value) >= 100:
             return f"{value:,.1f}"
@@ -93,9 +95,9 @@ def emit_rows(
     from rich.table import Table
 
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
-    for c in columns:
+    for i, c in enumerate(columns):
         numeric = any(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows)
-        table.add_column(names[c], justify="right" if numeric else "left", overflow="fold")
+        table.add_column(names[c], justify="right" if numeric else "left", overflow="fold", no_wrap=i == 0)
     for row in rows:
         table.add_row(*(_text(row[c]) for c in columns))
     Console().print(table)

@@ -1,0 +1,215 @@
+"""``capacity train``: a training what-if, from FLOPs to days, chips, money and megawatt-hours."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel, ValidationError
+
+from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.catalog import load_chips, load_models, load_runs
+from capacity.chip import Chip
+from capacity.counts import parse_count
+from capacity.efficiency import implied_mfu
+from capacity.errors import InputError
+from capacity.train import Economics, TrainEstimate, TrainRequest, estimate_training
+
+from .errors import handles_errors
+from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+
+M = TypeVar("M", bound=BaseModel)
+
+GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
+                 ("hardware_flops", "FLOPs incl. recompute"), ("active_params", "params per token")]),
+    ("time", [("chip", ""), ("precision", ""), ("gpus", ""), ("aggregate_peak_pflops", "PFLOPS dense peak"),
+              ("mfu", "model FLOPs utilisation"), ("hfu", "hardware FLOPs utilisation"),
+              ("wall_clock_days", "days"), ("gpu_hours", "GPU-hours"), ("gpu_days", "GPU-days"),
+              ("data_centre_days_at_peak", "data-centre days at nameplate")]),
+    ("memory", [("model_state_gb", "GB weights+grads+Adam"), ("activation_gb", "GB per sequence"),
+                ("min_gpus_for_memory", "chips to hold it"), ("memory_fits", "")]),
+    ("money", [("gpu_hour_usd", "USD per GPU-hour"), ("capex_usd", "USD hardware"), ("cost_usd", "USD"),
+               ("cost", "")]),
+    ("energy", [("facility_power_mw", "MW average"), ("energy_mwh", "MWh"), ("co2e_t", "tCO2e"), ("pue", ""),
+                ("grid_kgco2e_per_kwh", "kgCO2e/kWh")]),
+]  # fmt: skip
+
+
+def _count(text: str | None, what: str) -> float | None:
+    return None if text is None else parse_count(text, what)
+
+
+def _gpus(text: str | None) -> int | None:
+    value = _count(text, "--gpus")
+    if value is None:
+        return None
+    if value != int(value):
+        raise InputError(f"--gpus: must be a whole number, got {text!r}")
+    return int(value)
+
+
+def _build(cls: type[M], **kw: Any) -> M:
+    """Construct a request model; a validation error becomes one line naming the flag."""
+    try:
+        return cls(**kw)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"]) or "input"
+        flag = "--" + field.replace("economics.", "").replace("_", "-") if err["loc"] else ""
+        raise InputError(f"{flag or field}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def published_on_chip(chip: Chip | None) -> list[tuple[str, float]]:
+    """(run id, implied MFU) of published runs on this chip, for context."""
+    if chip is None:
+        return []
+    out = []
+    for run in load_runs():
+        if run.chip == chip.id and run.accelerator_hours and run.tokens and run.comparable:
+            out.append((run.id, implied_mfu(run, chip)))
+    return out
+
+
+def render(est: TrainEstimate, fmt: OutputFormat) -> None:
+    """Print one estimate: grouped table, JSON object, one-row CSV, or markdown."""
+    data = est.model_dump(mode="json")
+    if fmt is OutputFormat.json:
+        emit_json(data)
+        return
+    if fmt is OutputFormat.csv:
+        emit_rows([{k: v for k, v in data.items() if not isinstance(v, list | dict)}], fmt)
+        return
+    rows: list[dict[str, Cell]] = []
+    for group, fields in GROUPS:
+        for key, unit in fields:
+            value = data[key]
+            if value is None or (key == "cost" and est.currency == "USD"):
+                continue
+            if key == "cost":
+                unit = est.currency
+            rows.append({"group": group, "quantity": key, "value": value, "unit": unit})
+    emit_rows(rows, fmt, title="Training estimate")
+    if est.assumptions:
+        emit_rows(
+            [{"assumed": a.name, "value": a.value, "source": a.source} for a in est.assumptions],
+            fmt,
+            title="Assumptions (not given on the command line)",
+        )
+    if est.published_runs_on_chip:
+        emit_rows(
+            [r.model_dump() for r in est.published_runs_on_chip],
+            fmt,
+            title=f"Published runs on {est.chip}, for comparison",
+        )
+
+
+@handles_errors
+def train(
+    tokens: Annotated[str, typer.Option(help="Training tokens D, e.g. 300B, 1.4T, 2e12.")],
+    model: Annotated[
+        str | None, typer.Option(help="Model preset id or alias (see `capacity models`).")
+    ] = None,
+    params: Annotated[
+        str | None, typer.Option(help="Total parameters N, e.g. 175B, 7e9 (instead of --model).")
+    ] = None,
+    active_params: Annotated[str | None, typer.Option(help="MoE: parameters used per token.")] = None,
+    chip: Annotated[
+        str | None, typer.Option(help="Chip id or alias; without it only FLOPs and PF-days.")
+    ] = None,
+    gpus: Annotated[str | None, typer.Option(help="Number of accelerators, e.g. 1024, 10k.")] = None,
+    days: Annotated[float | None, typer.Option(help="Deadline in days: solve for the GPU count.")] = None,
+    capacity_pflops: Annotated[
+        float | None,
+        typer.Option(help="A data centre's peak PFLOPS instead of chips: reports data-centre days."),
+    ] = None,
+    mfu: Annotated[
+        float | None, typer.Option(help="Model FLOPs utilisation, 0-1 (default: per chip, documented).")
+    ] = None,
+    precision: Annotated[
+        str | None, typer.Option(help="bf16, fp16, fp8, tf32 or fp32 (default bf16, else fp16).")
+    ] = None,
+    flops_convention: Annotated[
+        str, typer.Option("--flops", help="6nd (C = 6ND, the reports' convention) or palm (adds attention).")
+    ] = "6nd",
+    recompute: Annotated[
+        str, typer.Option(help="Activation recomputation: none, selective or full.")
+    ] = "selective",
+    seq_len: Annotated[
+        int | None, typer.Option(help="Sequence length (default: the preset's, at most 4096).")
+    ] = None,
+    node_size: Annotated[
+        int | None, typer.Option(help="Accelerators per node for the --days solve (default 8).")
+    ] = None,
+    pricing: Annotated[
+        str, typer.Option(help="cloud (GPU-hours x price) or owned (amortised capex + power).")
+    ] = "cloud",
+    gpu_hour_usd: Annotated[float | None, typer.Option(help="Cloud price per GPU-hour in USD.")] = None,
+    gpu_price_usd: Annotated[float | None, typer.Option(help="Owned: price per accelerator in USD.")] = None,
+    pue: Annotated[
+        float | None, typer.Option(help="Data-centre power usage effectiveness (default 1.25).")
+    ] = None,
+    grid_kgco2e_per_kwh: Annotated[
+        float | None, typer.Option(help="Grid carbon intensity (default 0.48).")
+    ] = None,
+    electricity_usd_per_kwh: Annotated[float | None, typer.Option(help="Owned: electricity price.")] = None,
+    server_power_factor: Annotated[
+        float | None, typer.Option(help="Server power per chip / TDP (default 1.0).")
+    ] = None,
+    currency: Annotated[str, typer.Option(help="USD or CNY for the `cost` field.")] = "USD",
+    cny_per_usd: Annotated[
+        float | None, typer.Option(help="Exchange rate for --currency CNY (default 7.2).")
+    ] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Estimate a training run: FLOPs, PF-days, GPUs, days, memory floor, cost, energy, power and CO2e.
+
+    Examples:
+
+    \b
+      capacity train --model gpt3-175b --tokens 300B --chip v100 --gpus 10000
+      capacity train --params 70B --tokens 2T --chip h800 --days 30
+      capacity train --model gpt3-175b --tokens 300B --capacity-pflops 500
+      capacity train --model llama2-70b --tokens 2T --chip 910B --gpus 2048 --currency CNY --format json
+    """
+    chip_obj = load_chips().get(chip) if chip else None
+    request = _build(
+        TrainRequest,
+        tokens=parse_count(tokens, "--tokens"),
+        model=load_models().get(model) if model else None,
+        params=_count(params, "--params"),
+        active_params=_count(active_params, "--active-params"),
+        chip=chip_obj,
+        gpus=_gpus(gpus),
+        deadline_days=days,
+        capacity_pflops=capacity_pflops,
+        mfu=mfu,
+        precision=_choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
+        flops_convention=_choice(flops_convention, ("6nd", "palm"), "--flops"),
+        recompute=_choice(recompute, ("none", "selective", "full"), "--recompute"),
+        seq_len=seq_len,
+        node_size=node_size,
+        economics=_build(
+            Economics,
+            pricing=_choice(pricing, ("cloud", "owned"), "--pricing"),
+            gpu_hour_usd=gpu_hour_usd,
+            gpu_price_usd=gpu_price_usd,
+            pue=pue,
+            grid_kgco2e_per_kwh=grid_kgco2e_per_kwh,
+            electricity_usd_per_kwh=electricity_usd_per_kwh,
+            server_power_factor=server_power_factor,
+            currency=_choice(currency.upper(), ("USD", "CNY"), "--currency"),
+            cny_per_usd=cny_per_usd,
+        ),
+    )
+    est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(chip_obj))
+    for warning in est.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    render(est, fmt)
+
+
+def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> Any:
+    if value is None or value in allowed:
+        return value
+    raise InputError(f"{flag}: {value!r} is not one of {', '.join(allowed)}")

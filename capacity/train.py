@@ -1,0 +1,359 @@
+"""Training planner: FLOPs → time → cluster size → memory floor → money → energy, power and carbon.
+
+One call, :func:`estimate_training`, takes a :class:`TrainRequest` and returns a :class:`TrainEstimate`.
+Time: T = C / (n · peak · MFU), C model FLOPs (see :mod:`capacity.flops`), peak the dense per-chip
+FLOP/s for the precision, MFU model-FLOPs utilisation (user's, or :mod:`capacity.efficiency`'s default).
+Three ways to give the hardware: ``gpus`` (forward), ``deadline_days`` (solve for the GPU count, rounded
+up to whole nodes), or ``capacity_pflops`` (a data centre's peak, reported in data-centre days).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from capacity import cost, energy, flops, memory
+from capacity.assumptions import Assumptions, Efficiency
+from capacity.chip import Chip, Dtype
+from capacity.efficiency import MfuChoice, default_mfu, peak_tflops
+from capacity.errors import InputError
+from capacity.model_spec import ModelPreset
+from capacity.units import SECONDS_PER_DAY, TERA
+
+Pricing = Literal["cloud", "owned"]
+Currency = Literal["USD", "CNY"]
+
+
+class Economics(BaseModel):
+    """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pricing: Pricing = "cloud"
+    gpu_hour_usd: float | None = Field(default=None, gt=0)
+    gpu_price_usd: float | None = Field(default=None, gt=0, description="owned: price per accelerator")
+    pue: float | None = Field(default=None, ge=1, le=3)
+    grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0, le=2)
+    electricity_usd_per_kwh: float | None = Field(default=None, ge=0)
+    server_power_factor: float | None = Field(default=None, gt=0, le=5)
+    currency: Currency = "USD"
+    cny_per_usd: float | None = Field(default=None, gt=0)
+
+
+class TrainRequest(BaseModel):
+    """What a planner knows. Give ``model`` or ``params``; at most one of gpus / deadline / capacity."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    tokens: float = Field(gt=0)
+    model: ModelPreset | None = None
+    params: float | None = Field(default=None, gt=0, description="total parameters (all experts)")
+    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
+    chip: Chip | None = None
+    gpus: int | None = Field(default=None, ge=1)
+    deadline_days: float | None = Field(default=None, gt=0)
+    capacity_pflops: float | None = Field(default=None, gt=0)
+    mfu: float | None = Field(default=None, gt=0, le=1)
+    precision: Dtype | None = None
+    flops_convention: flops.FlopsConvention = "6nd"
+    recompute: flops.Recompute = "selective"
+    seq_len: int | None = Field(default=None, ge=1)
+    node_size: int | None = Field(default=None, ge=1)
+    economics: Economics = Field(default_factory=Economics)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainRequest:
+        if self.model is None and self.params is None:
+            raise ValueError("give a model preset or a parameter count")
+        given = [n for n in ("gpus", "deadline_days", "capacity_pflops") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give only one of gpus, days or capacity (got {', '.join(given)})")
+        if self.chip is None and (self.gpus is not None or self.deadline_days is not None):
+            raise ValueError("a GPU count or a deadline needs a chip")
+        return self
+
+
+class Assumed(BaseModel):
+    """One input the estimate did not get from the user: its value and its source."""
+
+    name: str
+    value: float | str
+    source: str
+
+
+class PublishedComparison(BaseModel):
+    """A published run on the same chip: its wall-clock MFU and what this job would take at it."""
+
+    run: str
+    implied_mfu: float
+    wall_clock_days_at_that_mfu: float | None
+
+
+class TrainEstimate(BaseModel):
+    """The answer, grouped compute / time / memory / money / energy. Units are in the names."""
+
+    model_config = ConfigDict(frozen=True)
+
+    # compute
+    model: str | None
+    params: float
+    active_params: float
+    tokens: float
+    flops_convention: str
+    training_flops: float
+    hardware_flops: float
+    recompute: str
+    pf_days: float
+    # time and size
+    chip: str | None
+    precision: str | None
+    peak_tflops_per_gpu: float | None
+    gpus: int | None
+    aggregate_peak_pflops: float | None
+    mfu: float | None
+    hfu: float | None
+    mfu_source: str | None
+    mfu_detail: str | None
+    gpu_hours: float | None
+    gpu_days: float | None
+    wall_clock_days: float | None
+    data_centre_days_at_peak: float | None
+    # memory
+    model_state_gb: float
+    activation_gb: float | None
+    min_gpus_for_memory: int | None
+    memory_fits: bool | None
+    # money
+    pricing: str
+    gpu_hour_usd: float | None
+    cost_usd: float | None
+    cost: float | None
+    currency: str
+    capex_usd: float | None
+    # energy
+    facility_power_mw: float | None
+    energy_mwh: float | None
+    co2e_t: float | None
+    pue: float | None
+    grid_kgco2e_per_kwh: float | None
+    # provenance
+    assumptions: list[Assumed]
+    warnings: list[str]
+    published_runs_on_chip: list[PublishedComparison]
+
+
+def _architecture(
+    req: TrainRequest,
+) -> tuple[float, float, int | None, int | None, int | None, int | None, int]:
+    """(N total, N active, layers, attention width, hidden, heads, seq len)."""
+    m = req.model
+    n_total = req.params or (m.params if m else 0.0)
+    n_active = req.active_params or (m.n_active if m and req.params is None else n_total)
+    seq = req.seq_len or (min(m.context_length, 4096) if m else 2048)
+    if m is None:
+        return n_total, n_active, None, None, None, None, seq
+    return n_total, n_active, m.layers, m.heads * m.d_head, m.hidden_size, m.heads, seq
+
+
+def estimate_training(
+    req: TrainRequest,
+    assumptions: Assumptions,
+    efficiency: Efficiency,
+    published: list[tuple[str, float]] | None = None,
+) -> TrainEstimate:
+    """Carry a training job from FLOPs to days, chips, bytes, dollars, megawatt-hours and tonnes CO2e.
+
+    ``published`` lists (run id, implied MFU) of published runs on the same chip, shown for context.
+    """
+    a, econ = assumptions, req.economics
+    assumed: list[Assumed] = []
+    warnings: list[str] = []
+
+    def pick(value: float | None, name: str) -> float:
+        if value is not None:
+            return value
+        default = getattr(a, name)
+        assumed.append(Assumed(name=name, value=default.value, source=default.source))
+        return float(default.value)
+
+    n_total, n_active, layers, attn_width, hidden, heads, seq = _architecture(req)
+    if n_active > n_total:
+        raise InputError(
+            f"--active-params ({n_active:.3g}) cannot exceed the total parameters ({n_total:.3g})"
+        )
+
+    # compute
+    if req.flops_convention == "palm":
+        if layers is None or attn_width is None:
+            raise InputError("--flops palm needs the architecture: use --model PRESET")
+        model_flops = flops.training_flops_palm(n_active, req.tokens, layers, attn_width, seq)
+    else:
+        model_flops = flops.training_flops_6nd(n_active, req.tokens)
+    hw_flops = model_flops + flops.recompute_flops(
+        req.recompute, n_active, req.tokens, layers, attn_width, seq
+    )
+
+    # memory (hardware-independent part)
+    state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
+    act_bytes = None
+    if layers is not None and hidden is not None and heads is not None:
+        act_bytes = memory.activation_bytes(layers, seq, hidden, heads, req.recompute)
+
+    chip, gpus, precision = req.chip, req.gpus, req.precision
+    peak = mfu_choice = None
+    if chip is not None:
+        if precision is None:
+            precision = "bf16" if chip.bf16_dense_tflops is not None else "fp16"
+            assumed.append(
+                Assumed(
+                    name="precision",
+                    value=precision,
+                    source="bf16 where the chip has a known peak, else fp16",
+                )
+            )
+        peak = peak_tflops(chip, precision)
+        mfu_choice = (
+            MfuChoice(mfu=req.mfu, given_by_user=True, source="given by the user (--mfu)")
+            if req.mfu is not None
+            else default_mfu(chip, precision, efficiency)
+        )
+        if req.mfu is None:
+            assumed.append(Assumed(name="mfu", value=round(mfu_choice.mfu, 4), source=mfu_choice.source))
+    mfu = mfu_choice.mfu if mfu_choice else req.mfu
+
+    if chip is not None and peak is not None and mfu is not None and req.deadline_days is not None:
+        node = req.node_size or int(pick(None, "node_size"))
+        raw = model_flops / (req.deadline_days * SECONDS_PER_DAY * peak * TERA * mfu)
+        gpus = max(node, math.ceil(raw / node) * node)
+
+    wall_days = gpu_hours = gpu_days = agg_pflops = dc_days = None
+    if chip is not None and peak is not None and mfu is not None and gpus is not None:
+        agg_pflops = gpus * peak / 1000.0
+        wall_days = model_flops / (gpus * peak * TERA * mfu) / SECONDS_PER_DAY
+        gpu_days = wall_days * gpus
+        gpu_hours = gpu_days * 24.0
+    if req.capacity_pflops is not None:
+        dc_days = flops.pf_days(model_flops) / req.capacity_pflops
+        if mfu is not None:
+            wall_days = dc_days / mfu
+
+    min_gpus = fits = None
+    if chip is not None and chip.memory_gb is not None:
+        usable = pick(None, "memory_usable_fraction")
+        min_gpus = memory.min_chips(state_bytes + (act_bytes or 0.0), chip.memory_gb, usable)
+        if gpus is not None:
+            fits = gpus >= min_gpus
+            if not fits:
+                warnings.append(
+                    f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
+                    f"{min_gpus} ({(state_bytes + (act_bytes or 0)) / 1e9:,.0f} GB at {usable:.0%} of "
+                    f"{chip.memory_gb:g} GB each)"
+                )
+
+    power_mw = energy_mwh = co2 = pue = grid = None
+    if chip is not None and gpus is not None and wall_days is not None:
+        pue = pick(econ.pue, "pue")
+        grid = pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
+        if chip.tdp_w is None:
+            warnings.append(f"{chip.id} has no published TDP: power, energy and carbon are not estimated")
+        else:
+            spf = pick(econ.server_power_factor, "server_power_factor")
+            power_w = energy.facility_power_w(gpus, chip.tdp_w, spf, pue)
+            power_mw = power_w / 1e6
+            energy_mwh = energy.energy_mwh(power_w, wall_days * 24.0)
+            co2 = energy.co2e_tonnes(energy_mwh, grid)
+
+    price_hour = cost_usd = capex = None
+    if chip is not None and gpu_hours is not None and wall_days is not None and gpus is not None:
+        if econ.pricing == "cloud":
+            price_hour = econ.gpu_hour_usd or _catalogue_cloud_price(chip, assumed)
+            if price_hour is None:
+                price_hour = pick(None, "cloud_usd_per_gpu_hour")
+                warnings.append(
+                    f"no cloud price for {chip.id} in the catalogue: assumed {price_hour} USD/GPU-hour"
+                )
+            cost_usd = cost.cloud_cost_usd(gpu_hours, price_hour)
+        else:
+            price = econ.gpu_price_usd or (chip.launch_price.usd if chip.launch_price else None)
+            if price is None:
+                raise InputError(
+                    f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
+                )
+            if econ.gpu_price_usd is None and chip.launch_price is not None:
+                assumed.append(Assumed(name="gpu_price_usd", value=price, source=chip.launch_price.source))
+            capex = cost.capex_usd(
+                gpus, price, pick(None, "server_capex_factor"), pick(None, "network_capex_factor")
+            )
+            cost_usd = cost.amortised_usd(capex, wall_days * 24.0, pick(None, "hardware_life_years"))
+            if energy_mwh is not None:
+                cost_usd += cost.electricity_usd(
+                    energy_mwh, pick(econ.electricity_usd_per_kwh, "electricity_usd_per_kwh")
+                )
+    rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
+
+    return TrainEstimate(
+        model=req.model.id if req.model else None,
+        params=n_total,
+        active_params=n_active,
+        tokens=req.tokens,
+        flops_convention=req.flops_convention,
+        training_flops=model_flops,
+        hardware_flops=hw_flops,
+        recompute=req.recompute,
+        pf_days=flops.pf_days(model_flops),
+        chip=chip.id if chip else None,
+        precision=precision,
+        peak_tflops_per_gpu=peak,
+        gpus=gpus,
+        aggregate_peak_pflops=agg_pflops,
+        mfu=mfu,
+        hfu=None if mfu is None else mfu * hw_flops / model_flops,
+        mfu_source=mfu_choice.source if mfu_choice else ("given by the user (--mfu)" if mfu else None),
+        mfu_detail=mfu_choice.detail if mfu_choice else None,
+        gpu_hours=gpu_hours,
+        gpu_days=gpu_days,
+        wall_clock_days=wall_days,
+        data_centre_days_at_peak=dc_days,
+        model_state_gb=state_bytes / 1e9,
+        activation_gb=None if act_bytes is None else act_bytes / 1e9,
+        min_gpus_for_memory=min_gpus,
+        memory_fits=fits,
+        pricing=econ.pricing,
+        gpu_hour_usd=price_hour,
+        cost_usd=cost_usd,
+        cost=None if cost_usd is None else cost_usd * rate,
+        currency=econ.currency,
+        capex_usd=capex,
+        facility_power_mw=power_mw,
+        energy_mwh=energy_mwh,
+        co2e_t=co2,
+        pue=pue,
+        grid_kgco2e_per_kwh=grid,
+        assumptions=assumed,
+        warnings=warnings,
+        published_runs_on_chip=[
+            PublishedComparison(
+                run=run_id,
+                implied_mfu=run_mfu,
+                wall_clock_days_at_that_mfu=wall_days * mfu / run_mfu if wall_days and mfu else None,
+            )
+            for run_id, run_mfu in (published or [])
+        ],
+    )
+
+
+def _catalogue_cloud_price(chip: Chip, assumed: list[Assumed]) -> float | None:
+    """Median of the catalogue's cloud price snapshots for this chip, recorded as an assumption."""
+    if not chip.cloud_prices:
+        return None
+    price = statistics.median(p.usd_per_gpu_hour for p in chip.cloud_prices)
+    snapshots = "; ".join(
+        f"{p.provider} {p.usd_per_gpu_hour} ({p.date}, {p.source})" for p in chip.cloud_prices
+    )
+    assumed.append(
+        Assumed(name="gpu_hour_usd", value=price, source=f"median of catalogue snapshots: {snapshots}")
+    )
+    return price

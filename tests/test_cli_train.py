@@ -1,0 +1,90 @@
+"""`capacity train` on the command line: the documented JSON keys, and one-line errors with exit 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+REQUIRED_KEYS = {
+    "training_flops", "pf_days", "gpus", "gpu_hours", "gpu_days", "wall_clock_days", "mfu",
+    "min_gpus_for_memory", "cost_usd", "energy_mwh", "facility_power_mw", "co2e_t",
+}  # fmt: skip
+
+
+def test_json_has_the_documented_keys(cli: Any) -> None:
+    run = cli(
+        "train", "--model", "gpt3-175b", "--tokens", "300B", "--chip", "v100", "--gpus", "10000", "-f", "json"
+    )
+    assert run.exit_code == 0, run.stderr
+    data = run.json()
+    assert data.keys() >= REQUIRED_KEYS
+    assert data["pf_days"] == pytest.approx(3640, rel=0.01)
+    assert data["flops_convention"] == "6nd" and "default" in data["mfu_source"]
+    assert {r["run"] for r in data["published_runs_on_chip"]} == {"gpt3-175b"}
+    days_at_openai_mfu = data["published_runs_on_chip"][0]["wall_clock_days_at_that_mfu"]
+    assert days_at_openai_mfu == pytest.approx(14.8, rel=0.03)
+    assert "no cloud price for v100" in run.stderr  # the assumed price is flagged
+
+
+def test_without_chip_only_hardware_independent_figures(cli: Any) -> None:
+    data = cli("train", "--params", "175e9", "--tokens", "300e9", "-f", "json").json()
+    assert data["pf_days"] == pytest.approx(3646, rel=0.002)
+    assert data["gpus"] is None and data["wall_clock_days"] is None and data["cost_usd"] is None
+
+
+def test_capacity_mode_reports_data_centre_days(cli: Any) -> None:
+    data = cli(
+        "train", "--model", "gpt3", "--tokens", "300B", "--capacity-pflops", "500", "-f", "json"
+    ).json()
+    assert data["data_centre_days_at_peak"] == pytest.approx(7.28, abs=0.01)
+
+
+def test_deadline_and_cny(cli: Any) -> None:
+    args = ["--params", "70B", "--tokens", "2T", "--chip", "h800", "--days", "30", "--mfu", "0.4"]
+    data = cli(
+        "train", *args, "--gpu-hour-usd", "2", "--currency", "cny", "--cny-per-usd", "7", "-f", "json"
+    ).json()
+    assert data["gpus"] % 8 == 0 and data["wall_clock_days"] <= 30
+    assert data["cost"] == pytest.approx(data["cost_usd"] * 7) and data["currency"] == "CNY"
+
+
+def test_table_groups_and_assumptions(cli: Any) -> None:
+    out = cli("train", "--model", "llama2-70b", "--tokens", "2T", "--chip", "a100", "--gpus", "2048").stdout
+    for word in ("compute", "time", "memory", "money", "energy", "Assumptions", "pf_days", "mfu"):
+        assert word in out
+
+
+def test_csv_is_one_row(cli: Any) -> None:
+    lines = cli(
+        "train", "--params", "7B", "--tokens", "1T", "--chip", "h100", "--gpus", "64", "-f", "csv"
+    ).stdout
+    assert len(lines.strip().splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params", "-5", "--tokens", "1T"], "--params: must be positive"),
+        (["--params", "abc", "--tokens", "1T"], "--params: 'abc' is not a number"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "h100", "--gpus", "0"], "--gpus: must be positive"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "h100", "--gpus", "2.5"], "whole number"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "h1000", "--gpus", "8"], "unknown chip 'h1000'"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "v100", "--gpus", "8", "--precision", "bf16"],
+         "v100-sxm2-32gb does not support bf16"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--precision", "fp4"],
+         "--precision: 'fp4' is not one of"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--mfu", "1.5"], "--mfu:"),
+        (["--params", "7B", "--tokens", "1T", "--gpus", "8"], "needs a chip"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--days", "3"], "only one of"),
+        (["--tokens", "1T"], "give a model preset or a parameter count"),
+        (["--params", "7B", "--tokens", "1T", "--flops", "palm"], "--flops palm needs the architecture"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--pue", "0.5"], "--pue:"),
+        (["--model", "gpt-5", "--tokens", "1T"], "unknown model 'gpt-5'"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str) -> None:
+    run = cli("train", *args)
+    assert run.exit_code == 2, run.stdout
+    assert message in run.stderr
+    assert run.stdout == "" and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr

@@ -1,0 +1,63 @@
+"""Hypothesis invariants of the training planner (issue: more GPUs never slower; cost = hours × price)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.catalog import load_chips
+from capacity.chip import DTYPES
+from capacity.train import Economics, TrainRequest, estimate_training
+
+CHIPS = load_chips()
+TRAINABLE = [c for c in CHIPS if c.fp16_dense_tflops or c.bf16_dense_tflops]
+params = st.floats(min_value=1e8, max_value=2e12, allow_nan=False, allow_infinity=False)
+tokens = st.floats(min_value=1e9, max_value=5e13, allow_nan=False, allow_infinity=False)
+gpus = st.integers(min_value=1, max_value=100_000)
+chips = st.sampled_from(TRAINABLE)
+
+
+def run(**kw: object) -> object:
+    return estimate_training(TrainRequest(**kw), load_assumptions(), load_efficiency())  # type: ignore[arg-type]
+
+
+@given(params, tokens, chips, gpus, gpus)
+def test_more_gpus_never_lengthen_the_run(n: float, d: float, chip: object, g1: int, g2: int) -> None:
+    lo, hi = sorted((g1, g2))
+    a, b = run(params=n, tokens=d, chip=chip, gpus=lo), run(params=n, tokens=d, chip=chip, gpus=hi)
+    assert b.wall_clock_days <= a.wall_clock_days * (1 + 1e-12)  # type: ignore[attr-defined]
+
+
+@given(params, tokens)
+def test_doubling_tokens_doubles_flops(n: float, d: float) -> None:
+    assert run(params=n, tokens=2 * d).training_flops == 2 * run(params=n, tokens=d).training_flops  # type: ignore[attr-defined]
+
+
+@given(params, tokens, chips, gpus, st.floats(min_value=0.05, max_value=50))
+def test_cost_is_gpu_hours_times_price(n: float, d: float, chip: object, g: int, price: float) -> None:
+    est = run(params=n, tokens=d, chip=chip, gpus=g, economics=Economics(gpu_hour_usd=price))
+    assert abs(est.cost_usd - est.gpu_hours * price) <= 1e-9 * est.cost_usd  # type: ignore[attr-defined]
+
+
+@given(params, tokens, chips, st.floats(min_value=0.5, max_value=400))
+def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days: float) -> None:
+    est = run(params=n, tokens=d, chip=chip, deadline_days=days)
+    assert est.gpus % 8 == 0  # type: ignore[attr-defined]
+    assert est.wall_clock_days <= days * (1 + 1e-9)  # type: ignore[attr-defined]
+
+
+@settings(max_examples=200)
+@given(chips, st.sampled_from(DTYPES), params, tokens, gpus)
+def test_any_chip_and_precision_either_estimates_or_says_why(
+    chip: object, dtype: str, n: float, d: float, g: int
+) -> None:
+    from capacity.errors import InputError
+
+    try:
+        est = run(params=n, tokens=d, chip=chip, gpus=g, precision=dtype)
+    except InputError as exc:
+        assert "--precision" in str(exc)
+        return
+    assert est.wall_clock_days > 0 and est.gpu_hours > 0  # type: ignore[attr-defined]
+    assert 0 < est.mfu <= 1  # type: ignore[attr-defined]
