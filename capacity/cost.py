@@ -1,8 +1,10 @@
 """Money: renting by the GPU-hour, or owning hardware amortised over its life plus electricity.
 
 Cloud:  cost = GPU-hours × price per GPU-hour.
-Owned (Epoch AI hardware-acquisition model, Cottier et al. 2024): capex = n · price · server factor ·
-network factor; the run is charged capex × run hours / (life years × 8 760 h), plus energy × $/kWh.
+Owned: capex = n · price · server factor · network factor (Epoch AI's hardware-acquisition overheads); the
+run is charged capex × run hours / (life years × 8 760 h), plus energy × $/kWh. Straight-line amortisation
+is this project's simplification: Cottier et al. 2024 depreciate hardware by 0.14 orders of magnitude per year
+(about a 3.1-year straight line), so a 4-year life charges roughly a fifth less.
 """
 
 from __future__ import annotations

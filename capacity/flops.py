@@ -7,8 +7,10 @@ Conventions (state which one an estimate used):
 * ``palm`` — per token 6·N + 12·L·H·Q·T (Chowdhery et al. 2022, arXiv:2204.02311, App. B): adds the
   attention-score and attention-value matmuls; L layers, H heads, Q head dim, T sequence length.
 Both are *model* FLOPs (the basis of MFU). Activation recomputation adds *hardware* FLOPs (HFU) but no
-model FLOPs: full recomputation re-runs the forward pass (+2·N + 4·L·H·Q·T per token); selective
-recomputation (Korthikanti et al. 2022, arXiv:2205.05198) re-runs only the attention core (+4·L·H·Q·T).
+model FLOPs, counted on the same basis as the model FLOPs: full recomputation re-runs the forward pass
+(+2·N, plus +4·L·H·Q·T per token under ``palm``); selective recomputation (Korthikanti et al. 2022,
+arXiv:2205.05198) re-runs only the attention core: +0 under ``6nd`` (no attention term),
++4·L·H·Q·T under ``palm``.
 """
 
 from __future__ import annotations
@@ -26,37 +28,27 @@ def training_flops_6nd(n_active: float, tokens: float) -> float:
     return 6.0 * n_active * tokens
 
 
-def attention_flops_per_token(layers: int, attention_width: int, seq_len: int) -> float:
+def attention_flops_per_token(layers: int, attention_width: float, seq_len: int) -> float:
     """12·L·(H·Q)·T: the forward + backward attention matmuls per token (PaLM App. B)."""
     return 12.0 * layers * attention_width * seq_len
 
 
 def training_flops_palm(
-    n_active: float, tokens: float, layers: int, attention_width: int, seq_len: int
+    n_active: float, tokens: float, layers: int, attention_width: float, seq_len: int
 ) -> float:
     """C = (6·N + 12·L·H·Q·T)·D model FLOPs."""
     return (6.0 * n_active + attention_flops_per_token(layers, attention_width, seq_len)) * tokens
 
 
 def recompute_flops(
-    recompute: Recompute,
-    n_active: float,
-    tokens: float,
-    layers: int | None,
-    attention_width: int | None,
-    seq_len: int,
+    recompute: Recompute, n_active: float, tokens: float, attention_fwd_per_token: float
 ) -> float:
-    """Extra hardware FLOPs spent re-running forward work (0 for ``none``).
-
-    Without the architecture the attention term is unknown and only the 2·N·D forward re-run is counted.
-    """
-    attention_fwd = 0.0
-    if layers is not None and attention_width is not None:
-        attention_fwd = 4.0 * layers * attention_width * seq_len * tokens
+    """Extra hardware FLOPs spent re-running forward work; ``attention_fwd_per_token`` is 4·L·H·Q·T under
+    ``palm`` and 0 under ``6nd`` (whose model count has no attention term to re-run)."""
     if recompute == "full":
-        return 2.0 * n_active * tokens + attention_fwd
+        return (2.0 * n_active + attention_fwd_per_token) * tokens
     if recompute == "selective":
-        return attention_fwd
+        return attention_fwd_per_token * tokens
     return 0.0
 
 

@@ -85,6 +85,17 @@ class ModelPreset(_Strict):
         return self.head_dim or self.hidden_size // self.heads
 
     @property
+    def attention_width(self) -> float:
+        """Mean of the QKᵀ and AV widths, a·(d_qk + d_v)/2, so attention costs 4·L·c·width FLOPs per token.
+
+        Equals a·d for standard attention; MLA has d_qk = nope + rope, d_v = v_head_dim (DeepSeek-V2 §2.1).
+        """
+        if self.mla is not None:
+            d_qk = self.mla.qk_nope_head_dim + self.mla.qk_rope_head_dim
+            return self.heads * (d_qk + self.mla.v_head_dim) / 2.0
+        return float(self.heads * self.d_head)
+
+    @property
     def n_active(self) -> float:
         """Parameters used per token: ``active_params`` for MoE, else ``params``."""
         return self.active_params or self.params

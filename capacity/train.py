@@ -10,7 +10,6 @@ up to whole nodes), or ``capacity_pflops`` (a data centre's peak, reported in da
 from __future__ import annotations
 
 import math
-import statistics
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -21,6 +20,7 @@ from capacity.chip import Chip, Dtype
 from capacity.efficiency import MfuChoice, default_mfu, peak_tflops
 from capacity.errors import InputError
 from capacity.model_spec import ModelPreset
+from capacity.provenance import Assumed, Provenance
 from capacity.units import SECONDS_PER_DAY, TERA
 
 Pricing = Literal["cloud", "owned"]
@@ -30,7 +30,7 @@ Currency = Literal["USD", "CNY"]
 class Economics(BaseModel):
     """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     pricing: Pricing = "cloud"
     gpu_hour_usd: float | None = Field(default=None, gt=0)
@@ -46,7 +46,7 @@ class Economics(BaseModel):
 class TrainRequest(BaseModel):
     """What a planner knows. Give ``model`` or ``params``; at most one of gpus / deadline / capacity."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
     tokens: float = Field(gt=0)
     model: ModelPreset | None = None
@@ -74,14 +74,6 @@ class TrainRequest(BaseModel):
         if self.chip is None and (self.gpus is not None or self.deadline_days is not None):
             raise ValueError("a GPU count or a deadline needs a chip")
         return self
-
-
-class Assumed(BaseModel):
-    """One input the estimate did not get from the user: its value and its source."""
-
-    name: str
-    value: float | str
-    source: str
 
 
 class PublishedComparison(BaseModel):
@@ -146,55 +138,58 @@ class TrainEstimate(BaseModel):
 
 
 def _architecture(
-    req: TrainRequest,
-) -> tuple[float, float, int | None, int | None, int | None, int | None, int]:
+    req: TrainRequest, prov: Provenance
+) -> tuple[float, float, int | None, float | None, int | None, int | None, int]:
     """(N total, N active, layers, attention width, hidden, heads, seq len)."""
     m = req.model
     n_total = req.params or (m.params if m else 0.0)
-    n_active = req.active_params or (m.n_active if m and req.params is None else n_total)
+    n_active = req.active_params or n_total
+    if m is not None and req.active_params is None:
+        n_active = n_total * m.n_active / m.params  # MoE keeps the preset's active share
+        if req.params is not None and m.moe is not None:
+            prov.note("active_params", n_active, f"{m.id}'s active/total ratio applied to --params")
     seq = req.seq_len or (min(m.context_length, 4096) if m else 2048)
     if m is None:
         return n_total, n_active, None, None, None, None, seq
-    return n_total, n_active, m.layers, m.heads * m.d_head, m.hidden_size, m.heads, seq
+    if seq > m.context_length:
+        prov.warnings.append(f"--seq-len {seq} exceeds {m.id}'s context length of {m.context_length}")
+    return n_total, n_active, m.layers, m.attention_width, m.hidden_size, m.heads, seq
 
 
 def estimate_training(
     req: TrainRequest,
     assumptions: Assumptions,
     efficiency: Efficiency,
-    published: list[tuple[str, float]] | None = None,
+    published: list[tuple[str, float, Dtype]] | None = None,
 ) -> TrainEstimate:
     """Carry a training job from FLOPs to days, chips, bytes, dollars, megawatt-hours and tonnes CO2e.
 
-    ``published`` lists (run id, implied MFU) of published runs on the same chip, shown for context.
+    ``published`` lists (run id, implied MFU, the run's precision) of published runs on the same chip.
     """
-    a, econ = assumptions, req.economics
-    assumed: list[Assumed] = []
-    warnings: list[str] = []
+    econ = req.economics
+    prov = Provenance(assumptions)
+    pick, assumed, warnings = prov.pick, prov.assumed, prov.warnings
 
-    def pick(value: float | None, name: str) -> float:
-        if value is not None:
-            return value
-        default = getattr(a, name)
-        assumed.append(Assumed(name=name, value=default.value, source=default.source))
-        return float(default.value)
-
-    n_total, n_active, layers, attn_width, hidden, heads, seq = _architecture(req)
+    n_total, n_active, layers, attn_width, hidden, heads, seq = _architecture(req, prov)
     if n_active > n_total:
         raise InputError(
             f"--active-params ({n_active:.3g}) cannot exceed the total parameters ({n_total:.3g})"
         )
+    if req.precision == "int8":
+        raise InputError(
+            "--precision int8: integer training is not modelled; use bf16, fp16, fp8, tf32 or fp32"
+        )
 
-    # compute
+    # compute: model FLOPs, and hardware FLOPs on the same basis
+    attention_fwd = 0.0
     if req.flops_convention == "palm":
         if layers is None or attn_width is None:
             raise InputError("--flops palm needs the architecture: use --model PRESET")
         model_flops = flops.training_flops_palm(n_active, req.tokens, layers, attn_width, seq)
+        attention_fwd = flops.attention_flops_per_token(layers, attn_width, seq) / 3.0
     else:
         model_flops = flops.training_flops_6nd(n_active, req.tokens)
-    hw_flops = model_flops + flops.recompute_flops(
-        req.recompute, n_active, req.tokens, layers, attn_width, seq
-    )
+    hw_flops = model_flops + flops.recompute_flops(req.recompute, n_active, req.tokens, attention_fwd)
 
     # memory (hardware-independent part)
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
@@ -207,13 +202,7 @@ def estimate_training(
     if chip is not None:
         if precision is None:
             precision = "bf16" if chip.bf16_dense_tflops is not None else "fp16"
-            assumed.append(
-                Assumed(
-                    name="precision",
-                    value=precision,
-                    source="bf16 where the chip has a known peak, else fp16",
-                )
-            )
+            prov.note("precision", precision, "bf16 where the chip has a known peak, else fp16")
         peak = peak_tflops(chip, precision)
         mfu_choice = (
             MfuChoice(mfu=req.mfu, given_by_user=True, source="given by the user (--mfu)")
@@ -221,13 +210,25 @@ def estimate_training(
             else default_mfu(chip, precision, efficiency)
         )
         if req.mfu is None:
-            assumed.append(Assumed(name="mfu", value=round(mfu_choice.mfu, 4), source=mfu_choice.source))
+            prov.note("mfu", round(mfu_choice.mfu, 4), mfu_choice.source)
     mfu = mfu_choice.mfu if mfu_choice else req.mfu
+    if mfu is not None and mfu * hw_flops / model_flops > 1.0:
+        raise InputError(
+            f"--mfu {mfu:g} with --recompute {req.recompute} means hardware FLOPs utilisation "
+            f"{mfu * hw_flops / model_flops:.2f} > 1; lower --mfu or use less recomputation"
+        )
+
+    min_gpus = None
+    if chip is not None and chip.memory_gb is not None:
+        usable = pick(None, "memory_usable_fraction")
+        min_gpus = memory.min_chips(state_bytes + (act_bytes or 0.0), chip.memory_gb, usable)
+    elif chip is not None:
+        warnings.append(f"{chip.id} has no published memory size: the memory floor is not estimated")
 
     if chip is not None and peak is not None and mfu is not None and req.deadline_days is not None:
         node = req.node_size or int(pick(None, "node_size"))
         raw = model_flops / (req.deadline_days * SECONDS_PER_DAY * peak * TERA * mfu)
-        gpus = max(node, math.ceil(raw / node) * node)
+        gpus = max(node, math.ceil(max(raw, min_gpus or 0) / node) * node)
 
     wall_days = gpu_hours = gpu_days = agg_pflops = dc_days = None
     if chip is not None and peak is not None and mfu is not None and gpus is not None:
@@ -240,25 +241,26 @@ def estimate_training(
         if mfu is not None:
             wall_days = dc_days / mfu
 
-    min_gpus = fits = None
-    if chip is not None and chip.memory_gb is not None:
-        usable = pick(None, "memory_usable_fraction")
-        min_gpus = memory.min_chips(state_bytes + (act_bytes or 0.0), chip.memory_gb, usable)
-        if gpus is not None:
-            fits = gpus >= min_gpus
-            if not fits:
-                warnings.append(
-                    f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
-                    f"{min_gpus} ({(state_bytes + (act_bytes or 0)) / 1e9:,.0f} GB at {usable:.0%} of "
-                    f"{chip.memory_gb:g} GB each)"
-                )
+    fits = None
+    if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
+        fits = gpus >= min_gpus
+        if not fits:
+            warnings.append(
+                f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
+                f"{min_gpus} ({(state_bytes + (act_bytes or 0)) / 1e9:,.0f} GB at "
+                f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GB each)"
+            )
 
     power_mw = energy_mwh = co2 = pue = grid = None
     if chip is not None and gpus is not None and wall_days is not None:
         pue = pick(econ.pue, "pue")
         grid = pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
         if chip.tdp_w is None:
-            warnings.append(f"{chip.id} has no published TDP: power, energy and carbon are not estimated")
+            warnings.append(
+                f"{chip.id} has no published TDP: power, energy, carbon"
+                + (" and the electricity cost" if econ.pricing == "owned" else "")
+                + " are not estimated"
+            )
         else:
             spf = pick(econ.server_power_factor, "server_power_factor")
             power_w = energy.facility_power_w(gpus, chip.tdp_w, spf, pue)
@@ -269,12 +271,7 @@ def estimate_training(
     price_hour = cost_usd = capex = None
     if chip is not None and gpu_hours is not None and wall_days is not None and gpus is not None:
         if econ.pricing == "cloud":
-            price_hour = econ.gpu_hour_usd or _catalogue_cloud_price(chip, assumed)
-            if price_hour is None:
-                price_hour = pick(None, "cloud_usd_per_gpu_hour")
-                warnings.append(
-                    f"no cloud price for {chip.id} in the catalogue: assumed {price_hour} USD/GPU-hour"
-                )
+            price_hour = prov.cloud_price(chip, econ.gpu_hour_usd)
             cost_usd = cost.cloud_cost_usd(gpu_hours, price_hour)
         else:
             price = econ.gpu_price_usd or (chip.launch_price.usd if chip.launch_price else None)
@@ -283,7 +280,7 @@ def estimate_training(
                     f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
                 )
             if econ.gpu_price_usd is None and chip.launch_price is not None:
-                assumed.append(Assumed(name="gpu_price_usd", value=price, source=chip.launch_price.source))
+                prov.note("gpu_price_usd", price, chip.launch_price.source)
             capex = cost.capex_usd(
                 gpus, price, pick(None, "server_capex_factor"), pick(None, "network_capex_factor")
             )
@@ -338,22 +335,12 @@ def estimate_training(
             PublishedComparison(
                 run=run_id,
                 implied_mfu=run_mfu,
-                wall_clock_days_at_that_mfu=wall_days * mfu / run_mfu if wall_days and mfu else None,
+                wall_clock_days_at_that_mfu=(
+                    model_flops / (gpus * peak_tflops(chip, run_precision) * TERA * run_mfu) / SECONDS_PER_DAY
+                    if chip is not None and gpus
+                    else None
+                ),
             )
-            for run_id, run_mfu in (published or [])
+            for run_id, run_mfu, run_precision in (published or [])
         ],
     )
-
-
-def _catalogue_cloud_price(chip: Chip, assumed: list[Assumed]) -> float | None:
-    """Median of the catalogue's cloud price snapshots for this chip, recorded as an assumption."""
-    if not chip.cloud_prices:
-        return None
-    price = statistics.median(p.usd_per_gpu_hour for p in chip.cloud_prices)
-    snapshots = "; ".join(
-        f"{p.provider} {p.usd_per_gpu_hour} ({p.date}, {p.source})" for p in chip.cloud_prices
-    )
-    assumed.append(
-        Assumed(name="gpu_hour_usd", value=price, source=f"median of catalogue snapshots: {snapshots}")
-    )
-    return price

@@ -70,7 +70,13 @@ def check_run(
         chip=chip,
         gpus=run.chip_count or 1,  # GPU-hours and MWh do not depend on the count; days do
         precision=run.precision,
-        economics=Economics(pue=run.pue, grid_kgco2e_per_kwh=run.grid_kgco2e_per_kwh),
+        economics=Economics(
+            pue=run.pue,
+            grid_kgco2e_per_kwh=run.grid_kgco2e_per_kwh,
+            server_power_factor=run.avg_power_per_chip_w / chip.tdp_w
+            if run.avg_power_per_chip_w and chip.tdp_w
+            else None,
+        ),
     )
     est = estimate_training(request, a, eff)
     days = est.wall_clock_days if run.chip_count else None

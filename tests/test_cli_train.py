@@ -81,6 +81,10 @@ def test_csv_is_one_row(cli: Any) -> None:
         (["--params", "7B", "--tokens", "1T", "--flops", "palm"], "--flops palm needs the architecture"),
         (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--pue", "0.5"], "--pue:"),
         (["--model", "gpt-5", "--tokens", "1T"], "unknown model 'gpt-5'"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--mfu", "nan"], "--mfu:"),
+        (["--params", "7B", "--tokens", "1T", "--capacity-pflops", "inf"], "--capacity-pflops:"),
+        (["--params", "7B", "--tokens", "1T", "--chip", "a100", "--gpus", "8", "--gpu-hour-usd", "1e309"],
+         "--gpu-hour-usd:"),
     ],
 )  # fmt: skip
 def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str) -> None:

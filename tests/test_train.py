@@ -185,3 +185,46 @@ def test_bad_requests_raise_input_errors(kw: dict[str, Any], message: str) -> No
 def test_six_n_d() -> None:
     assert training_flops_6nd(1e9, 1e9) == 6e18
     assert math.isclose(train(params=1e9, tokens=1e9).pf_days, 6e18 / 8.64e19)
+
+
+def test_mla_attention_uses_qk_and_v_head_dims() -> None:
+    # DeepSeek-V3: QKᵀ head dim 128+64, AV head dim 128, 128 heads: 6·L·T·H·(d_qk + d_v) per token.
+    m = MODELS.get("deepseek-v3")
+    est = train(model="deepseek-v3", tokens=14.8e12, flops_convention="palm", seq_len=4096)
+    by_hand = (6 * m.n_active + 6 * 61 * 4096 * 128 * (192 + 128)) * 14.8e12
+    assert est.training_flops == pytest.approx(by_hand, rel=1e-9)
+
+
+def test_deadline_solve_respects_the_memory_floor() -> None:
+    est = train(params=70e9, tokens=100e9, chip="h100", deadline_days=365)
+    assert est.memory_fits and est.gpus is not None and est.min_gpus_for_memory is not None
+    assert est.gpus >= est.min_gpus_for_memory and not est.warnings
+
+
+def test_hfu_above_one_is_refused() -> None:
+    with pytest.raises(InputError, match="hardware FLOPs utilisation"):
+        train(params=7e9, tokens=1e12, chip="h100", gpus=8, mfu=0.9, recompute="full")
+
+
+def test_integer_training_is_refused() -> None:
+    with pytest.raises(InputError, match="integer training"):
+        train(params=7e9, tokens=1e12, chip="h100", gpus=8, precision="int8")
+
+
+def test_params_override_keeps_the_moe_active_share() -> None:
+    m = MODELS.get("deepseek-v3")
+    est = train(model="deepseek-v3", params=700e9, tokens=1e12)
+    assert est.active_params == pytest.approx(700e9 * m.n_active / m.params)
+    assert any(a.name == "active_params" for a in est.assumptions)
+
+
+def test_published_comparison_uses_the_runs_own_precision() -> None:
+    chip = CHIPS.get("h800")
+    est = estimate_training(
+        TrainRequest(model=MODELS.get("deepseek-v3"), tokens=14.8e12, chip=chip, gpus=2048, precision="fp8"),
+        load_assumptions(),
+        load_efficiency(),
+        [("a-bf16-run", 0.4, "bf16")],
+    )
+    expected = est.training_flops / (2048 * 989.4e12 * 0.4) / 86_400
+    assert est.published_runs_on_chip[0].wall_clock_days_at_that_mfu == pytest.approx(expected)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models, load_runs
-from capacity.chip import Chip
+from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
 from capacity.errors import InputError
@@ -61,14 +61,14 @@ def _build(cls: type[M], **kw: Any) -> M:
         raise InputError(f"{flag or field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
-def published_on_chip(chip: Chip | None) -> list[tuple[str, float]]:
-    """(run id, implied MFU) of published runs on this chip, for context."""
+def published_on_chip(chip: Chip | None) -> list[tuple[str, float, Dtype]]:
+    """(run id, implied MFU, precision) of published runs on this chip, for context."""
     if chip is None:
         return []
     out = []
     for run in load_runs():
         if run.chip == chip.id and run.accelerator_hours and run.tokens and run.comparable:
-            out.append((run.id, implied_mfu(run, chip)))
+            out.append((run.id, implied_mfu(run, chip), run.precision))
     return out
 
 
