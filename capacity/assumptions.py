@@ -84,3 +84,73 @@ def load_assumptions(specs_dir: Path | None = None) -> Assumptions:
 
 def load_efficiency(specs_dir: Path | None = None) -> Efficiency:
     return _efficiency(((specs_dir or default_specs_dir()) / "efficiency.yaml").resolve())
+
+
+class StackPresets(_Strict):
+    ideal: Assumption
+    tensorrt_llm: Assumption = Field(alias="tensorrt-llm")
+
+
+class ServingDefaults(_Strict):
+    """Defaults of the serving model (``specs/serving.yaml``)."""
+
+    hbm_efficiency: Assumption
+    link_efficiency: Assumption
+    allreduce_latency_us: Assumption
+    max_batch: Assumption
+    weight_fraction_of_memory: Assumption
+    days_per_month: Assumption
+    peak_to_average: Assumption
+    stack_presets: StackPresets
+    default_stack: str
+
+    def stack(self, name: str) -> Assumption:
+        presets = {"ideal": self.stack_presets.ideal, "tensorrt-llm": self.stack_presets.tensorrt_llm}
+        if name not in presets:
+            from capacity.errors import InputError
+
+            known = ", ".join(presets)
+            raise InputError(f"--stack: unknown preset {name!r}; use one of {known} or --stack-efficiency")
+        return presets[name]
+
+
+class ServingBenchmark(_Strict):
+    """A published serving throughput measurement."""
+
+    engine: str
+    model: str
+    model_name: str
+    chip: str
+    gpus: int = Field(gt=0)
+    weight_precision: str
+    kv_precision: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    output_tokens_per_s: float = Field(gt=0)
+    itl_ms: float | None = None
+    verify: str
+    source: str
+    url: str | None = None
+    note: str | None = None
+
+
+class ServingBenchmarks(_Strict):
+    benchmarks: list[ServingBenchmark]
+
+
+@lru_cache(maxsize=4)
+def _serving(path: Path) -> ServingDefaults:
+    return load_record(path, ServingDefaults)
+
+
+@lru_cache(maxsize=4)
+def _serving_benchmarks(path: Path) -> ServingBenchmarks:
+    return load_record(path, ServingBenchmarks)
+
+
+def load_serving_defaults(specs_dir: Path | None = None) -> ServingDefaults:
+    return _serving(((specs_dir or default_specs_dir()) / "serving.yaml").resolve())
+
+
+def load_serving_benchmarks(specs_dir: Path | None = None) -> ServingBenchmarks:
+    return _serving_benchmarks(((specs_dir or default_specs_dir()) / "serving_benchmarks.yaml").resolve())

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from capacity import __version__
-from capacity.cli import chips_cmd, models_cmd, train_cmd, validate_cmd
+from capacity.cli import chips_cmd, models_cmd, serve_cmd, train_cmd, validate_cmd
 from capacity.cli.errors import EXIT_CODES_HELP, state
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ def _root(
 app.add_typer(chips_cmd.app, name="chips")
 app.add_typer(models_cmd.app, name="models")
 app.command("train")(train_cmd.train)
+app.command("serve")(serve_cmd.serve)
 app.command("validate")(validate_cmd.validate)
 
 

@@ -34,7 +34,7 @@ def _text(value: Cell) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if abs(value) >= 1e15:
+        if abs(value) >= 1e12:
             return f"{value:.4g}"
         if value.is_integer():
             return f"{int(value):,}"

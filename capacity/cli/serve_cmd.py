@@ -1,0 +1,177 @@
+"""``capacity serve``: size a serving deployment — replicas, GPUs, latency, cost per query, power."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from capacity.counts import parse_count
+from capacity.errors import InputError
+
+from .errors import ExitCode, handles_errors
+from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+from .train_cmd import _build, _choice, _count
+
+GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
+    ("work", [("flops_per_query", "FLOPs"), ("prefill_flops_per_query", "FLOPs in prefill"),
+              ("weights_gb", "GB weights"), ("kv_bytes_per_token", "bytes KV per token"),
+              ("compute_precision", "")]),
+    ("replica", [("gpus_per_replica", ""), ("max_batch_for_memory", "sequences"), ("batch_size", "sequences"),
+                 ("batch_limited_by", ""), ("compute_bound_batch", "batch where decode turns compute-bound"),
+                 ("decode_regime", ""), ("ttft_ms", "ms"), ("tpot_ms", "ms per token"),
+                 ("output_tokens_per_s_per_replica", "tokens/s"), ("queries_per_s_per_replica", "queries/s"),
+                 ("stack_efficiency", "")]),
+    ("fleet", [("queries_per_s_average", "queries/s"), ("queries_per_s_peak", "queries/s"), ("replicas", ""),
+               ("gpus", ""), ("utilisation", ""), ("aggregate_peak_pflops", "PFLOPS dense peak")]),
+    ("money", [("gpu_hour_usd", "USD per GPU-hour"), ("cost_usd_per_query", "USD"),
+               ("cost_usd_per_million_output_tokens", "USD"), ("cost_usd_per_month", "USD"),
+               ("cost_per_month", "")]),
+    ("energy", [("facility_power_mw", "MW average"), ("energy_wh_per_query", "Wh")]),
+]  # fmt: skip
+
+
+def render(data: dict[str, Any], fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.json:
+        emit_json(data)
+        return
+    if fmt is OutputFormat.csv:
+        emit_rows([{k: v for k, v in data.items() if not isinstance(v, list | dict)}], fmt)
+        return
+    rows: list[dict[str, Cell]] = []
+    for group, fields in GROUPS:
+        for key, unit in fields:
+            value = data[key]
+            if value is None or (key == "cost_per_month" and data["currency"] == "USD"):
+                continue
+            if key == "cost_per_month":
+                unit = data["currency"]
+            rows.append({"group": group, "quantity": key, "value": value, "unit": unit})
+    emit_rows(rows, fmt, title=f"Serving estimate: {data['model']} on {data['chip']}")
+    if data["assumptions"]:
+        emit_rows(
+            [{"assumed": a["name"], "value": a["value"], "source": a["source"]} for a in data["assumptions"]],
+            fmt,
+            title="Assumptions (not given on the command line)",
+        )
+
+
+@handles_errors
+def serve(
+    model: Annotated[
+        str, typer.Option(help="Model preset id or alias (the architecture sizes the KV cache).")
+    ],
+    chip: Annotated[str, typer.Option(help="Chip id or alias.")],
+    input_tokens: Annotated[str, typer.Option(help="Prompt tokens per query, e.g. 1000, 2k.")],
+    output_tokens: Annotated[str, typer.Option(help="Generated tokens per query.")],
+    params: Annotated[str | None, typer.Option(help="Override the preset's parameter count.")] = None,
+    gpus_per_replica: Annotated[
+        int | None, typer.Option(help="Tensor-parallel size (default: smallest that fits).")
+    ] = None,
+    precision: Annotated[str, typer.Option(help="Weights: bf16, fp16, fp8, int8 or int4.")] = "bf16",
+    kv_precision: Annotated[
+        str | None, typer.Option(help="KV cache: bf16, fp16, fp8 or int8 (default 16-bit).")
+    ] = None,
+    qps: Annotated[float | None, typer.Option(help="Average queries per second.")] = None,
+    queries_per_day: Annotated[str | None, typer.Option(help="Average queries per day, e.g. 20M.")] = None,
+    visits_per_month: Annotated[str | None, typer.Option(help="Visits per month, e.g. 616M.")] = None,
+    queries_per_visit: Annotated[
+        float, typer.Option(help="Queries per visit (with --visits-per-month).")
+    ] = 1.0,
+    peak_to_average: Annotated[float | None, typer.Option(help="Peak / average traffic (default 1).")] = None,
+    ttft_ms: Annotated[float | None, typer.Option(help="Time-to-first-token target, ms.")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Time-per-output-token target, ms.")] = None,
+    max_batch: Annotated[
+        int | None, typer.Option(help="Engine cap on concurrent sequences (default 256).")
+    ] = None,
+    stack: Annotated[
+        str | None, typer.Option(help="Software-stack preset: tensorrt-llm (default) or ideal.")
+    ] = None,
+    stack_efficiency: Annotated[
+        float | None, typer.Option(help="Software-stack factor 0-1, instead of a preset.")
+    ] = None,
+    pricing: Annotated[str, typer.Option(help="cloud or owned.")] = "cloud",
+    gpu_hour_usd: Annotated[float | None, typer.Option(help="Cloud price per GPU-hour in USD.")] = None,
+    gpu_price_usd: Annotated[float | None, typer.Option(help="Owned: price per accelerator in USD.")] = None,
+    pue: Annotated[float | None, typer.Option(help="Data-centre PUE (default 1.25).")] = None,
+    electricity_usd_per_kwh: Annotated[float | None, typer.Option(help="Owned: electricity price.")] = None,
+    server_power_factor: Annotated[float | None, typer.Option(help="Server power per chip / TDP.")] = None,
+    currency: Annotated[str, typer.Option(help="USD or CNY for cost_per_month.")] = "USD",
+    cny_per_usd: Annotated[float | None, typer.Option(help="Exchange rate for --currency CNY.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Size serving: per-query FLOPs, KV cache, batch, TTFT/TPOT, throughput, replicas, cost and power.
+
+    With no traffic and no latency target it reports the maximum-throughput operating point of one replica.
+    Exits 1 when no batch meets --ttft-ms / --tpot-ms.
+
+    Examples:
+
+    \b
+      capacity serve --model llama3.1-70b --chip h100 --input-tokens 1000 --output-tokens 1000
+      capacity serve --model llama3.1-70b --chip h20 --precision fp8 --input-tokens 2k \\
+        --output-tokens 500 --qps 50 --tpot-ms 50
+      capacity serve --model gpt3-175b --chip a100 --input-tokens 500 --output-tokens 500 \\
+        --visits-per-month 616M --queries-per-visit 5
+    """
+    from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+    from capacity.catalog import load_chips, load_models
+    from capacity.serve import ServeRequest, Traffic, estimate_serving
+    from capacity.train import Economics
+
+    traffic = None
+    if qps is not None or queries_per_day is not None or visits_per_month is not None:
+        traffic = _build(
+            Traffic,
+            qps=qps,
+            queries_per_day=_count(queries_per_day, "--queries-per-day"),
+            visits_per_month=_count(visits_per_month, "--visits-per-month"),
+            queries_per_visit=queries_per_visit,
+            peak_to_average=peak_to_average,
+        )
+    elif peak_to_average is not None:
+        raise InputError(
+            "--peak-to-average needs traffic: give --qps, --queries-per-day or --visits-per-month"
+        )
+    request = _build(
+        ServeRequest,
+        model=load_models().get(model),
+        chip=load_chips().get(chip),
+        input_tokens=_tokens(input_tokens, "--input-tokens"),
+        output_tokens=_tokens(output_tokens, "--output-tokens"),
+        params=_count(params, "--params"),
+        gpus_per_replica=gpus_per_replica,
+        weight_precision=_choice(precision, ("bf16", "fp16", "fp8", "int8", "int4"), "--precision"),
+        kv_precision=_choice(kv_precision, ("bf16", "fp16", "fp8", "int8"), "--kv-precision"),
+        traffic=traffic,
+        ttft_ms=ttft_ms,
+        tpot_ms=tpot_ms,
+        max_batch=max_batch,
+        stack=stack,
+        stack_efficiency=stack_efficiency,
+        economics=_build(
+            Economics,
+            pricing=_choice(pricing, ("cloud", "owned"), "--pricing"),
+            gpu_hour_usd=gpu_hour_usd,
+            gpu_price_usd=gpu_price_usd,
+            pue=pue,
+            electricity_usd_per_kwh=electricity_usd_per_kwh,
+            server_power_factor=server_power_factor,
+            currency=_choice(currency.upper(), ("USD", "CNY"), "--currency"),
+            cny_per_usd=cny_per_usd,
+        ),
+    )
+    est = estimate_serving(request, load_assumptions(), load_efficiency(), load_serving_defaults())
+    for warning in est.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    render(est.model_dump(mode="json"), fmt)
+    if not est.slo_met:
+        raise typer.Exit(ExitCode.LIMIT_VIOLATED)
+
+
+def _tokens(text: str, flag: str) -> int:
+    value = parse_count(text, flag)
+    if value != int(value):
+        raise InputError(f"{flag}: must be a whole number of tokens, got {text!r}")
+    return int(value)
