@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from capacity.assumptions import Assumption, Assumptions
 from capacity.chip import Chip
+from capacity.errors import InputError
 
 
 class Assumed(BaseModel):
@@ -50,3 +51,14 @@ class Provenance:
         price = self.pick(None, "cloud_usd_per_gpu_hour")
         self.warnings.append(f"no cloud price for {chip.id} in the catalogue: assumed {price} USD/GPU-hour")
         return price
+
+    def gpu_price(self, chip: Chip, given: float | None) -> float:
+        """USD per accelerator for owned hardware: the user's, else the catalogue's launch price."""
+        if given is not None:
+            return given
+        if chip.launch_price is None:
+            raise InputError(
+                f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
+            )
+        self.note("gpu_price_usd", chip.launch_price.usd, chip.launch_price.source)
+        return chip.launch_price.usd

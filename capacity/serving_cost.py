@@ -13,20 +13,13 @@ from typing import Any
 from capacity import cost, energy
 from capacity.assumptions import ServingDefaults
 from capacity.chip import Chip
-from capacity.errors import InputError
 from capacity.provenance import Provenance
 from capacity.train import Economics
 
 
 def owned_usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> float:
     """Capex amortised per GPU-hour, plus the electricity one GPU's share of the facility uses in an hour."""
-    price = econ.gpu_price_usd or (chip.launch_price.usd if chip.launch_price else None)
-    if price is None:
-        raise InputError(
-            f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
-        )
-    if econ.gpu_price_usd is None and chip.launch_price is not None:
-        prov.note("gpu_price_usd", price, chip.launch_price.source)
+    price = prov.gpu_price(chip, econ.gpu_price_usd)
     capex = cost.capex_usd(
         1, price, prov.pick(None, "server_capex_factor"), prov.pick(None, "network_capex_factor")
     )

@@ -274,13 +274,7 @@ def estimate_training(
             price_hour = prov.cloud_price(chip, econ.gpu_hour_usd)
             cost_usd = cost.cloud_cost_usd(gpu_hours, price_hour)
         else:
-            price = econ.gpu_price_usd or (chip.launch_price.usd if chip.launch_price else None)
-            if price is None:
-                raise InputError(
-                    f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
-                )
-            if econ.gpu_price_usd is None and chip.launch_price is not None:
-                prov.note("gpu_price_usd", price, chip.launch_price.source)
+            price = prov.gpu_price(chip, econ.gpu_price_usd)
             capex = cost.capex_usd(
                 gpus, price, pick(None, "server_capex_factor"), pick(None, "network_capex_factor")
             )

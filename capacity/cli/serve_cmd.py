@@ -7,12 +7,25 @@ from typing import Annotated, Any
 
 import typer
 
-from capacity.counts import parse_count
 from capacity.errors import InputError
 
 from .errors import ExitCode, handles_errors
+from .inputs import (
+    CnyPerUsdOpt,
+    CurrencyOpt,
+    ElectricityOpt,
+    GpuHourUsdOpt,
+    GpuPriceUsdOpt,
+    PricingOpt,
+    PueOpt,
+    ServerPowerOpt,
+    build,
+    choice,
+    count,
+    economics,
+    whole,
+)
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
-from .train_cmd import _build, _choice, _count
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("work", [("flops_per_query", "FLOPs"), ("prefill_flops_per_query", "FLOPs in prefill"),
@@ -91,14 +104,14 @@ def serve(
     stack_efficiency: Annotated[
         float | None, typer.Option(help="Software-stack factor 0-1, instead of a preset.")
     ] = None,
-    pricing: Annotated[str, typer.Option(help="cloud or owned.")] = "cloud",
-    gpu_hour_usd: Annotated[float | None, typer.Option(help="Cloud price per GPU-hour in USD.")] = None,
-    gpu_price_usd: Annotated[float | None, typer.Option(help="Owned: price per accelerator in USD.")] = None,
-    pue: Annotated[float | None, typer.Option(help="Data-centre PUE (default 1.25).")] = None,
-    electricity_usd_per_kwh: Annotated[float | None, typer.Option(help="Owned: electricity price.")] = None,
-    server_power_factor: Annotated[float | None, typer.Option(help="Server power per chip / TDP.")] = None,
-    currency: Annotated[str, typer.Option(help="USD or CNY for cost_per_month.")] = "USD",
-    cny_per_usd: Annotated[float | None, typer.Option(help="Exchange rate for --currency CNY.")] = None,
+    pricing: PricingOpt = "cloud",
+    gpu_hour_usd: GpuHourUsdOpt = None,
+    gpu_price_usd: GpuPriceUsdOpt = None,
+    pue: PueOpt = None,
+    electricity_usd_per_kwh: ElectricityOpt = None,
+    server_power_factor: ServerPowerOpt = None,
+    currency: CurrencyOpt = "USD",
+    cny_per_usd: CnyPerUsdOpt = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Size serving: per-query FLOPs, KV cache, batch, TTFT/TPOT, throughput, replicas, cost and power.
@@ -118,15 +131,14 @@ def serve(
     from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
     from capacity.catalog import load_chips, load_models
     from capacity.serve import ServeRequest, Traffic, estimate_serving
-    from capacity.train import Economics
 
     traffic = None
     if qps is not None or queries_per_day is not None or visits_per_month is not None:
-        traffic = _build(
+        traffic = build(
             Traffic,
             qps=qps,
-            queries_per_day=_count(queries_per_day, "--queries-per-day"),
-            visits_per_month=_count(visits_per_month, "--visits-per-month"),
+            queries_per_day=count(queries_per_day, "--queries-per-day"),
+            visits_per_month=count(visits_per_month, "--visits-per-month"),
             queries_per_visit=queries_per_visit,
             peak_to_average=peak_to_average,
         )
@@ -134,32 +146,32 @@ def serve(
         raise InputError(
             "--peak-to-average needs traffic: give --qps, --queries-per-day or --visits-per-month"
         )
-    request = _build(
+    request = build(
         ServeRequest,
         model=load_models().get(model),
         chip=load_chips().get(chip),
         input_tokens=_tokens(input_tokens, "--input-tokens"),
         output_tokens=_tokens(output_tokens, "--output-tokens"),
-        params=_count(params, "--params"),
+        params=count(params, "--params"),
         gpus_per_replica=gpus_per_replica,
-        weight_precision=_choice(precision, ("bf16", "fp16", "fp8", "int8", "int4"), "--precision"),
-        kv_precision=_choice(kv_precision, ("bf16", "fp16", "fp8", "int8"), "--kv-precision"),
+        weight_precision=choice(precision, ("bf16", "fp16", "fp8", "int8", "int4"), "--precision"),
+        kv_precision=choice(kv_precision, ("bf16", "fp16", "fp8", "int8"), "--kv-precision"),
         traffic=traffic,
         ttft_ms=ttft_ms,
         tpot_ms=tpot_ms,
         max_batch=max_batch,
         stack=stack,
         stack_efficiency=stack_efficiency,
-        economics=_build(
-            Economics,
-            pricing=_choice(pricing, ("cloud", "owned"), "--pricing"),
-            gpu_hour_usd=gpu_hour_usd,
-            gpu_price_usd=gpu_price_usd,
-            pue=pue,
-            electricity_usd_per_kwh=electricity_usd_per_kwh,
-            server_power_factor=server_power_factor,
-            currency=_choice(currency.upper(), ("USD", "CNY"), "--currency"),
-            cny_per_usd=cny_per_usd,
+        economics=economics(
+            pricing,
+            gpu_hour_usd,
+            gpu_price_usd,
+            pue,
+            None,
+            electricity_usd_per_kwh,
+            server_power_factor,
+            currency,
+            cny_per_usd,
         ),
     )
     est = estimate_serving(request, load_assumptions(), load_efficiency(), load_serving_defaults())
@@ -171,7 +183,6 @@ def serve(
 
 
 def _tokens(text: str, flag: str) -> int:
-    value = parse_count(text, flag)
-    if value != int(value):
-        raise InputError(f"{flag}: must be a whole number of tokens, got {text!r}")
-    return int(value)
+    value = whole(text, flag)
+    assert value is not None
+    return value

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from pydantic import BaseModel, ValidationError
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models, load_runs
 from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
-from capacity.errors import InputError
-from capacity.train import Economics, TrainEstimate, TrainRequest, estimate_training
+from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 from .errors import handles_errors
+from .inputs import (
+    build,
+    choice,
+    count,
+    economics,
+    whole,
+)
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
-
-M = TypeVar("M", bound=BaseModel)
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
@@ -35,30 +38,6 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("energy", [("facility_power_mw", "MW average"), ("energy_mwh", "MWh"), ("co2e_t", "tCO2e"), ("pue", ""),
                 ("grid_kgco2e_per_kwh", "kgCO2e/kWh")]),
 ]  # fmt: skip
-
-
-def _count(text: str | None, what: str) -> float | None:
-    return None if text is None else parse_count(text, what)
-
-
-def _gpus(text: str | None) -> int | None:
-    value = _count(text, "--gpus")
-    if value is None:
-        return None
-    if value != int(value):
-        raise InputError(f"--gpus: must be a whole number, got {text!r}")
-    return int(value)
-
-
-def _build(cls: type[M], **kw: Any) -> M:
-    """Construct a request model; a validation error becomes one line naming the flag."""
-    try:
-        return cls(**kw)
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        field = ".".join(str(p) for p in err["loc"]) or "input"
-        flag = "--" + field.replace("economics.", "").replace("_", "-") if err["loc"] else ""
-        raise InputError(f"{flag or field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
 def published_on_chip(chip: Chip | None) -> list[tuple[str, float, Dtype]]:
@@ -174,42 +153,35 @@ def train(
       capacity train --model llama2-70b --tokens 2T --chip 910B --gpus 2048 --currency CNY --format json
     """
     chip_obj = load_chips().get(chip) if chip else None
-    request = _build(
+    request = build(
         TrainRequest,
         tokens=parse_count(tokens, "--tokens"),
         model=load_models().get(model) if model else None,
-        params=_count(params, "--params"),
-        active_params=_count(active_params, "--active-params"),
+        params=count(params, "--params"),
+        active_params=count(active_params, "--active-params"),
         chip=chip_obj,
-        gpus=_gpus(gpus),
+        gpus=whole(gpus, "--gpus"),
         deadline_days=days,
         capacity_pflops=capacity_pflops,
         mfu=mfu,
-        precision=_choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
-        flops_convention=_choice(flops_convention, ("6nd", "palm"), "--flops"),
-        recompute=_choice(recompute, ("none", "selective", "full"), "--recompute"),
+        precision=choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
+        flops_convention=choice(flops_convention, ("6nd", "palm"), "--flops"),
+        recompute=choice(recompute, ("none", "selective", "full"), "--recompute"),
         seq_len=seq_len,
         node_size=node_size,
-        economics=_build(
-            Economics,
-            pricing=_choice(pricing, ("cloud", "owned"), "--pricing"),
-            gpu_hour_usd=gpu_hour_usd,
-            gpu_price_usd=gpu_price_usd,
-            pue=pue,
-            grid_kgco2e_per_kwh=grid_kgco2e_per_kwh,
-            electricity_usd_per_kwh=electricity_usd_per_kwh,
-            server_power_factor=server_power_factor,
-            currency=_choice(currency.upper(), ("USD", "CNY"), "--currency"),
-            cny_per_usd=cny_per_usd,
+        economics=economics(
+            pricing,
+            gpu_hour_usd,
+            gpu_price_usd,
+            pue,
+            grid_kgco2e_per_kwh,
+            electricity_usd_per_kwh,
+            server_power_factor,
+            currency,
+            cny_per_usd,
         ),
     )
     est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(chip_obj))
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     render(est, fmt)
-
-
-def _choice(value: str | None, allowed: tuple[str, ...], flag: str) -> Any:
-    if value is None or value in allowed:
-        return value
-    raise InputError(f"{flag}: {value!r} is not one of {', '.join(allowed)}")
