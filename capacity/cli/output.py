@@ -115,3 +115,35 @@ def emit_sources(sources: Sequence[Any], fmt: OutputFormat) -> None:
         for i, s in enumerate(sources, 1)
     ]
     emit_rows(rows, fmt, title="Sources")
+
+
+Groups = Sequence[tuple[str, Sequence[tuple[str, str]]]]
+
+
+def emit_estimate(
+    data: dict[str, Any], groups: Groups, fmt: OutputFormat, title: str, converted: str
+) -> None:
+    """One estimate: a grouped quantity/value/unit table and its assumptions; JSON object; one-row CSV.
+
+    ``converted`` names the cost field in the chosen currency, shown only when that is not USD.
+    """
+    if fmt is OutputFormat.json:
+        emit_json(data)
+        return
+    if fmt is OutputFormat.csv:
+        emit_rows([{k: v for k, v in data.items() if not isinstance(v, list | dict)}], fmt)
+        return
+    rows: list[dict[str, Cell]] = []
+    for group, fields in groups:
+        for key, unit in fields:
+            if data[key] is None or (key == converted and data["currency"] == "USD"):
+                continue
+            rows.append({"group": group, "quantity": key, "value": data[key],
+                         "unit": data["currency"] if key == converted else unit})  # fmt: skip
+    emit_rows(rows, fmt, title=title)
+    if data["assumptions"]:
+        emit_rows(
+            [{"assumed": a["name"], "value": a["value"], "source": a["source"]} for a in data["assumptions"]],
+            fmt,
+            title="Assumptions (not given on the command line)",
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -25,7 +25,7 @@ from .inputs import (
     economics,
     whole,
 )
-from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+from .output import FormatOption, OutputFormat, emit_estimate
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("work", [("flops_per_query", "FLOPs"), ("prefill_flops_per_query", "FLOPs in prefill"),
@@ -43,31 +43,6 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
                ("cost_per_month", "")]),
     ("energy", [("facility_power_mw", "MW average"), ("energy_wh_per_query", "Wh")]),
 ]  # fmt: skip
-
-
-def render(data: dict[str, Any], fmt: OutputFormat) -> None:
-    if fmt is OutputFormat.json:
-        emit_json(data)
-        return
-    if fmt is OutputFormat.csv:
-        emit_rows([{k: v for k, v in data.items() if not isinstance(v, list | dict)}], fmt)
-        return
-    rows: list[dict[str, Cell]] = []
-    for group, fields in GROUPS:
-        for key, unit in fields:
-            value = data[key]
-            if value is None or (key == "cost_per_month" and data["currency"] == "USD"):
-                continue
-            if key == "cost_per_month":
-                unit = data["currency"]
-            rows.append({"group": group, "quantity": key, "value": value, "unit": unit})
-    emit_rows(rows, fmt, title=f"Serving estimate: {data['model']} on {data['chip']}")
-    if data["assumptions"]:
-        emit_rows(
-            [{"assumed": a["name"], "value": a["value"], "source": a["source"]} for a in data["assumptions"]],
-            fmt,
-            title="Assumptions (not given on the command line)",
-        )
 
 
 @handles_errors
@@ -177,7 +152,8 @@ def serve(
     est = estimate_serving(request, load_assumptions(), load_efficiency(), load_serving_defaults())
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    render(est.model_dump(mode="json"), fmt)
+    title = f"Serving estimate: {est.model} on {est.chip}"
+    emit_estimate(est.model_dump(mode="json"), GROUPS, fmt, title, converted="cost_per_month")
     if not est.slo_met:
         raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 

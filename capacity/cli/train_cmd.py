@@ -22,7 +22,7 @@ from .inputs import (
     economics,
     whole,
 )
-from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+from .output import FormatOption, OutputFormat, emit_estimate, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
@@ -53,29 +53,9 @@ def published_on_chip(chip: Chip | None) -> list[tuple[str, float, Dtype]]:
 
 def render(est: TrainEstimate, fmt: OutputFormat) -> None:
     """Print one estimate: grouped table, JSON object, one-row CSV, or markdown."""
-    data = est.model_dump(mode="json")
-    if fmt is OutputFormat.json:
-        emit_json(data)
+    emit_estimate(est.model_dump(mode="json"), GROUPS, fmt, "Training estimate", converted="cost")
+    if fmt in (OutputFormat.json, OutputFormat.csv):
         return
-    if fmt is OutputFormat.csv:
-        emit_rows([{k: v for k, v in data.items() if not isinstance(v, list | dict)}], fmt)
-        return
-    rows: list[dict[str, Cell]] = []
-    for group, fields in GROUPS:
-        for key, unit in fields:
-            value = data[key]
-            if value is None or (key == "cost" and est.currency == "USD"):
-                continue
-            if key == "cost":
-                unit = est.currency
-            rows.append({"group": group, "quantity": key, "value": value, "unit": unit})
-    emit_rows(rows, fmt, title="Training estimate")
-    if est.assumptions:
-        emit_rows(
-            [{"assumed": a.name, "value": a.value, "source": a.source} for a in est.assumptions],
-            fmt,
-            title="Assumptions (not given on the command line)",
-        )
     if est.published_runs_on_chip:
         emit_rows(
             [r.model_dump() for r in est.published_runs_on_chip],
