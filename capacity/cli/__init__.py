@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from capacity import __version__
-from capacity.cli import chips_cmd, models_cmd, serve_cmd, train_cmd, validate_cmd
+from capacity.cli import chips_cmd, models_cmd, scenario_cmd, serve_cmd, train_cmd, validate_cmd
 from capacity.cli.errors import EXIT_CODES_HELP, state
 
 app = typer.Typer(
@@ -48,6 +48,9 @@ app.add_typer(models_cmd.app, name="models")
 app.command("train")(train_cmd.train)
 app.command("serve")(serve_cmd.serve)
 app.command("validate")(validate_cmd.validate)
+app.command("run")(scenario_cmd.run)
+app.command("check")(scenario_cmd.check)
+app.command("schema")(scenario_cmd.schema)
 
 
 def main() -> None:

@@ -1,0 +1,171 @@
+"""Scenario files: a capacity plan as YAML, checked in CI (one per file, or a list under ``scenarios:``).
+
+    schema_version: 1
+    name: GPT-3 on 1024 A100
+    kind: train                      # or serve
+    model: gpt3-175b                 # a preset id, or an inline mapping {params: 70e9, ...}
+    tokens: 300e9                    # train; serve has input_tokens, output_tokens, traffic, slo
+    hardware: {chip: a100-sxm4-80gb, gpus: 1024}
+    efficiency: {mfu: 0.4}
+    economics: {gpu_hour_usd: 2.0, pue: 1.2}
+    limits: {max_cost_usd: 5e6, max_wall_clock_days: 45}
+    sweep: {hardware.chip: [a100, h800], hardware.gpus: [512, 1024]}
+
+Validated with ``extra="forbid"``; every error is reported as ``file:line:col: field.path: message``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from capacity.catalog import load_chips, load_models
+from capacity.errors import SpecFileError, UnknownIdError
+from capacity.serve import Traffic
+from capacity.train import Economics
+from capacity.yamlio import locate, read_yaml, validation_problems
+
+SCHEMA_URL = "https://raw.githubusercontent.com/capacity-planner/capacity/main/schema/scenario.schema.json"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class InlineModel(_Strict):
+    """A model given by its numbers instead of a preset id; serving also needs the architecture."""
+
+    params: float = Field(gt=0, description="total parameters")
+    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
+    layers: int | None = Field(default=None, gt=0)
+    hidden_size: int | None = Field(default=None, gt=0)
+    heads: int | None = Field(default=None, gt=0)
+    kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    ffn_size: int | None = Field(default=None, gt=0)
+    glu: bool = True
+    vocab_size: int | None = Field(default=None, gt=0)
+    context_length: int = Field(default=4096, gt=0)
+
+
+class Hardware(_Strict):
+    chip: str | None = Field(default=None, description="catalogue id or alias")
+    gpus: int | None = Field(default=None, ge=1, description="train: accelerators")
+    deadline_days: float | None = Field(default=None, gt=0, description="train: solve for the GPU count")
+    capacity_pflops: float | None = Field(
+        default=None, gt=0, description="train: a data centre's peak instead"
+    )
+    gpus_per_replica: int | None = Field(default=None, ge=1, le=64, description="serve: tensor-parallel size")
+    precision: Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"] | None = None
+    kv_precision: Literal["bf16", "fp16", "fp8", "int8"] | None = None
+    node_size: int | None = Field(default=None, ge=1)
+    max_batch: int | None = Field(default=None, ge=1)
+
+
+class EfficiencySpec(_Strict):
+    mfu: float | None = Field(default=None, gt=0, le=1, description="train: model FLOPs utilisation")
+    flops_convention: Literal["6nd", "palm"] = "6nd"
+    recompute: Literal["none", "selective", "full"] = "selective"
+    seq_len: int | None = Field(default=None, ge=1)
+    stack: str | None = Field(default=None, description="serve: software-stack preset")
+    stack_efficiency: float | None = Field(default=None, gt=0, le=1)
+
+
+class Slo(_Strict):
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+
+
+class Limits(_Strict):
+    """Budgets: ``capacity check`` exits 1 when an evaluated value exceeds one."""
+
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    max_wall_clock_days: float | None = Field(default=None, ge=0)
+    max_gpus: float | None = Field(default=None, ge=0)
+    max_energy_mwh: float | None = Field(default=None, ge=0)
+    max_co2e_t: float | None = Field(default=None, ge=0)
+    max_facility_power_mw: float | None = Field(default=None, ge=0)
+    max_cost_usd_per_month: float | None = Field(default=None, ge=0)
+    max_cost_usd_per_query: float | None = Field(default=None, ge=0)
+    max_cost_usd_per_million_tokens: float | None = Field(default=None, ge=0)
+    max_ttft_ms: float | None = Field(default=None, ge=0)
+    max_tpot_ms: float | None = Field(default=None, ge=0)
+
+
+class Scenario(_Strict):
+    """One capacity plan. Field names may grow; these keys keep these meanings."""
+
+    schema_version: Literal[1] = 1
+    name: str = Field(min_length=1)
+    kind: Literal["train", "serve"]
+    model: str | InlineModel
+    tokens: float | None = Field(default=None, gt=0, description="train: training tokens")
+    input_tokens: int | None = Field(default=None, gt=0, description="serve: prompt tokens per query")
+    output_tokens: int | None = Field(default=None, gt=0, description="serve: generated tokens per query")
+    hardware: Hardware = Field(default_factory=Hardware)
+    efficiency: EfficiencySpec = Field(default_factory=EfficiencySpec)
+    economics: Economics = Field(default_factory=Economics)
+    traffic: Traffic | None = None
+    slo: Slo | None = None
+    limits: Limits = Field(default_factory=Limits)
+    sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted.path: [values], cartesian")
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Scenario:
+        if self.kind == "train" and self.tokens is None:
+            raise ValueError("a train scenario needs tokens")
+        if self.kind == "serve" and (self.input_tokens is None or self.output_tokens is None):
+            raise ValueError("a serve scenario needs input_tokens and output_tokens")
+        if self.kind == "serve" and self.hardware.chip is None and "hardware.chip" not in self.sweep:
+            raise ValueError("a serve scenario needs hardware.chip")
+        for path, values in self.sweep.items():
+            if not values:
+                raise ValueError(f"sweep {path!r} has no values")
+        return self
+
+
+class ScenarioList(_Strict):
+    scenarios: list[Scenario] = Field(min_length=1)
+
+
+def load_scenarios(path: Path) -> list[Scenario]:
+    """All scenarios in one file; :class:`SpecFileError` with file:line:col for anything wrong."""
+    doc = read_yaml(path)
+    many = isinstance(doc, dict) and "scenarios" in doc
+    try:
+        scenarios = ScenarioList.model_validate(doc).scenarios if many else [Scenario.model_validate(doc)]
+    except ValidationError as exc:
+        raise SpecFileError(
+            validation_problems(exc, doc, str(path), ScenarioList if many else Scenario)
+        ) from None
+    problems = []
+    for i, sc in enumerate(scenarios):
+        prefix: tuple[int | str, ...] = ("scenarios", i) if many else ()
+        problems += _unknown_ids(sc, doc, str(path), prefix)
+    if problems:
+        raise SpecFileError(problems)
+    return scenarios
+
+
+def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:
+    """Chip and model ids that are not in the catalogue, each at its line, with close matches."""
+    checks: list[tuple[tuple[int | str, ...], str, str]] = []
+    if isinstance(sc.model, str):
+        checks.append(((*prefix, "model"), "model", sc.model))
+    if sc.hardware.chip is not None:
+        checks.append(((*prefix, "hardware", "chip"), "chip", sc.hardware.chip))
+    for path, values in sc.sweep.items():
+        if path in ("hardware.chip", "model"):
+            checks += [
+                ((*prefix, "sweep", path, i), path.split(".")[-1], str(v)) for i, v in enumerate(values)
+            ]
+    out = []
+    for loc, kind, value in checks:
+        try:
+            (load_chips() if kind == "chip" else load_models()).get(value)
+        except UnknownIdError as exc:
+            line, col = locate(doc, loc)
+            out.append(f"{name}:{line}:{col}: {'.'.join(map(str, loc))}: {exc}")
+    return out

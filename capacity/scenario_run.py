@@ -1,0 +1,200 @@
+"""Evaluate scenarios: expand sweeps, build train/serve requests, check limits."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from pydantic import BaseModel
+
+from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.catalog import load_chips, load_models
+from capacity.chip import Source
+from capacity.errors import InputError
+from capacity.model_spec import ModelPreset
+from capacity.scenario import InlineModel, Scenario, Slo
+from capacity.serve import ServeRequest, estimate_serving
+from capacity.train import TrainRequest, estimate_training
+
+LIMIT_METRIC = {
+    "max_cost_usd": "cost_usd",
+    "max_wall_clock_days": "wall_clock_days",
+    "max_gpus": "gpus",
+    "max_energy_mwh": "energy_mwh",
+    "max_co2e_t": "co2e_t",
+    "max_facility_power_mw": "facility_power_mw",
+    "max_cost_usd_per_month": "cost_usd_per_month",
+    "max_cost_usd_per_query": "cost_usd_per_query",
+    "max_cost_usd_per_million_tokens": "cost_usd_per_million_output_tokens",
+    "max_ttft_ms": "ttft_ms",
+    "max_tpot_ms": "tpot_ms",
+}
+MAX_POINTS = 1_000_000
+
+
+class Violation(BaseModel):
+    limit: str
+    allowed: float
+    value: float | None
+    message: str
+
+
+class ScenarioResult(BaseModel):
+    file: str
+    scenario: str
+    kind: str
+    point: dict[str, Any]
+    result: dict[str, Any]
+    violations: list[Violation]
+
+
+def expand(sc: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
+    """The cartesian product of ``sweep``: (the swept values, the scenario with them applied)."""
+    if not sc.sweep:
+        return [({}, sc)]
+    paths = list(sc.sweep)
+    size = 1
+    for values in sc.sweep.values():
+        size *= len(values)
+    if size > MAX_POINTS:
+        raise InputError(f"scenario {sc.name!r}: sweep has {size:,} points, over the {MAX_POINTS:,} limit")
+    base = sc.model_dump(exclude={"sweep"})
+    points = []
+    for combo in itertools.product(*(sc.sweep[p] for p in paths)):
+        data = _copy(base)
+        for path, value in zip(paths, combo, strict=True):
+            _set(data, path, value, sc.name)
+        points.append((dict(zip(paths, combo, strict=True)), Scenario.model_validate(data)))
+    return points
+
+
+def _copy(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: _copy(v) if isinstance(v, dict) else v for k, v in data.items()}
+
+
+def _set(data: dict[str, Any], path: str, value: Any, name: str) -> None:
+    *parents, leaf = path.split(".")
+    node = data
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {} if node.get(part) is None else node[part]
+        if not isinstance(node[part], dict):
+            raise InputError(f"scenario {name!r}: sweep path {path!r} does not name a field")
+        node = node[part]
+    node[leaf] = value
+
+
+def _preset(model: str | InlineModel, name: str) -> tuple[ModelPreset | None, InlineModel | None]:
+    if isinstance(model, str):
+        return load_models().get(model), None
+    if model.layers and model.hidden_size and model.heads:
+        preset = ModelPreset(
+            id="inline",
+            name=name,
+            family="inline",
+            organisation="scenario",
+            year=2025,
+            params=model.params,
+            layers=model.layers,
+            hidden_size=model.hidden_size,
+            heads=model.heads,
+            kv_heads=model.kv_heads or model.heads,
+            head_dim=model.head_dim,
+            ffn_size=model.ffn_size or 4 * model.hidden_size,
+            glu=model.glu,
+            vocab_size=model.vocab_size or 32_000,
+            context_length=model.context_length,
+            tied_embeddings=False,
+            position_embedding="rope",
+            sources=[Source(title=f"inline in scenario {name!r}")],
+        )
+        return preset, model
+    return None, model
+
+
+def evaluate_one(sc: Scenario) -> dict[str, Any]:
+    """The estimate for one (already expanded) scenario, as a JSON-ready dict."""
+    preset, inline = _preset(sc.model, sc.name)
+    hw, eff = sc.hardware, sc.efficiency
+    chip = load_chips().get(hw.chip) if hw.chip else None
+    if sc.kind == "train":
+        req = TrainRequest(
+            tokens=sc.tokens or 0.0, model=preset if inline is None else None,
+            params=inline.params if inline else None, active_params=inline.active_params if inline else None,
+            chip=chip, gpus=hw.gpus, deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops,
+            mfu=eff.mfu, precision=hw.precision if hw.precision != "int4" else None,
+            flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
+            node_size=hw.node_size, economics=sc.economics,
+        )  # fmt: skip
+        return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
+    if preset is None:
+        raise InputError(f"scenario {sc.name!r}: serving needs the architecture (layers, hidden_size, heads)")
+    if chip is None:
+        raise InputError(f"scenario {sc.name!r}: serving needs hardware.chip")
+    weights = hw.precision or "bf16"
+    if weights == "fp32" or weights == "tf32":
+        raise InputError(
+            f"scenario {sc.name!r}: hardware.precision {weights} is not a serving weight precision"
+        )
+    slo = sc.slo or Slo()
+    sreq = ServeRequest(
+        model=preset,
+        chip=chip,
+        input_tokens=sc.input_tokens or 1,
+        output_tokens=sc.output_tokens or 1,
+        gpus_per_replica=hw.gpus_per_replica,
+        weight_precision=weights,
+        kv_precision=hw.kv_precision,
+        traffic=sc.traffic,
+        ttft_ms=slo.ttft_ms,
+        tpot_ms=slo.tpot_ms,
+        max_batch=hw.max_batch,
+        stack=eff.stack,
+        stack_efficiency=eff.stack_efficiency,
+        node_size=hw.node_size,
+        economics=sc.economics,
+    )
+    est = estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
+    return est.model_dump(mode="json")
+
+
+def check_limits(sc: Scenario, result: dict[str, Any]) -> list[Violation]:
+    """Each limit the result exceeds, or could not be checked against, with by how much."""
+    out = []
+    for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
+        metric = LIMIT_METRIC[limit]
+        value = result.get(metric)
+        if value is None:
+            message = f"{limit}: {metric} could not be evaluated for this scenario"
+            out.append(Violation(limit=limit, allowed=allowed, value=None, message=message))
+        elif value > allowed:
+            over = f" (+{value / allowed - 1:.0%})" if allowed > 0 else ""
+            message = f"{limit} {allowed:,.4g} exceeded: {metric} = {value:,.4g}{over}"
+            out.append(Violation(limit=limit, allowed=allowed, value=value, message=message))
+    if sc.kind == "serve" and result.get("slo_met") is False:
+        out.append(
+            Violation(limit="slo", allowed=0, value=None, message="no batch meets the latency targets")
+        )
+    return out
+
+
+def evaluate(sc: Scenario, file: str) -> list[ScenarioResult]:
+    """Every point of a scenario (one unless it sweeps), with its limit violations."""
+    results = []
+    for point, one in expand(sc):
+        try:
+            result = evaluate_one(one)
+        except InputError as exc:
+            where = f" at {point}" if point else ""
+            raise InputError(f"{file}: scenario {sc.name!r}{where}: {exc}") from None
+        results.append(
+            ScenarioResult(
+                file=file,
+                scenario=sc.name,
+                kind=sc.kind,
+                point=point,
+                result=result,
+                violations=check_limits(one, result),
+            )
+        )
+    return results

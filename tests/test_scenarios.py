@@ -1,0 +1,134 @@
+"""Scenario files: examples evaluate and validate against the shipped schema; broken input exits 2 with
+file:line; limits exit 1; the GitHub step summary is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from capacity.scenario import load_scenarios
+from capacity.scenario_run import evaluate
+from capacity.scenario_schema import scenario_json_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "specs" / "scenarios").glob("*.yaml"))
+GOOD = (ROOT / "specs" / "scenarios" / "ci-plan-with-limits.yaml").read_text()
+BILLION_LAUGHS = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+    f"{n}: &{n} [{','.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcd", "bcde", strict=True)
+)
+
+
+def test_there_are_at_least_six_examples() -> None:
+    assert len(EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_every_example_evaluates_within_its_limits(path: Path) -> None:
+    for sc in load_scenarios(path):
+        results = evaluate(sc, str(path))
+        assert results and all(not r.violations for r in results), [
+            v.message for r in results for v in r.violations
+        ]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_schema_validates_every_example(path: Path) -> None:
+    schema = json.loads((ROOT / "schema" / "scenario.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    doc = YAML(typ="safe", pure=True).load(path.read_text())
+    jsonschema.Draft7Validator(schema).validate(doc)
+    assert path.read_text().startswith("# yaml-language-server: $schema=../../schema/scenario.schema.json")
+
+
+def test_shipped_schema_is_current() -> None:
+    shipped = json.loads((ROOT / "schema" / "scenario.schema.json").read_text())
+    assert shipped == scenario_json_schema(), "regenerate: capacity schema > schema/scenario.schema.json"
+    assert shipped["$schema"] == "http://json-schema.org/draft-07/schema#" and "$defs" not in json.dumps(
+        shipped
+    )
+
+
+def test_examples_reproduce_the_reports(cli: Any) -> None:
+    data = cli("run", str(ROOT / "specs/scenarios/gpt3-10k-v100.yaml"), "-f", "json").json()
+    assert data[0]["result"]["wall_clock_days"] == pytest.approx(14.8, rel=0.03)
+    assert data[0]["result"]["pf_days"] == pytest.approx(3640, rel=0.01)
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "plan.yaml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_limits_violated_exit_1_with_the_amount(cli: Any, tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("max_cost_usd: 5e6", "max_cost_usd: 1e6"))
+    run = cli("check", str(path))
+    assert run.exit_code == 1
+    assert "max_cost_usd 1e+06 exceeded: cost_usd = " in run.stderr and "(+" in run.stderr
+
+
+def test_check_passes_and_writes_the_step_summary(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    run = cli("check", *map(str, EXAMPLES))
+    assert run.exit_code == 0, run.stderr
+    text = summary.read_text()
+    assert text.startswith("## capacity check: ✅ all limits hold") and "| scenario |" in text
+
+
+def test_violation_wins_over_a_broken_file(cli: Any, tmp_path: Path) -> None:
+    over = _write(tmp_path, GOOD.replace("max_gpus: 2048", "max_gpus: 10"), "over.yaml")
+    broken = _write(tmp_path, "name: [unclosed\n", "broken.yaml")
+    run = cli("check", str(over), str(broken))
+    assert run.exit_code == 1 and "error: " in run.stderr and "limit: " in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace("max_cost_usd:", "max_cost_usdd:"),
+         ":11:10: limits.max_cost_usdd: unknown field; did you mean 'max_cost_usd'?"),
+        (GOOD.replace("chip: h800-sxm5-80gb", "chip: h8000"),
+         ":9:18: hardware.chip: unknown chip 'h8000'; did you mean"),
+        (GOOD.replace("model: llama2-70b", "model: llama2-700b"),
+         ":7:8: model: unknown model 'llama2-700b'; did you mean"),
+        (GOOD.replace("tokens: 2e12", "tokens: -2e12"), ":8:9: tokens: Input should be greater than 0"),
+        (GOOD.replace("kind: train", "kind: trian"), ":6:7: kind: Input should be 'train' or 'serve'"),
+        ("name: [unclosed\nkind: train\n", ":2:5: YAML syntax error"),
+        ("", ":1:1: the file is empty"),
+        (b"\x00\x01binary", ":1:1: binary file"),
+        ("a: !!python/object/apply:os.system ['echo pwned']\n", "explicit YAML tag"),
+        (BILLION_LAUGHS, "alias bomb"),
+    ],
+)  # fmt: skip
+def test_broken_files_exit_2_with_file_and_line(
+    cli: Any, tmp_path: Path, text: str | bytes, expected: str
+) -> None:
+    path = _write(tmp_path, text)
+    run = cli("check", str(path))
+    assert run.exit_code == 2, run.stderr
+    assert f"error: {path}" in run.stderr and expected in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_missing_and_oversized_files(cli: Any, tmp_path: Path) -> None:
+    run = cli("check", str(tmp_path / "nope.yaml"))
+    assert run.exit_code == 2 and "no such file" in run.stderr
+    big = tmp_path / "big.yaml"
+    big.write_text("# " + "x" * 1_100_000 + "\n")
+    run = cli("run", str(big))
+    assert run.exit_code == 2 and "over the 1,000,000-byte limit" in run.stderr
+
+
+def test_nothing_is_written_on_failure(cli: Any, tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace("tokens: 2e12", "tokens: lots"))
+    before = sorted(tmp_path.iterdir())
+    assert cli("run", str(path)).exit_code == 2
+    assert sorted(tmp_path.iterdir()) == before and path.read_text().count("tokens: lots") == 1
