@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from capacity import __version__
-from capacity.cli import chips_cmd, models_cmd, scenario_cmd, serve_cmd, train_cmd, validate_cmd
+from capacity.cli import chips_cmd, compare_cmd, models_cmd, scenario_cmd, serve_cmd, train_cmd, validate_cmd
 from capacity.cli.errors import EXIT_CODES_HELP, state
 
 app = typer.Typer(
@@ -51,6 +51,7 @@ app.command("validate")(validate_cmd.validate)
 app.command("run")(scenario_cmd.run)
 app.command("check")(scenario_cmd.check)
 app.command("schema")(scenario_cmd.schema)
+app.command("compare")(compare_cmd.compare)
 
 
 def main() -> None:

@@ -59,12 +59,15 @@ def emit_rows(
     caption: str | None = None,
     json_data: Any = None,
     headers: dict[str, str] | None = None,
+    highlight: dict[str, int] | None = None,
 ) -> None:
     """Render a list of rows (same keys in each) in the chosen format.
 
     ``json_data`` replaces the rows for ``--format json`` when the full records should be emitted.
     ``headers`` picks and names the columns of the human views (table, markdown); CSV keeps every key.
+    ``highlight`` marks one row per column as the best (bold in markdown, bold green in the table).
     """
+    best = highlight or {}
     if fmt is OutputFormat.json:
         emit_json(rows if json_data is None else json_data)
         return
@@ -85,21 +88,24 @@ def emit_rows(
             lines += [f"### {title}", ""]
         lines.append("| " + " | ".join(names[c] for c in columns) + " |")
         lines.append("|" + "|".join("---" for _ in columns) + "|")
-        for row in rows:
-            lines.append("| " + " | ".join(_text(row[c]).replace("|", "\\|") for c in columns) + " |")
+        for i, row in enumerate(rows):
+            cells = [_text(row[c]).replace("|", "\\|") for c in columns]
+            cells = [f"**{t}**" if best.get(c) == i and t else t for c, t in zip(columns, cells, strict=True)]
+            lines.append("| " + " | ".join(cells) + " |")
         if caption:
             lines += ["", caption]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich.console import Console  # imported here: JSON/CSV output never pays for rich
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for i, c in enumerate(columns):
         numeric = any(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows)
         table.add_column(names[c], justify="right" if numeric else "left", overflow="fold", no_wrap=i == 0)
-    for row in rows:
-        table.add_row(*(_text(row[c]) for c in columns))
+    for i, row in enumerate(rows):
+        table.add_row(*(Text(_text(row[c]), style="bold green" if best.get(c) == i else "") for c in columns))
     Console().print(table)
 
 

@@ -1,0 +1,244 @@
+"""``capacity compare``: one train or serve workload on several chips, side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from capacity.errors import EnvironmentMissingError, InputError
+
+from .errors import handles_errors
+from .inputs import GpuHourUsdOpt, PricingOpt, PueOpt, build, choice, count, economics, whole
+from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+
+if TYPE_CHECKING:
+    from capacity.chip import Chip
+    from capacity.compare import ComparisonRow
+
+COLUMNS = {
+    "train": [
+        "gpus", "wall_clock_days", "gpu_hours", "min_gpus_for_memory", "memory_fits", "gpu_hour_usd",
+        "cost_usd", "energy_mwh", "facility_power_mw",
+    ],
+    "serve": [
+        "gpus_per_replica", "batch_size", "ttft_ms", "tpot_ms", "output_tokens_per_s_per_replica", "replicas",
+        "gpus", "gpu_hour_usd", "cost_usd_per_million_output_tokens", "facility_power_mw",
+    ],
+}  # fmt: skip
+HIGHER_IS_BETTER = {"tokens_per_usd", "tokens_per_kwh", "output_tokens_per_s_per_replica", "batch_size"}
+BAR_WIDTH = 16
+
+
+def _chips(chips: str | None, vendor: str | None, domestic: bool, every: bool) -> list[Chip]:
+    from capacity.catalog import load_chips
+
+    catalogue = load_chips()
+    if chips:
+        return [catalogue.get(name.strip()) for name in chips.split(",") if name.strip()]
+    if not (vendor or domestic or every):
+        raise InputError("choose chips: --chips a,b,c, --vendor NAME, --domestic or --all")
+    picked = [
+        c
+        for c in catalogue
+        if (vendor is None or c.vendor.casefold() == vendor.casefold()) and (not domestic or c.domestic_china)
+    ]
+    if not picked:
+        raise InputError(f"--vendor: no chips from {vendor!r}")
+    return picked
+
+
+def _rows(compared: list[ComparisonRow], sort_field: str, fmt: OutputFormat) -> list[dict[str, Cell]]:
+    kind = compared[0].kind
+    top = max((r.result.get(sort_field) or 0 for r in compared), default=0) or 1
+    rows: list[dict[str, Cell]] = []
+    for r in compared:
+        row: dict[str, Cell] = {"chip": r.chip}
+        row.update({k: r.result.get(k) for k in COLUMNS[kind]})
+        row["tokens_per_usd"] = r.tokens_per_usd
+        row["tokens_per_kwh"] = r.tokens_per_kwh
+        row["us_licence_for_china"] = r.us_licence_for_china
+        if fmt is not OutputFormat.csv:
+            value = r.result.get(sort_field)
+            row["bar"] = "█" * max(1, round(BAR_WIDTH * value / top)) if value else ""
+        row["note"] = r.error
+        rows.append(row)
+    return rows
+
+
+def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> None:
+    """A horizontal bar chart of ``field`` per chip (domestic chips in a second colour), saved as PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    shown = [r for r in compared if r.result.get(field) is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.4 * len(shown) + 1.2))
+    colours = ["#c0392b" if r.domestic_china else "#2c7fb8" for r in shown][::-1]
+    ax.barh([r.chip for r in shown][::-1], [r.result[field] for r in shown][::-1], color=colours)
+    ax.set_xlabel(field)
+    ax.set_title(f"{field} by chip (red: designed in China)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+@handles_errors
+def compare(
+    chips: Annotated[str | None, typer.Option(help="Comma-separated chip ids or aliases.")] = None,
+    vendor: Annotated[str | None, typer.Option(help="Every chip of this vendor.")] = None,
+    domestic: Annotated[
+        bool, typer.Option("--domestic", help="Every chip designed in mainland China.")
+    ] = False,
+    every: Annotated[bool, typer.Option("--all", help="Every chip in the catalogue.")] = False,
+    scenario: Annotated[Path | None, typer.Option(help="Take the workload from a scenario file.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model preset id or alias.")] = None,
+    params: Annotated[str | None, typer.Option(help="Train: total parameters (instead of --model).")] = None,
+    tokens: Annotated[
+        str | None, typer.Option(help="Train: training tokens (selects a training workload).")
+    ] = None,
+    gpus: Annotated[str | None, typer.Option(help="Train: accelerators per option.")] = None,
+    days: Annotated[
+        float | None, typer.Option(help="Train: deadline in days; solve each chip's count.")
+    ] = None,
+    mfu: Annotated[
+        float | None, typer.Option(help="Train: one MFU for all chips (default: per chip).")
+    ] = None,
+    precision: Annotated[str | None, typer.Option(help="Precision (default bf16, else fp16).")] = None,
+    input_tokens: Annotated[str | None, typer.Option(help="Serve: prompt tokens (selects serving).")] = None,
+    output_tokens: Annotated[str | None, typer.Option(help="Serve: generated tokens per query.")] = None,
+    qps: Annotated[float | None, typer.Option(help="Serve: average queries per second.")] = None,
+    tpot_ms: Annotated[float | None, typer.Option(help="Serve: time-per-output-token target, ms.")] = None,
+    ttft_ms: Annotated[float | None, typer.Option(help="Serve: time-to-first-token target, ms.")] = None,
+    pricing: PricingOpt = "cloud",
+    gpu_hour_usd: GpuHourUsdOpt = None,
+    pue: PueOpt = None,
+    sort: Annotated[str, typer.Option(help="Order by cost, time, energy or gpus.")] = "cost",
+    plot: Annotated[Path | None, typer.Option(help="Also draw the comparison as a PNG chart.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Compare chip options side by side for one training or serving workload.
+
+    Training when --tokens is given, serving when --input-tokens/--output-tokens are, or from --scenario.
+    Best value in each column highlighted; a bar column shows the ranking.
+
+    Examples:
+
+    \b
+      capacity compare --chips a100,h800,h20,910B,mlu370 --model glm-130b --tokens 400B \\
+        --days 60 --precision fp16
+      capacity compare --domestic --model llama3.1-70b --input-tokens 2000 --output-tokens 500 \\
+        --precision fp16
+      capacity compare --all --scenario specs/scenarios/ci-plan-with-limits.yaml --sort time
+    """
+    from capacity.compare import SORT_FIELDS, best_index
+    from capacity.compare import compare as run_compare
+
+    sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
+    picked = _chips(chips, vendor, domestic, every)
+    econ = economics(pricing, gpu_hour_usd, None, pue, None, None, None, "USD", None)
+    kind, estimate = _workload(locals(), econ)
+    compared = run_compare(picked, kind, estimate, sort_key)
+    field = SORT_FIELDS[kind][sort_key]
+    if fmt is OutputFormat.json:
+        emit_json([_json_row(r) for r in compared])
+    else:
+        rows = _rows(compared, field, fmt)
+        skip = ("chip", "memory_fits", "min_gpus_for_memory", "gpus_per_replica")
+        best = {}
+        for c in rows[0]:
+            i = best_index(rows, c, c in HIGHER_IS_BETTER)
+            if i is not None and c not in skip:
+                best[c] = i
+        caption = (
+            "Best value in each column in bold. tokens_per_usd and tokens_per_kwh: training tokens per "
+            "dollar "
+            "and per kWh (serving: output tokens)."
+        )
+        emit_rows(
+            rows, fmt, title=f"{kind} on {len(rows)} chips, by {field}", highlight=best, caption=caption
+        )
+    if plot is not None:
+        plot_comparison(compared, field, plot)
+
+
+def _json_row(r: ComparisonRow) -> dict[str, Any]:
+    extra = {"tokens_per_usd": r.tokens_per_usd, "tokens_per_kwh": r.tokens_per_kwh}
+    return {
+        "chip": r.chip,
+        **r.result,
+        **extra,
+        "us_licence_for_china": r.us_licence_for_china,
+        "error": r.error,
+    }
+
+
+def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
+    """(kind, chip -> estimate dict) from the scenario file or the flags."""
+    from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+    from capacity.catalog import load_models
+
+    if a["scenario"] is not None:
+        from capacity.scenario import load_scenarios
+        from capacity.scenario_run import evaluate_one
+
+        sc = load_scenarios(a["scenario"])[0]
+
+        def from_scenario(chip: Chip) -> dict[str, Any]:
+            hardware = sc.hardware.model_copy(update={"chip": chip.id})
+            return evaluate_one(sc.model_copy(update={"hardware": hardware, "sweep": {}}))
+
+        return sc.kind, from_scenario
+    model = load_models().get(a["model"]) if a["model"] else None
+    if a["tokens"] is not None:
+        from capacity.train import TrainRequest, estimate_training
+
+        if a["gpus"] is None and a["days"] is None:
+            raise InputError("training comparison: give --gpus N or --days T")
+        base = {
+            "tokens": count(a["tokens"], "--tokens"),
+            "model": model,
+            "params": count(a["params"], "--params"),
+            "gpus": whole(a["gpus"], "--gpus"),
+            "deadline_days": a["days"],
+            "mfu": a["mfu"],
+            "precision": a["precision"],
+            "economics": econ,
+        }
+
+        def train_one(chip: Chip) -> dict[str, Any]:
+            req = build(TrainRequest, chip=chip, **base)
+            return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
+
+        return "train", train_one
+    if a["input_tokens"] is not None and a["output_tokens"] is not None:
+        from capacity.serve import ServeRequest, Traffic, estimate_serving
+
+        if model is None:
+            raise InputError("serving comparison: give --model (the architecture sizes the KV cache)")
+        traffic = build(Traffic, qps=a["qps"]) if a["qps"] is not None else None
+        sbase = {
+            "model": model,
+            "input_tokens": whole(a["input_tokens"], "--input-tokens"),
+            "output_tokens": whole(a["output_tokens"], "--output-tokens"),
+            "traffic": traffic,
+            "tpot_ms": a["tpot_ms"],
+            "ttft_ms": a["ttft_ms"],
+            "weight_precision": a["precision"] or "bf16",
+            "economics": econ,
+        }
+
+        def serve_one(chip: Chip) -> dict[str, Any]:
+            req = build(ServeRequest, chip=chip, **sbase)
+            est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
+            return est.model_dump(mode="json")
+
+        return "serve", serve_one
+    raise InputError(
+        "give a workload: --tokens (training), --input-tokens and --output-tokens (serving), "
+        "or --scenario FILE"
+    )

@@ -1,0 +1,95 @@
+"""`capacity compare`: one workload on several chips, sorted, with the best values marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capacity.compare import best_index
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAIN = ["compare", "--model", "glm-130b", "--tokens", "400B", "--days", "60", "--precision", "fp16"]
+SERVE = ["compare", "--model", "llama3.1-70b", "--input-tokens", "2000", "--output-tokens", "500",
+         "--precision", "fp16", "--qps", "50"]  # fmt: skip
+
+
+def test_training_comparison_json(cli: Any) -> None:
+    run = cli(*TRAIN, "--chips", "a100,h800,910B,mlu370", "-f", "json")
+    assert run.exit_code == 0, run.stderr
+    rows = run.json()
+    assert rows[0]["chip"] == "h800-sxm5-80gb"  # cheapest first
+    costs = [r["cost_usd"] for r in rows]
+    assert costs == sorted(costs)
+    for r in rows:
+        assert {"chip", "gpus", "wall_clock_days", "cost_usd", "energy_mwh", "tokens_per_usd"} <= r.keys()
+        assert r["wall_clock_days"] <= 60 and r["gpus"] % 8 == 0
+    assert {r["us_licence_for_china"] for r in rows} == {"required", "not-applicable"}
+
+
+def test_same_count_comparison_sorted_by_time(cli: Any) -> None:
+    args = ["--model", "llama2-7b", "--tokens", "1T", "--gpus", "256", "--chips", "v100,a100,h100"]
+    rows = cli("compare", *args, "--sort", "time", "-f", "json").json()
+    assert [r["chip"] for r in rows] == ["h100-sxm5-80gb", "a100-sxm4-80gb", "v100-sxm2-32gb"]
+
+
+def test_serving_comparison_and_domestic_filter(cli: Any) -> None:
+    rows = cli(*SERVE, "--domestic", "-f", "json").json()
+    assert rows and all(r["us_licence_for_china"] == "not-applicable" for r in rows)
+    ok = [r for r in rows if r["error"] is None]
+    assert ok and all(r["cost_usd_per_million_output_tokens"] > 0 for r in ok)
+    failed = [r for r in rows if r["error"]]  # chips without memory data or fp16 peaks say why
+    assert all(r["error"] for r in failed)
+
+
+def test_chips_that_cannot_run_get_a_reason(cli: Any) -> None:
+    rows = cli("compare", "--model", "llama2-7b", "--tokens", "1T", "--gpus", "64", "--precision", "bf16",
+               "--chips", "a100,v100", "-f", "json").json()  # fmt: skip
+    v100 = next(r for r in rows if r["chip"] == "v100-sxm2-32gb")
+    assert "does not support bf16" in v100["error"] and rows[-1]["chip"] == "v100-sxm2-32gb"
+
+
+def test_scenario_workload(cli: Any) -> None:
+    plan = str(ROOT / "specs/scenarios/ci-plan-with-limits.yaml")
+    rows = cli("compare", "--chips", "h800,a800", "--scenario", plan, "-f", "json").json()
+    assert {r["chip"] for r in rows} == {"h800-sxm5-80gb", "a800-sxm4-80gb"}
+
+
+def test_table_marks_best_values_and_draws_bars(cli: Any) -> None:
+    out = cli(*TRAIN, "--chips", "a100,h800", "-f", "markdown").stdout
+    assert "**" in out and "█" in out
+
+
+def test_best_index() -> None:
+    rows = [{"a": 3.0, "b": 1}, {"a": 1.0, "b": 1}, {"a": None, "b": 1}]
+    assert best_index(rows, "a", higher_is_better=False) == 1
+    assert best_index(rows, "a", higher_is_better=True) == 0
+    assert best_index(rows, "b", higher_is_better=False) is None  # all equal: nothing to single out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "glm-130b", "--tokens", "400B", "--gpus", "8"], "choose chips"),
+        (["--chips", "a100,zz9", "--model", "glm-130b", "--tokens", "4e11", "--gpus", "8"], "unknown chip"),
+        (["--chips", "a100", "--model", "glm-130b"], "give a workload"),
+        (["--chips", "a100", "--model", "glm-130b", "--tokens", "400B"], "give --gpus N or --days T"),
+        (["--chips", "a100", "--model", "glm-130b", "--tokens", "4e11", "--gpus", "8", "--sort", "x"],
+         "--sort: 'x' is not one of"),
+    ],
+)  # fmt: skip
+def test_bad_input_exits_2(cli: Any, args: list[str], message: str) -> None:
+    run = cli("compare", *args)
+    assert run.exit_code == 2 and message in run.stderr, run.stderr
+
+
+def test_plot(cli: Any, tmp_path: Path) -> None:
+    png = tmp_path / "c.png"
+    run = cli(*TRAIN, "--chips", "a100,h800,910B", "--plot", str(png))
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert run.exit_code == 3 and "pip install 'capacity[plot]'" in run.stderr
+        return
+    assert run.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
