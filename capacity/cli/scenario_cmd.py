@@ -16,61 +16,133 @@ from .errors import ExitCode, handles_errors
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
+    from capacity.scenario import Scenario
     from capacity.scenario_run import ScenarioResult
+    from capacity.sweep import TrainGrid
 
 FilesArg = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
 SUMMARY_COLUMNS = [
     "chip", "gpus", "wall_clock_days", "tpot_ms", "cost_usd", "cost_usd_per_month",
     "cost_usd_per_million_output_tokens", "energy_mwh", "facility_power_mw",
 ]  # fmt: skip
-
-
-def _evaluate(files: list[Path]) -> tuple[list[ScenarioResult], list[str]]:
-    """Results of every readable file, and one error line per file that could not be evaluated."""
-    from capacity.scenario import load_scenarios
-    from capacity.scenario_run import evaluate
-
-    results, errors = [], []
-    for path in files:
-        try:
-            for sc in load_scenarios(path):
-                results += evaluate(sc, str(path))
-        except SpecFileError as exc:
-            errors += exc.problems
-        except CapacityError as exc:
-            errors.append(str(exc))
-    return results, errors
+SUMMARY_ROWS = 200
 
 
 def point_label(point: dict[str, Any]) -> str:
     """``chip=h100 gpus=512 tokens=2e+12`` for a sweep point (last path segment, compact numbers)."""
-    return " ".join(f"{k.split('.')[-1]}={v:g}" if isinstance(v, float) else f"{k.split('.')[-1]}={v}"
-                    for k, v in point.items())  # fmt: skip
+    parts = []
+    for key, value in point.items():
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        parts.append(f"{key.split('.')[-1]}={text}")
+    return " ".join(parts)
 
 
-def _rows(results: list[ScenarioResult], human: bool) -> list[dict[str, Cell]]:
-    rows: list[dict[str, Cell]] = []
-    for r in results:
-        row: dict[str, Cell] = {"scenario": r.scenario, "point": point_label(r.point)}
-        row.update({k: r.result.get(k) for k in SUMMARY_COLUMNS})
-        row["status"] = "ok" if not r.violations else "; ".join(v.message for v in r.violations)
-        rows.append(row)
-    if human:  # drop columns no row uses (train vs serve)
-        used = [k for k in rows[0] if any(row[k] not in (None, "") for row in rows)] if rows else []
-        rows = [{k: row[k] for k in used} for row in rows]
-    return rows
+class Evaluated:
+    """Per-point results, vectorised sweep grids, and one error line per file that could not be evaluated."""
+
+    def __init__(self) -> None:
+        self.results: list[ScenarioResult] = []
+        self.grids: list[tuple[Scenario, TrainGrid, str]] = []
+        self.errors: list[str] = []
+
+    def rows(self, human: bool) -> list[dict[str, Cell]]:
+        """Summary rows of every result; columns are the union, in order of first appearance."""
+        from capacity.sweep import grid_rows
+
+        rows: list[dict[str, Cell]] = []
+        for r in self.results:
+            row: dict[str, Cell] = {"file": r.file, "scenario": r.scenario, "point": point_label(r.point)}
+            row.update({k: r.result.get(k) for k in SUMMARY_COLUMNS})
+            row["status"] = "ok" if not r.violations else "; ".join(v.message for v in r.violations)
+            rows.append(row)
+        for sc, grid, file in self.grids:
+            header, body = grid_rows(sc, grid, file)
+            rows += [
+                dict(zip(header, (None if v != v else v for v in values), strict=True)) for values in body
+            ]
+        columns = list(dict.fromkeys(k for row in rows for k in row))
+        if human:  # drop columns no row uses (train vs serve), and the file name
+            columns = [
+                c for c in columns if c != "file" and any(row.get(c) not in (None, "") for row in rows)
+            ]
+        return [{c: row.get(c) for c in columns} for row in rows]
+
+    def violations(self) -> list[str]:
+        from capacity.sweep import grid_violations
+
+        out = []
+        for r in self.results:
+            point = f" [{point_label(r.point)}]" if r.point else ""
+            out += [f"{r.file}: {r.scenario}{point}: {v.message}" for v in r.violations]
+        for sc, grid, file in self.grids:
+            bad = grid_violations(sc, grid)
+            if bad.any():
+                i = int(bad.argmax())
+                first = (
+                    f"chip={grid.chip_ids[grid.chip[i]]} gpus={int(grid.gpus[i])} tokens={grid.tokens[i]:g}"
+                )
+                out.append(
+                    f"{file}: {sc.name}: {int(bad.sum())} of {bad.size} sweep points over a limit or not "
+                    f"evaluable (first: {first})"
+                )
+        return out
 
 
-def _emit(results: list[ScenarioResult], fmt: OutputFormat) -> None:
+def _evaluate(files: list[Path]) -> Evaluated:
+    from capacity.assumptions import load_assumptions, load_efficiency
+    from capacity.scenario import load_scenarios
+    from capacity.scenario_run import evaluate
+    from capacity.sweep import train_grid, vectorisable
+
+    out = Evaluated()
+    for path in files:
+        try:
+            for sc in load_scenarios(path):
+                if vectorisable(sc):
+                    out.grids.append((sc, train_grid(sc, load_assumptions(), load_efficiency()), str(path)))
+                else:
+                    out.results += evaluate(sc, str(path))
+        except SpecFileError as exc:
+            out.errors += exc.problems
+        except CapacityError as exc:
+            out.errors.append(str(exc))
+    return out
+
+
+def _emit(ev: Evaluated, fmt: OutputFormat) -> None:
+    if fmt is OutputFormat.csv and ev.grids and not ev.results:
+        _grids_csv(ev)
+        return
     if fmt is OutputFormat.json:
-        emit_json([r.model_dump(mode="json") for r in results])
-    elif results:
-        emit_rows(_rows(results, fmt is not OutputFormat.csv), fmt, title=f"{len(results)} scenario results")
+        per_point = [r.model_dump(mode="json") for r in ev.results]
+        emit_json(
+            per_point + [row for row in ev.rows(human=False) if "point" not in row or row["point"] is None]
+        )
+        return
+    rows = ev.rows(fmt is not OutputFormat.csv)
+    if rows:
+        emit_rows(rows, fmt, title=f"{len(rows)} scenario results")
+
+
+def _grids_csv(ev: Evaluated) -> None:
+    """Sweep grids straight to CSV: one header, rows written from the column arrays (no dict per row)."""
+    import csv
+
+    from capacity.sweep import grid_rows
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    for i, (sc, grid, file) in enumerate(ev.grids):
+        header, body = grid_rows(sc, grid, file)
+        if i == 0:
+            writer.writerow(header)
+        writer.writerows(body)
 
 
 @handles_errors
 def run(files: FilesArg, fmt: FormatOption = OutputFormat.table) -> None:
     """Evaluate scenario files (sweeps expanded) and print the results.
+
+    Training sweeps over hardware.chip, hardware.gpus and tokens are evaluated as numpy arrays.
 
     Examples:
 
@@ -78,11 +150,11 @@ def run(files: FilesArg, fmt: FormatOption = OutputFormat.table) -> None:
       capacity run specs/scenarios/gpt3-10k-v100.yaml
       capacity run plans/*.yaml --format csv > results.csv
     """
-    results, errors = _evaluate(files)
-    _emit(results, fmt)
-    for line in errors:
+    ev = _evaluate(files)
+    _emit(ev, fmt)
+    for line in ev.errors:
         sys.stderr.write(f"error: {line}\n")
-    if errors:
+    if ev.errors:
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
@@ -103,44 +175,55 @@ def check(
       capacity check plans/*.yaml
       capacity check specs/scenarios/ci-plan-with-limits.yaml --format json
     """
-    results, errors = _evaluate(files)
-    _emit(results, fmt)
-    violated = [r for r in results if r.violations]
-    for r in violated:
-        point = f" [{point_label(r.point)}]" if r.point else ""
-        for v in r.violations:
-            sys.stderr.write(f"limit: {r.file}: {r.scenario}{point}: {v.message}\n")
-    for line in errors:
+    ev = _evaluate(files)
+    _emit(ev, fmt)
+    violated = ev.violations()
+    for line in violated:
+        sys.stderr.write(f"limit: {line}\n")
+    for line in ev.errors:
         sys.stderr.write(f"error: {line}\n")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as out:
-            out.write(_markdown_summary(results, violated, errors))
+            out.write(_markdown_summary(ev, violated))
     if violated and not exit_zero:
         raise typer.Exit(ExitCode.LIMIT_VIOLATED)
-    if errors:
+    if ev.errors:
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
-def _markdown_summary(results: list[ScenarioResult], violated: list[Any], errors: list[str]) -> str:
-    status = (
-        "❌ limits violated"
-        if violated
-        else ("⚠️ files could not be evaluated" if errors else "✅ all limits hold")
-    )
-    lines = [f"## capacity check: {status}", "",
-             f"{len(results)} results, {len(violated)} over a limit, {len(errors)} errors.", ""]  # fmt: skip
-    rows = _rows(results, human=True)
+def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
+    if violated:
+        status = "❌ limits violated"
+    else:
+        status = "⚠️ files could not be evaluated" if ev.errors else "✅ all limits hold"
+    rows = ev.rows(human=True)
+    lines = [f"## capacity check: {status}", ""]
+    lines += [f"{len(rows)} results, {len(violated)} over a limit, {len(ev.errors)} errors.", ""]
     if rows:
         lines.append("| " + " | ".join(rows[0]) + " |")
         lines.append("|" + "---|" * len(rows[0]))
-        lines += ["| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |" for row in rows]
-    if errors:
+        lines += [
+            "| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |"
+            for row in rows[:SUMMARY_ROWS]
+        ]
+        if len(rows) > SUMMARY_ROWS:
+            lines.append(f"\n({len(rows) - SUMMARY_ROWS} more rows not shown)")
+    if violated:
+        lines += [
+            "",
+            "<details><summary>Limits</summary>",
+            "",
+            *[f"- {v}" for v in violated],
+            "",
+            "</details>",
+        ]
+    if ev.errors:
         lines += [
             "",
             "<details><summary>Errors</summary>",
             "",
-            *[f"- `{e}`" for e in errors],
+            *[f"- `{e}`" for e in ev.errors],
             "",
             "</details>",
         ]

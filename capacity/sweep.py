@@ -1,0 +1,180 @@
+"""Vectorised training sweeps: chips × GPU counts × token counts as numpy arrays, no Python loop per point.
+
+The same chain as :func:`capacity.train.estimate_training` (6·N·D convention, cloud pricing), with the
+per-chip inputs — dense peak, default MFU, TDP, price, memory floor — computed once per chip and
+broadcast over the grid. A scenario is vectorisable when it trains, uses the 6nd convention and cloud
+pricing, gives a GPU count (not a deadline or a data-centre capacity) and sweeps only ``hardware.chip``,
+``hardware.gpus`` and ``tokens``; other sweeps are evaluated point by point.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from capacity import memory
+from capacity.assumptions import Assumptions, Efficiency
+from capacity.catalog import load_chips, load_models
+from capacity.chip import Chip
+from capacity.efficiency import default_mfu, peak_tflops
+from capacity.errors import InputError
+from capacity.provenance import Provenance
+from capacity.scenario import InlineModel, Scenario
+from capacity.scenario_run import LIMIT_METRIC
+from capacity.units import SECONDS_PER_DAY, TERA
+
+SWEEPABLE = {"hardware.chip", "hardware.gpus", "tokens"}
+Array = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class TrainGrid:
+    """Flat arrays, one entry per point, in chip-major order; ``chip`` holds indices into ``chip_ids``."""
+
+    chip_ids: list[str]
+    notes: list[str | None]  # per chip: why it could not run, or None
+    chip: npt.NDArray[np.int64]
+    gpus: Array
+    tokens: Array
+    columns: dict[str, Array]
+
+
+def vectorisable(sc: Scenario) -> bool:
+    hw = sc.hardware
+    return (
+        sc.kind == "train"
+        and bool(sc.sweep)
+        and set(sc.sweep) <= SWEEPABLE
+        and sc.efficiency.flops_convention == "6nd"
+        and sc.economics.pricing == "cloud"
+        and hw.deadline_days is None
+        and hw.capacity_pflops is None
+        and (hw.gpus is not None or "hardware.gpus" in sc.sweep)
+        and sc.economics.currency == "USD"
+    )
+
+
+def _chip_constants(
+    chip: Chip, sc: Scenario, n_total: float, act_bytes: float, a: Assumptions, eff: Efficiency
+) -> tuple[float, float, float, float, float]:
+    """(peak FLOP/s, MFU, facility W per chip, USD per GPU-hour, min chips for memory); NaN where unknown."""
+    prov = Provenance(a)
+    econ = sc.economics
+    precision = sc.hardware.precision or ("bf16" if chip.bf16_dense_tflops is not None else "fp16")
+    if precision in ("int8", "int4"):
+        raise InputError(f"hardware.precision {precision}: integer training is not modelled")
+    peak = peak_tflops(chip, precision) * TERA  # type: ignore[arg-type]
+    mfu = sc.efficiency.mfu or default_mfu(chip, precision, eff).mfu  # type: ignore[arg-type]
+    watts = np.nan
+    if chip.tdp_w is not None:
+        spf = prov.pick(econ.server_power_factor, "server_power_factor")
+        watts = chip.tdp_w * spf * prov.pick(econ.pue, "pue")
+    price = prov.cloud_price(chip, econ.gpu_hour_usd)
+    floor = np.nan
+    if chip.memory_gb is not None:
+        state = memory.model_state_bytes(n_total, prov.pick(None, "optimizer_bytes_per_param"))
+        floor = memory.min_chips(state + act_bytes, chip.memory_gb, prov.pick(None, "memory_usable_fraction"))
+    return peak, mfu, watts, price, float(floor)
+
+
+def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency) -> TrainGrid:
+    """Evaluate every point of a vectorisable training sweep at once."""
+    chip_names = [str(c) for c in sc.sweep.get("hardware.chip", [sc.hardware.chip])]
+    chips = [load_chips().get(name) for name in chip_names]
+    gpus = np.asarray(sc.sweep.get("hardware.gpus", [sc.hardware.gpus]), dtype=np.float64)
+    tokens = np.asarray(sc.sweep.get("tokens", [sc.tokens]), dtype=np.float64)
+    if np.any(gpus < 1) or np.any(tokens <= 0) or not np.all(np.isfinite(tokens)):
+        raise InputError(f"scenario {sc.name!r}: swept gpus must be >= 1 and tokens > 0")
+    n_total, n_active, act_bytes = _model_sizes(sc)
+    notes: list[str | None] = []
+    consts = np.full((len(chips), 5), np.nan)
+    for i, chip in enumerate(chips):
+        try:
+            consts[i] = _chip_constants(chip, sc, n_total, act_bytes, a, eff)
+            notes.append(None)
+        except InputError as exc:
+            notes.append(str(exc))
+    peak, mfu, watts, price, floor = (consts[:, k][:, None, None] for k in range(5))
+    g = gpus[None, :, None]
+    d = tokens[None, None, :]
+    shape = (len(chips), len(gpus), len(tokens))
+    flops = np.broadcast_to(6.0 * n_active * d, shape)
+    days = flops / (g * peak * mfu) / SECONDS_PER_DAY
+    gpu_hours = days * 24.0 * g
+    power_mw = np.broadcast_to(g * watts / 1e6, shape)
+    energy = power_mw * days * 24.0
+    grid_kg = sc.economics.grid_kgco2e_per_kwh
+    grid = a.grid_kgco2e_per_kwh.value if grid_kg is None else grid_kg
+    columns = {
+        "training_flops": flops,
+        "wall_clock_days": days,
+        "gpu_hours": gpu_hours,
+        "cost_usd": gpu_hours * price,
+        "energy_mwh": energy,
+        "co2e_t": energy * grid,
+        "facility_power_mw": power_mw,
+        "min_gpus_for_memory": np.broadcast_to(floor, shape),
+        "gpus": np.broadcast_to(g, shape),
+    }
+    idx = np.indices(shape)
+    return TrainGrid(
+        chip_ids=[c.id for c in chips],
+        notes=notes,
+        chip=idx[0].ravel(),
+        gpus=gpus[idx[1].ravel()],
+        tokens=tokens[idx[2].ravel()],
+        columns={k: np.ascontiguousarray(v, dtype=np.float64).ravel() for k, v in columns.items()},
+    )
+
+
+def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
+    """(N total, N active, activation bytes of one sequence) for the scenario's model."""
+    if isinstance(sc.model, InlineModel):
+        n = sc.model.params
+        return n, sc.model.active_params or n, 0.0
+    m = load_models().get(sc.model)
+    seq = sc.efficiency.seq_len or min(m.context_length, 4096)
+    act = memory.activation_bytes(m.layers, seq, m.hidden_size, m.heads, sc.efficiency.recompute)
+    return m.params, m.n_active, act
+
+
+def grid_violations(sc: Scenario, grid: TrainGrid) -> npt.NDArray[np.bool_]:
+    """Per point: True where any limit is exceeded, cannot be evaluated, or the chip cannot run."""
+    bad = np.isnan(grid.columns["wall_clock_days"])
+    for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
+        values = grid.columns.get(LIMIT_METRIC[limit])
+        if values is None:
+            raise InputError(f"scenario {sc.name!r}: {limit} does not apply to a training sweep")
+        bad |= np.isnan(values) | (values > allowed)
+    return bad
+
+
+def grid_rows(sc: Scenario, grid: TrainGrid, file: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """CSV-ready header and rows (plain Python values, ``None`` where unknown) for every point."""
+    metrics = [k for k in grid.columns if k != "gpus"]
+    header = ["file", "scenario", "chip", "gpus", "tokens", *metrics, "memory_fits", "status"]
+    note = np.asarray([n or "" for n in grid.notes], dtype=object)[grid.chip]
+    status = np.where(note != "", note, np.where(grid_violations(sc, grid), "over a limit", "ok"))
+    fits = grid.gpus >= np.nan_to_num(grid.columns["min_gpus_for_memory"], nan=0.0)
+    chip_names = np.asarray(grid.chip_ids, dtype=object)[grid.chip]
+    n = grid.chip.size
+    columns = [
+        np.full(n, file, dtype=object),
+        np.full(n, sc.name, dtype=object),
+        chip_names,
+        grid.gpus.astype(np.int64),
+        grid.tokens,
+        *(_nan_to_none(grid.columns[k]) for k in metrics),
+        fits,
+        status,
+    ]
+    return header, list(zip(*(c.tolist() for c in columns), strict=True))
+
+
+def _nan_to_none(values: Array) -> npt.NDArray[np.object_]:
+    out = values.astype(object)
+    out[np.isnan(values)] = None
+    return out

@@ -1,0 +1,91 @@
+"""Vectorised sweeps give exactly what the per-point path gives, and flag limits per point."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.scenario import Scenario, load_scenarios
+from capacity.scenario_run import evaluate
+from capacity.sweep import grid_rows, grid_violations, train_grid, vectorisable
+
+ROOT = Path(__file__).resolve().parent.parent
+SWEEP = ROOT / "specs" / "scenarios" / "sweep-cluster-size.yaml"
+
+
+def _scenario(**changes: Any) -> Scenario:
+    base = load_scenarios(SWEEP)[0].model_dump()
+    base.update(changes)
+    return Scenario.model_validate(base)
+
+
+def test_vectorised_equals_per_point() -> None:
+    sc = _scenario(sweep={"hardware.chip": ["a100", "h100", "910B", "v100", "iluvatar-bi-v150"],
+                          "hardware.gpus": [8, 1000], "tokens": [1e11, 3e12]})  # fmt: skip
+    assert vectorisable(sc)
+    header, rows = grid_rows(sc, train_grid(sc, load_assumptions(), load_efficiency()), "f")
+    slow = evaluate(sc, "f")
+    assert len(rows) == len(slow) == 20
+    for r, row in zip(slow, rows, strict=True):
+        assert (r.result["chip"], r.result["gpus"], r.result["tokens"]) == tuple(row[2:5])
+        for key in (
+            "wall_clock_days",
+            "gpu_hours",
+            "cost_usd",
+            "energy_mwh",
+            "co2e_t",
+            "min_gpus_for_memory",
+        ):
+            fast = row[header.index(key)]
+            assert (r.result[key] is None and fast is None) or math.isclose(
+                r.result[key], fast, rel_tol=1e-9
+            ), key
+
+
+def test_chip_that_cannot_run_is_noted_not_fatal() -> None:
+    sc = _scenario(hardware={"chip": "a100", "gpus": 8, "precision": "bf16"},
+                   sweep={"hardware.chip": ["a100", "v100"]})  # fmt: skip
+    header, rows = grid_rows(sc, train_grid(sc, load_assumptions(), load_efficiency()), "f")
+    v100 = next(r for r in rows if r[2] == "v100-sxm2-32gb")
+    assert "does not support bf16" in v100[header.index("status")]
+
+
+def test_limits_flag_points() -> None:
+    sc = _scenario(limits={"max_wall_clock_days": 30})
+    grid = train_grid(sc, load_assumptions(), load_efficiency())
+    bad = grid_violations(sc, grid)
+    assert bad.any() and not bad.all()
+    assert (grid.columns["wall_clock_days"][~bad] <= 30).all()
+
+
+def test_non_vectorisable_sweeps_use_the_per_point_path() -> None:
+    assert not vectorisable(_scenario(sweep={"efficiency.mfu": [0.3, 0.4]}))
+    assert not vectorisable(_scenario(hardware={"chip": "a100", "deadline_days": 30},
+                                      sweep={"hardware.chip": ["a100"]}))  # fmt: skip
+
+
+def test_cli_csv_and_check(cli: Any, tmp_path: Path) -> None:
+    out = cli("run", str(SWEEP), "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 4 * 4 * 2 and {r["chip"] for r in rows} >= {"h20", "ascend-910b"}
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(SWEEP.read_text() + "limits: {max_wall_clock_days: 30}\n")
+    run = cli("check", str(tight))
+    assert run.exit_code == 1 and "sweep points over a limit" in run.stderr
+
+
+@pytest.mark.parametrize("bad", [{"hardware.gpus": [0, 8]}, {"tokens": [-1.0]}])
+def test_bad_sweep_values(bad: dict[str, list[float]]) -> None:
+    from pydantic import ValidationError
+
+    from capacity.errors import InputError
+
+    with pytest.raises((InputError, ValidationError)):
+        sc = _scenario(sweep=bad)
+        train_grid(sc, load_assumptions(), load_efficiency())
