@@ -16,8 +16,8 @@ from capacity.cli.errors import EXIT_CODES_HELP, state
 
 app = typer.Typer(
     name="capacity",
-    help="AI-compute capacity planner: accelerators and models, with every figure sourced.\n\n"
-    + EXIT_CODES_HELP,
+    help="AI-compute capacity planner: training and serving what-ifs, plans as YAML, chips compared; "
+    "every figure sourced.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
