@@ -19,6 +19,7 @@ import statistics
 from pydantic import BaseModel, ConfigDict, Field
 
 from capacity.assumptions import Efficiency
+from capacity.calibration import Calibration
 from capacity.catalog import Catalog
 from capacity.chip import DTYPES, Chip, Dtype
 from capacity.errors import InputError
@@ -59,9 +60,21 @@ def peak_tflops(chip: Chip, dtype: Dtype) -> float:
     return status
 
 
-def matmul_fraction(chip: Chip, dtype: Dtype, eff: Efficiency) -> MatmulFraction:
-    """Fraction of the dense peak the best published large GEMM reached (capped at 1)."""
+def matmul_fraction(
+    chip: Chip, dtype: Dtype, eff: Efficiency, calibration: Calibration | None = None
+) -> MatmulFraction:
+    """Fraction of the dense peak the best large GEMM reached: measured on this machine (a calibration for
+    this chip), else the best published measurement, else a documented fallback (capped at 1)."""
     peak = peak_tflops(chip, dtype)
+    if calibration is not None and calibration.chip == chip.id and dtype in calibration.matmul:
+        here = calibration.matmul[dtype]
+        return MatmulFraction(
+            value=here.fraction,
+            measured=True,
+            source=f"measured on this machine: {here.tflops:.1f} of {peak:g} TFLOPS "
+            f"({calibration.device_name}, "
+            f"{calibration.backend}, {here.shape})",
+        )
     for m in eff.matmul_measurements:
         if chip.id in m.chips and dtype in m.dtypes:
             value = min(m.measured_tflops / peak, 1.0)
@@ -73,7 +86,7 @@ def matmul_fraction(chip: Chip, dtype: Dtype, eff: Efficiency) -> MatmulFraction
     nvidia = chip.vendor.casefold() == "nvidia"
     table = eff.fallback_matmul_fraction.nvidia if nvidia else eff.fallback_matmul_fraction.other
     if dtype != "bf16" and chip.dense_peak("bf16") is not None:
-        bf16 = matmul_fraction(chip, "bf16", eff)
+        bf16 = matmul_fraction(chip, "bf16", eff, calibration)
         if bf16.measured:  # scale this chip's own 16-bit measurement by the fallback ratio
             return MatmulFraction(
                 value=bf16.value * table[dtype] / table["bf16"],
@@ -89,10 +102,14 @@ def matmul_fraction(chip: Chip, dtype: Dtype, eff: Efficiency) -> MatmulFraction
     )
 
 
-def default_mfu(chip: Chip, dtype: Dtype, eff: Efficiency) -> MfuChoice:
-    frac = matmul_fraction(chip, dtype, eff)
+def default_mfu(
+    chip: Chip, dtype: Dtype, eff: Efficiency, calibration: Calibration | None = None
+) -> MfuChoice:
+    frac = matmul_fraction(chip, dtype, eff, calibration)
     factor = eff.whole_model_factor.value
     kind = "measured GEMM" if frac.measured else "no GEMM measurement: fallback"
+    if frac.source.startswith("measured on this machine"):
+        kind = "calibrated on this machine"
     return MfuChoice(
         mfu=frac.value * factor,
         given_by_user=False,

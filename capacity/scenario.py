@@ -16,10 +16,11 @@ Validated with ``extra="forbid"``; every error is reported as ``file:line:col: f
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from capacity.catalog import load_chips, load_models
 from capacity.errors import SpecFileError, UnknownIdError
@@ -110,7 +111,17 @@ class Scenario(_Strict):
     traffic: Traffic | None = None
     slo: Slo | None = None
     limits: Limits = Field(default_factory=Limits)
+    calibration: str | None = Field(
+        default=None, description="capacity bench calibration file, relative path"
+    )
     sweep: dict[str, list[Any]] = Field(default_factory=dict, description="dotted.path: [values], cartesian")
+
+    @field_validator("name")
+    @classmethod
+    def _printable(cls, name: str) -> str:
+        if any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in name) or not name.strip():
+            raise ValueError("must be printable text on one line")
+        return name
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Scenario:

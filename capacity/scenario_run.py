@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.calibration import Calibration, load_calibration
 from capacity.catalog import load_chips, load_models
 from capacity.chip import Source
 from capacity.errors import InputError
@@ -112,9 +114,18 @@ def _preset(model: str | InlineModel, name: str) -> tuple[ModelPreset | None, In
     return None, model
 
 
-def evaluate_one(sc: Scenario) -> dict[str, Any]:
+def scenario_calibration(sc: Scenario, base_dir: Path | None) -> Calibration | None:
+    """The calibration file a scenario names, read relative to the scenario's folder."""
+    if sc.calibration is None:
+        return None
+    path = Path(sc.calibration)
+    return load_calibration(path if path.is_absolute() or base_dir is None else base_dir / path)
+
+
+def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
     """The estimate for one (already expanded) scenario, as a JSON-ready dict."""
     preset, inline = _preset(sc.model, sc.name)
+    calibration = scenario_calibration(sc, base_dir)
     hw, eff = sc.hardware, sc.efficiency
     chip = load_chips().get(hw.chip) if hw.chip else None
     if sc.kind == "train":
@@ -124,7 +135,7 @@ def evaluate_one(sc: Scenario) -> dict[str, Any]:
             chip=chip, gpus=hw.gpus, deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops,
             mfu=eff.mfu, precision=hw.precision if hw.precision != "int4" else None,
             flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
-            node_size=hw.node_size, economics=sc.economics,
+            node_size=hw.node_size, economics=sc.economics, calibration=calibration,
         )  # fmt: skip
         return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
     if preset is None:
@@ -153,6 +164,7 @@ def evaluate_one(sc: Scenario) -> dict[str, Any]:
         stack_efficiency=eff.stack_efficiency,
         node_size=hw.node_size,
         economics=sc.economics,
+        calibration=calibration,
     )
     est = estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
     return est.model_dump(mode="json")
@@ -183,7 +195,7 @@ def evaluate(sc: Scenario, file: str) -> list[ScenarioResult]:
     results = []
     for point, one in expand(sc):
         try:
-            result = evaluate_one(one)
+            result = evaluate_one(one, Path(file).parent)
         except InputError as exc:
             where = f" at {point}" if point else ""
             raise InputError(f"{file}: scenario {sc.name!r}{where}: {exc}") from None

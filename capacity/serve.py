@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from capacity import roofline
 from capacity.assumptions import Assumptions, Efficiency, ServingDefaults
+from capacity.calibration import Calibration, applies_to
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.errors import InputError
@@ -63,6 +64,7 @@ class ServeRequest(BaseModel):
     stack_efficiency: float | None = Field(default=None, gt=0, le=1)
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
+    calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
 
 
 class ServeEstimate(BaseModel):
@@ -176,16 +178,21 @@ def estimate_serving(
     stack = req.stack_efficiency or prov.pick(
         None, "stack_efficiency", defaults.stack(req.stack or defaults.default_stack)
     )
-    flops_per_s = (
-        g * peak_tflops(chip, cdtype) * 1e12 * matmul_fraction(chip, cdtype, efficiency).value * stack
-    )
-    bytes_per_s = (
-        g
-        * chip.memory_bandwidth_gb_s
-        * 1e9
-        * prov.pick(None, "hbm_efficiency", defaults.hbm_efficiency)
-        * stack
-    )
+    cal = applies_to(req.calibration, chip, prov.warnings)
+    frac = matmul_fraction(chip, cdtype, efficiency, cal)
+    if cal is not None:
+        prov.note("matmul_fraction", round(frac.value, 4), frac.source)
+    flops_per_s = g * peak_tflops(chip, cdtype) * 1e12 * frac.value * stack
+    if cal is not None and cal.memory is not None:
+        hbm = cal.memory.fraction
+        prov.note(
+            "hbm_efficiency",
+            round(hbm, 4),
+            f"measured on this machine: copy {cal.memory.copy_gb_s:,.0f} GB/s",
+        )
+    else:
+        hbm = prov.pick(None, "hbm_efficiency", defaults.hbm_efficiency)
+    bytes_per_s = g * chip.memory_bandwidth_gb_s * 1e9 * hbm * stack
     node = req.node_size or int(prov.pick(None, "node_size"))
     link = _link_gb_s(chip, g, node, defaults, prov) if g > 1 else 1.0
     alpha = prov.pick(None, "allreduce_latency_us", defaults.allreduce_latency_us)

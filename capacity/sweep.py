@@ -10,6 +10,7 @@ pricing, gives a GPU count (not a deadline or a data-centre capacity) and sweeps
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,14 @@ import numpy.typing as npt
 
 from capacity import memory
 from capacity.assumptions import Assumptions, Efficiency
+from capacity.calibration import Calibration
 from capacity.catalog import load_chips, load_models
 from capacity.chip import Chip
 from capacity.efficiency import default_mfu, peak_tflops
 from capacity.errors import InputError
 from capacity.provenance import Provenance
 from capacity.scenario import InlineModel, Scenario
-from capacity.scenario_run import LIMIT_METRIC
+from capacity.scenario_run import LIMIT_METRIC, scenario_calibration
 from capacity.units import SECONDS_PER_DAY, TERA
 
 SWEEPABLE = {"hardware.chip", "hardware.gpus", "tokens"}
@@ -58,8 +60,9 @@ def vectorisable(sc: Scenario) -> bool:
 
 
 def _chip_constants(
-    chip: Chip, sc: Scenario, n_total: float, act_bytes: float, a: Assumptions, eff: Efficiency
-) -> tuple[float, float, float, float, float]:
+    chip: Chip, sc: Scenario, n_total: float, act_bytes: float, a: Assumptions, eff: Efficiency,
+    cal: Calibration | None,
+) -> tuple[float, float, float, float, float]:  # fmt: skip
     """(peak FLOP/s, MFU, facility W per chip, USD per GPU-hour, min chips for memory); NaN where unknown."""
     prov = Provenance(a)
     econ = sc.economics
@@ -67,7 +70,7 @@ def _chip_constants(
     if precision in ("int8", "int4"):
         raise InputError(f"hardware.precision {precision}: integer training is not modelled")
     peak = peak_tflops(chip, precision) * TERA  # type: ignore[arg-type]
-    mfu = sc.efficiency.mfu or default_mfu(chip, precision, eff).mfu  # type: ignore[arg-type]
+    mfu = sc.efficiency.mfu or default_mfu(chip, precision, eff, cal).mfu  # type: ignore[arg-type]
     watts = np.nan
     if chip.tdp_w is not None:
         spf = prov.pick(econ.server_power_factor, "server_power_factor")
@@ -80,8 +83,9 @@ def _chip_constants(
     return peak, mfu, watts, price, float(floor)
 
 
-def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency) -> TrainGrid:
+def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | None = None) -> TrainGrid:
     """Evaluate every point of a vectorisable training sweep at once."""
+    cal = scenario_calibration(sc, base_dir)
     chip_names = [str(c) for c in sc.sweep.get("hardware.chip", [sc.hardware.chip])]
     chips = [load_chips().get(name) for name in chip_names]
     gpus = np.asarray(sc.sweep.get("hardware.gpus", [sc.hardware.gpus]), dtype=np.float64)
@@ -93,7 +97,9 @@ def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency) -> TrainGrid:
     consts = np.full((len(chips), 5), np.nan)
     for i, chip in enumerate(chips):
         try:
-            consts[i] = _chip_constants(chip, sc, n_total, act_bytes, a, eff)
+            consts[i] = _chip_constants(
+                chip, sc, n_total, act_bytes, a, eff, cal if cal and cal.chip == chip.id else None
+            )
             notes.append(None)
         except InputError as exc:
             notes.append(str(exc))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capacity import cost, energy, flops, memory
 from capacity.assumptions import Assumptions, Efficiency
+from capacity.calibration import Calibration, applies_to
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import MfuChoice, default_mfu, peak_tflops
 from capacity.errors import InputError
@@ -63,6 +64,7 @@ class TrainRequest(BaseModel):
     seq_len: int | None = Field(default=None, ge=1)
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
+    calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainRequest:
@@ -207,7 +209,7 @@ def estimate_training(
         mfu_choice = (
             MfuChoice(mfu=req.mfu, given_by_user=True, source="given by the user (--mfu)")
             if req.mfu is not None
-            else default_mfu(chip, precision, efficiency)
+            else default_mfu(chip, precision, efficiency, applies_to(req.calibration, chip, warnings))
         )
         if req.mfu is None:
             prov.note("mfu", round(mfu_choice.mfu, 4), mfu_choice.source)

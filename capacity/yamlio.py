@@ -168,7 +168,7 @@ def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[B
         loc = tuple(err["loc"])
         line, col = locate(doc, loc)
         path = ".".join(str(p) for p in loc) or "(document)"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden" and loc:
             line, col = _key_position(doc, loc) or (line, col)
             allowed = _field_names(model, loc[:-1])

@@ -21,7 +21,9 @@ pos = st.floats(min_value=1e-3, max_value=1e6, allow_nan=False, allow_infinity=F
 
 train_scenarios = st.builds(
     Scenario,
-    name=st.text(min_size=1, max_size=20).filter(lambda s: s.strip() != ""),
+    name=st.text(st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp")), min_size=1, max_size=20).filter(
+        lambda s: s.strip() != ""
+    ),
     kind=st.just("train"),
     model=st.sampled_from(MODEL_IDS),
     tokens=st.floats(min_value=1e6, max_value=1e14, allow_nan=False),

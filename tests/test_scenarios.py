@@ -101,6 +101,8 @@ def test_violation_wins_over_a_broken_file(cli: Any, tmp_path: Path) -> None:
          ":7:8: model: unknown model 'llama2-700b'; did you mean"),
         (GOOD.replace("tokens: 2e12", "tokens: -2e12"), ":8:9: tokens: Input should be greater than 0"),
         (GOOD.replace("kind: train", "kind: trian"), ":6:7: kind: Input should be 'train' or 'serve'"),
+        (GOOD.replace("name: 70B on 2T tokens, H800 cluster", 'name: "two\\nlines"'),
+         ":5:7: name: must be printable"),
         ("name: [unclosed\nkind: train\n", ":2:5: YAML syntax error"),
         ("", ":1:1: the file is empty"),
         (b"\x00\x01binary", ":1:1: binary file"),

@@ -11,7 +11,16 @@ from typing import Annotated
 import typer
 
 from capacity import __version__
-from capacity.cli import chips_cmd, compare_cmd, models_cmd, scenario_cmd, serve_cmd, train_cmd, validate_cmd
+from capacity.cli import (
+    bench_cmd,
+    chips_cmd,
+    compare_cmd,
+    models_cmd,
+    scenario_cmd,
+    serve_cmd,
+    train_cmd,
+    validate_cmd,
+)
 from capacity.cli.errors import EXIT_CODES_HELP, state
 
 app = typer.Typer(
@@ -52,6 +61,7 @@ app.command("run")(scenario_cmd.run)
 app.command("check")(scenario_cmd.check)
 app.command("schema")(scenario_cmd.schema)
 app.command("compare")(compare_cmd.compare)
+app.command("bench")(bench_cmd.bench)
 
 
 def main() -> None:

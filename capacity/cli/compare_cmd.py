@@ -190,7 +190,9 @@ def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
 
         def from_scenario(chip: Chip) -> dict[str, Any]:
             hardware = sc.hardware.model_copy(update={"chip": chip.id})
-            return evaluate_one(sc.model_copy(update={"hardware": hardware, "sweep": {}}))
+            return evaluate_one(
+                sc.model_copy(update={"hardware": hardware, "sweep": {}}), a["scenario"].parent
+            )
 
         return sc.kind, from_scenario
     model = load_models().get(a["model"]) if a["model"] else None

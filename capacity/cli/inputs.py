@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -23,6 +24,9 @@ GridOpt = Annotated[float | None, typer.Option(help="Grid carbon intensity, kgCO
 ElectricityOpt = Annotated[float | None, typer.Option(help="Owned: electricity price, USD/kWh.")]
 ServerPowerOpt = Annotated[float | None, typer.Option(help="Server power per chip / TDP (default 1.0).")]
 CurrencyOpt = Annotated[str, typer.Option(help="USD or CNY for the converted cost field.")]
+CalibrationOpt = Annotated[
+    Path | None, typer.Option(help="A calibration file from `capacity bench --output` for this chip.")
+]
 CnyPerUsdOpt = Annotated[float | None, typer.Option(help="Exchange rate for --currency CNY (default 7.2).")]
 
 

@@ -99,7 +99,8 @@ def _evaluate(files: list[Path]) -> Evaluated:
         try:
             for sc in load_scenarios(path):
                 if vectorisable(sc):
-                    out.grids.append((sc, train_grid(sc, load_assumptions(), load_efficiency()), str(path)))
+                    grid = train_grid(sc, load_assumptions(), load_efficiency(), path.parent)
+                    out.grids.append((sc, grid, str(path)))
                 else:
                     out.results += evaluate(sc, str(path))
         except SpecFileError as exc:

@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 
+from capacity.calibration import load_calibration
 from capacity.errors import InputError
 
 from .errors import ExitCode, handles_errors
 from .inputs import (
+    CalibrationOpt,
     CnyPerUsdOpt,
     CurrencyOpt,
     ElectricityOpt,
@@ -87,6 +89,7 @@ def serve(
     server_power_factor: ServerPowerOpt = None,
     currency: CurrencyOpt = "USD",
     cny_per_usd: CnyPerUsdOpt = None,
+    calibration: CalibrationOpt = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Size serving: per-query FLOPs, KV cache, batch, TTFT/TPOT, throughput, replicas, cost and power.
@@ -123,6 +126,7 @@ def serve(
         )
     request = build(
         ServeRequest,
+        calibration=load_calibration(calibration) if calibration else None,
         model=load_models().get(model),
         chip=load_chips().get(chip),
         input_tokens=_tokens(input_tokens, "--input-tokens"),

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.calibration import load_calibration
 from capacity.catalog import load_chips, load_models, load_runs
 from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
@@ -16,6 +17,7 @@ from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 from .errors import handles_errors
 from .inputs import (
+    CalibrationOpt,
     build,
     choice,
     count,
@@ -120,6 +122,7 @@ def train(
     cny_per_usd: Annotated[
         float | None, typer.Option(help="Exchange rate for --currency CNY (default 7.2).")
     ] = None,
+    calibration: CalibrationOpt = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Estimate a training run: FLOPs, PF-days, GPUs, days, memory floor, cost, energy, power and CO2e.
@@ -135,6 +138,7 @@ def train(
     chip_obj = load_chips().get(chip) if chip else None
     request = build(
         TrainRequest,
+        calibration=load_calibration(calibration) if calibration else None,
         tokens=parse_count(tokens, "--tokens"),
         model=load_models().get(model) if model else None,
         params=count(params, "--params"),

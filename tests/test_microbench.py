@@ -1,0 +1,208 @@
+"""The CUDA microbenchmark in three layers: pure Python always; compile-only where nvcc is; on a GPU when
+there is one (skipped here, with the reason shown)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from capacity import microbench
+from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.calibration import Calibration, from_bench, load_calibration, match_device
+from capacity.catalog import load_chips, load_models
+from capacity.errors import EnvironmentMissingError, InputError, SpecFileError
+from capacity.serve import ServeRequest, estimate_serving
+from capacity.train import TrainRequest, estimate_training
+
+FIXTURE = Path(__file__).parent / "fixtures" / "bench" / "h100-sxm-synthetic.json"
+CHIPS = load_chips()
+HAS_NVCC = microbench.find_nvcc() is not None
+
+
+def _gpu_present() -> bool:
+    smi = shutil.which("nvidia-smi")
+    return bool(smi) and subprocess.run([smi, "-L"], capture_output=True).returncode == 0
+
+
+HAS_GPU = _gpu_present()
+
+
+def raw() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(FIXTURE.read_text())
+    return data
+
+
+# ---------------------------------------------------------------- layer 1: pure Python
+
+
+@pytest.mark.parametrize(
+    ("name", "memory_gib", "chip_id"),
+    [
+        ("NVIDIA H100 80GB HBM3", 79.2, "h100-sxm5-80gb"),
+        ("NVIDIA H100 PCIe", 79.2, "h100-pcie-80gb"),
+        ("NVIDIA H100 NVL", 93.0, "h100-nvl-94gb"),
+        ("NVIDIA H200", 139.8, "h200-sxm-141gb"),
+        ("NVIDIA H20", 95.0, "h20"),
+        ("NVIDIA H800", 79.2, "h800-sxm5-80gb"),
+        ("NVIDIA A100-SXM4-80GB", 79.2, "a100-sxm4-80gb"),
+        ("NVIDIA A100-SXM4-40GB", 39.4, "a100-sxm4-40gb"),
+        ("NVIDIA A100 80GB PCIe", 79.2, "a100-pcie-80gb"),
+        ("Tesla V100-SXM2-32GB", 31.7, "v100-sxm2-32gb"),
+        ("AMD Instinct MI300X", 191.5, "mi300x"),
+    ],
+)
+def test_device_names_match_catalogue_chips(name: str, memory_gib: float, chip_id: str) -> None:
+    chip = match_device(name, int(memory_gib * 2**30), CHIPS)
+    assert chip is not None and chip.id == chip_id
+
+
+def test_unknown_device_matches_nothing() -> None:
+    assert match_device("NVIDIA GeForce RTX 4090", 24 * 2**30, CHIPS) is None
+
+
+def test_calibration_from_benchmark_json() -> None:
+    cal = from_bench(raw(), CHIPS)
+    assert cal.chip == "h100-sxm5-80gb"
+    # the best *correct* shape: the 990-TFLOPS row failed its check and is never used
+    assert cal.matmul["bf16"].tflops == 794.5 and cal.matmul["bf16"].shape == "2048x2048x13312"
+    assert cal.matmul["bf16"].fraction == pytest.approx(794.5 / 989.4)
+    assert cal.matmul["fp8"].fraction == pytest.approx(1402.6 / 1978.9)
+    assert cal.memory is not None and cal.memory.fraction == pytest.approx(2900 / 3350)
+
+
+def test_result_above_peak_is_refused() -> None:
+    data = raw()
+    data["gemm"]["results"][0]["tflops_median"] = 1200.0
+    with pytest.raises(InputError, match="exceeds h100-sxm5-80gb's dense peak"):
+        from_bench(data, CHIPS)
+
+
+def _calibration(tmp_path: Path) -> Path:
+    path = tmp_path / "calib.json"
+    path.write_text(json.dumps(from_bench(raw(), CHIPS).model_dump(mode="json")))
+    return path
+
+
+def test_training_uses_the_measured_fraction(tmp_path: Path) -> None:
+    cal = load_calibration(_calibration(tmp_path))
+    req = TrainRequest(model=load_models().get("llama2-70b"), tokens=2e12, chip=CHIPS.get("h100"), gpus=1024)
+    default = estimate_training(req, load_assumptions(), load_efficiency())
+    measured = estimate_training(
+        req.model_copy(update={"calibration": cal}), load_assumptions(), load_efficiency()
+    )
+    assert measured.mfu == pytest.approx(794.5 / 989.4 * load_efficiency().whole_model_factor.value)
+    assert "calibrated on this machine" in (measured.mfu_source or "")
+    assert "calibrated" not in (default.mfu_source or "")
+
+
+def test_calibration_for_another_chip_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    cal = load_calibration(_calibration(tmp_path))
+    req = TrainRequest(params=7e9, tokens=1e12, chip=CHIPS.get("a100"), gpus=64, calibration=cal)
+    est = estimate_training(req, load_assumptions(), load_efficiency())
+    assert any("is not for a100-sxm4-80gb" in w for w in est.warnings)
+    assert "calibrated" not in (est.mfu_source or "")
+
+
+def test_serving_uses_the_measured_bandwidth(tmp_path: Path) -> None:
+    cal = load_calibration(_calibration(tmp_path))
+    req = ServeRequest(model=load_models().get("llama3.1-8b"), chip=CHIPS.get("h100"), input_tokens=128,
+                       output_tokens=128, max_batch=1)  # fmt: skip
+    args = (load_assumptions(), load_efficiency(), load_serving_defaults())
+    base, calibrated = (
+        estimate_serving(req, *args),
+        estimate_serving(req.model_copy(update={"calibration": cal}), *args),
+    )
+    # batch 1 decode streams the weights: TPOT scales with 1 / bandwidth efficiency (0.85 default vs 0.866)
+    assert calibrated.tpot_ms == pytest.approx(base.tpot_ms * 0.85 / (2900 / 3350), rel=0.02)
+    assert any(a.name == "hbm_efficiency" and "measured" in a.source for a in calibrated.assumptions)
+
+
+def test_cli_train_with_calibration(cli: Any, tmp_path: Path) -> None:
+    path = _calibration(tmp_path)
+    data = cli("train", "--params", "70B", "--tokens", "2T", "--chip", "h100", "--gpus", "1024",
+               "--calibration", str(path), "-f", "json").json()  # fmt: skip
+    assert "calibrated on this machine" in data["mfu_source"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("{not json", "not a calibration file"),
+        ('{"chip": 1}', "chip: Input should be"),
+    ],
+)
+def test_bad_calibration_files(tmp_path: Path, content: str | None, message: str) -> None:
+    path = tmp_path / "c.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(SpecFileError, match=message):
+        load_calibration(path)
+
+
+def test_scenario_calibration_is_relative_to_the_file(cli: Any, tmp_path: Path) -> None:
+    _calibration(tmp_path)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("schema_version: 1\nname: calibrated\nkind: train\nmodel: llama2-70b\ntokens: 2e12\n"
+                    "hardware: {chip: h100, gpus: 1024}\ncalibration: calib.json\n")  # fmt: skip
+    data = cli("run", str(plan), "-f", "json").json()
+    assert "calibrated on this machine" in data[0]["result"]["mfu_source"]
+
+
+def test_calibration_round_trips() -> None:
+    cal = from_bench(raw(), CHIPS)
+    assert Calibration.model_validate_json(cal.model_dump_json()) == cal
+
+
+# ---------------------------------------------------------------- layer 2: compile-only (nvcc, no GPU needed)
+
+needs_nvcc = pytest.mark.skipif(not HAS_NVCC, reason="nvcc not found: compile-only tests skipped")
+
+
+@needs_nvcc
+def test_benchmark_compiles_and_plans(tmp_path_factory: pytest.TempPathFactory) -> None:
+    binary = microbench.build(tmp_path_factory.getbasetemp() / "capbench-cache")
+    plan = json.loads(
+        subprocess.run([str(binary), "--selftest"], capture_output=True, text=True, check=True).stdout
+    )
+    assert (
+        plan["status"] == "selftest" and [4096, 4096, 4096] in plan["shapes"] and plan["dtypes"][0] == "bf16"
+    )
+    bad = subprocess.run([str(binary), "--shapes", "nonsense"], capture_output=True, text=True)
+    assert bad.returncode == 2 and json.loads(bad.stdout)["status"] == "usage"
+
+
+@needs_nvcc
+@pytest.mark.skipif(HAS_GPU, reason="a GPU is present: the no-device path cannot be exercised")
+def test_without_a_gpu_the_benchmark_says_so(tmp_path_factory: pytest.TempPathFactory, cli: Any) -> None:
+    binary = microbench.build(tmp_path_factory.getbasetemp() / "capbench-cache")
+    with pytest.raises(EnvironmentMissingError, match="no CUDA GPU"):
+        microbench.run(binary, ["--no-gemm"], 60)
+    run = cli("bench", "--quick")
+    assert run.exit_code == 3 and run.stderr.strip().splitlines()[-1].startswith("error: no CUDA GPU")
+
+
+def test_without_nvcc_bench_exits_3(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(microbench, "find_nvcc", lambda: None)
+    run = cli("bench")
+    assert run.exit_code == 3 and "no nvcc found" in run.stderr
+
+
+# ---------------------------------------------------------------- layer 3: on a GPU
+
+
+@pytest.mark.skipif(not (HAS_GPU and HAS_NVCC), reason="no GPU on this machine: run-on-GPU tests skipped")
+def test_on_a_gpu_the_measurement_is_plausible(cli: Any, tmp_path: Path) -> None:
+    out = tmp_path / "calib.json"
+    run = cli("bench", "--quick", "--output", str(out), "-f", "json")
+    assert run.exit_code == 0, run.stderr
+    cal = load_calibration(out)
+    assert cal.chip is not None, f"{cal.device_name} did not match a catalogue chip"
+    for m in cal.matmul.values():
+        assert 0.3 < m.fraction <= 1.0
+    assert cal.memory is not None and 0.5 < cal.memory.fraction <= 1.05
