@@ -197,7 +197,16 @@ def estimate_training(
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
     act_bytes = None
     if layers is not None and hidden is not None and heads is not None:
-        act_bytes = memory.activation_bytes(layers, seq, hidden, heads, req.recompute)
+        # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
+        scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
+        act_bytes = scale * memory.activation_bytes(layers, seq, hidden, heads, req.recompute)
+    if req.flops_convention == "6nd" and layers is not None and attn_width is not None:
+        share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
+        if share > 0.1:
+            warnings.append(
+                f"at {seq} tokens of context attention adds {share:.0%} to 6·N·D, which leaves it out; "
+                "use --flops palm for the fuller count"
+            )
 
     chip, gpus, precision = req.chip, req.gpus, req.precision
     peak = mfu_choice = None

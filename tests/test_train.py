@@ -228,3 +228,16 @@ def test_published_comparison_uses_the_runs_own_precision() -> None:
     )
     expected = est.training_flops / (2048 * 989.4e12 * 0.4) / 86_400
     assert est.published_runs_on_chip[0].wall_clock_days_at_that_mfu == pytest.approx(expected)
+
+
+def test_long_context_warns_that_6nd_undercounts() -> None:
+    short = train(model="llama3.1-70b", tokens=1e12, seq_len=4096)  # 12LHQT / 6N = 7.6 %
+    long = train(model="llama3.1-8b", tokens=1e12, seq_len=4096)  # 13 %
+    assert not any("--flops palm" in w for w in short.warnings)
+    assert any("--flops palm" in w for w in long.warnings)
+
+
+def test_fp32_training_keeps_four_byte_activations() -> None:
+    bf16 = train(model="llama2-7b", tokens=1e12, chip="a100", gpus=8, precision="bf16")
+    fp32 = train(model="llama2-7b", tokens=1e12, chip="a100", gpus=8, precision="fp32")
+    assert fp32.activation_gb == pytest.approx(2 * bf16.activation_gb)  # type: ignore[operator]
