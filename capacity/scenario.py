@@ -16,6 +16,8 @@ Validated with ``extra="forbid"``; every error is reported as ``file:line:col: f
 
 from __future__ import annotations
 
+import types
+import typing
 import unicodedata
 from pathlib import Path
 from typing import Any, Literal
@@ -131,10 +133,26 @@ class Scenario(_Strict):
             raise ValueError("a serve scenario needs input_tokens and output_tokens")
         if self.kind == "serve" and self.hardware.chip is None and "hardware.chip" not in self.sweep:
             raise ValueError("a serve scenario needs hardware.chip")
+        wrong = sorted(k for k in self.limits.model_dump(exclude_none=True) if k not in LIMITS_FOR[self.kind])
+        if wrong:
+            raise ValueError(f"{', '.join(wrong)} do(es) not apply to a {self.kind} scenario; "
+                             f"use {', '.join(sorted(LIMITS_FOR[self.kind]))}")  # fmt: skip
+        size = 1
         for path, values in self.sweep.items():
             if not values:
                 raise ValueError(f"sweep {path!r} has no values")
+            size *= len(values)
+        if size > MAX_SWEEP_POINTS:
+            raise ValueError(f"sweep has {size:,} points, over the {MAX_SWEEP_POINTS:,}-point limit")
         return self
+
+
+TRAIN_LIMITS = {"max_cost_usd", "max_wall_clock_days", "max_gpus", "max_energy_mwh", "max_co2e_t",
+                "max_facility_power_mw"}  # fmt: skip
+SERVE_LIMITS = {"max_gpus", "max_facility_power_mw", "max_cost_usd_per_month", "max_cost_usd_per_query",
+                "max_cost_usd_per_million_tokens", "max_ttft_ms", "max_tpot_ms"}  # fmt: skip
+LIMITS_FOR = {"train": TRAIN_LIMITS, "serve": SERVE_LIMITS}
+MAX_SWEEP_POINTS = 5_000_000  # vectorised training sweeps; per-point sweeps are capped lower when evaluated
 
 
 class ScenarioList(_Strict):
@@ -154,10 +172,59 @@ def load_scenarios(path: Path) -> list[Scenario]:
     problems = []
     for i, sc in enumerate(scenarios):
         prefix: tuple[int | str, ...] = ("scenarios", i) if many else ()
+        problems += _sweep_problems(sc, doc, str(path), prefix)
         problems += _unknown_ids(sc, doc, str(path), prefix)
     if problems:
         raise SpecFileError(problems)
     return scenarios
+
+
+def with_value(sc: Scenario, path: str, value: Any) -> dict[str, Any]:
+    """The scenario as plain data, without its sweep, with ``path`` (dotted) set to ``value``.
+
+    Raises ``ValueError`` when the path does not name a field of a scenario.
+    """
+    data = sc.model_dump(exclude={"sweep"})
+    *parents, leaf = path.split(".")
+    node: Any = data
+    model: Any = Scenario
+    for part in [*parents, leaf]:
+        fields = getattr(model, "model_fields", {})
+        if part not in fields:
+            raise ValueError(f"{path!r} is not a scenario field")
+        model = _strip_optional(fields[part].annotation)
+        if part == leaf:
+            break
+        if node.get(part) is None:
+            node[part] = {}
+        node = node[part]
+    node[leaf] = value
+    return data
+
+
+def _strip_optional(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return (
+        args[0] if typing.get_origin(annotation) in (typing.Union, types.UnionType) and args else annotation
+    )
+
+
+def _sweep_problems(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:
+    """Every swept value is checked on its own, at its own line, before any point is evaluated."""
+    out = []
+    for path, values in sc.sweep.items():
+        for i, value in enumerate(values):
+            loc = (*prefix, "sweep", path, i)
+            try:
+                Scenario.model_validate(with_value(sc, path, value))
+            except ValueError as exc:  # pydantic's ValidationError is a ValueError
+                line, col = locate(doc, loc)
+                msg = (
+                    exc.errors(include_url=False)[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+                )
+                out.append(f"{name}:{line}:{col}: sweep.{path}.{i}: {msg.removeprefix('Value error, ')}")
+                break  # one problem per swept path is enough
+    return out
 
 
 def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:

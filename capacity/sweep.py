@@ -147,15 +147,18 @@ def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
     return m.params, m.n_active, act
 
 
+def cannot_run(grid: TrainGrid) -> npt.NDArray[np.bool_]:
+    """Per point: True where the chip could not run the workload (see ``grid.notes``)."""
+    return np.asarray([n is not None for n in grid.notes], dtype=bool)[grid.chip]
+
+
 def grid_violations(sc: Scenario, grid: TrainGrid) -> npt.NDArray[np.bool_]:
-    """Per point: True where any limit is exceeded, cannot be evaluated, or the chip cannot run."""
-    bad = np.isnan(grid.columns["wall_clock_days"])
+    """Per point that ran: True where a limit is exceeded or its quantity could not be evaluated."""
+    bad = np.zeros(grid.chip.size, dtype=bool)
     for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
-        values = grid.columns.get(LIMIT_METRIC[limit])
-        if values is None:
-            raise InputError(f"scenario {sc.name!r}: {limit} does not apply to a training sweep")
+        values = grid.columns[LIMIT_METRIC[limit]]
         bad |= np.isnan(values) | (values > allowed)
-    return bad
+    return bad & ~cannot_run(grid)
 
 
 def grid_rows(sc: Scenario, grid: TrainGrid, file: str) -> tuple[list[str], list[tuple[Any, ...]]]:

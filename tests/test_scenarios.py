@@ -134,3 +134,54 @@ def test_nothing_is_written_on_failure(cli: Any, tmp_path: Path) -> None:
     before = sorted(tmp_path.iterdir())
     assert cli("run", str(path)).exit_code == 2
     assert sorted(tmp_path.iterdir()) == before and path.read_text().count("tokens: lots") == 1
+
+
+SWEEP_BASE = (
+    "schema_version: 1\nname: s\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n"
+    "hardware: {chip: a100, gpus: 64}\n"
+)
+
+
+HUGE = (
+    "sweep:\n  hardware.gpus: ["
+    + ", ".join(["8"] * 3000)
+    + "]\n  tokens: ["
+    + ", ".join(["1e12"] * 2000)
+    + "]\n"
+)
+BAD_SWEEPS = [
+    (
+        'sweep:\n  hardware.gpus: [64, "abc"]\n',
+        ":8:23: sweep.hardware.gpus.1: Input should be a valid integer",
+    ),
+    ("sweep:\n  hardware.gpus: [64, 2.5]\n", ":8:23: sweep.hardware.gpus.1: Input should be a valid integer"),
+    ("sweep:\n  economics.pue: [1.2, 0.5]\n", ":8:24: sweep.economics.pue.1: Input should be greater than"),
+    ("sweep:\n  hardware.foo: [1]\n", ":8:18: sweep.hardware.foo.0: 'hardware.foo' is not a scenario field"),
+    ("sweep:\n  tokens: [-1]\n", ":8:12: sweep.tokens.0: Input should be greater than 0"),
+    (HUGE, "sweep has 6,000,000 points, over the 5,000,000-point limit"),
+    ("limits: {max_tpot_ms: 50}\n", "max_tpot_ms do(es) not apply to a train scenario"),
+]
+
+
+@pytest.mark.parametrize(("sweep", "expected"), BAD_SWEEPS)
+def test_bad_sweeps_and_limits_exit_2_at_their_line(
+    cli: Any, tmp_path: Path, sweep: str, expected: str
+) -> None:
+    path = _write(tmp_path, SWEEP_BASE + sweep)
+    run = cli("check", str(path))
+    assert run.exit_code == 2, run.stderr
+    assert expected in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("vectorised", [True, False])
+def test_a_chip_that_cannot_run_is_an_error_on_both_paths(cli: Any, tmp_path: Path, vectorised: bool) -> None:
+    extra = (
+        "sweep: {hardware.chip: [a100, v100]}\n"
+        if vectorised
+        else "sweep: {hardware.chip: [a100, v100], efficiency.mfu: [0.4]}\n"
+    )
+    path = _write(tmp_path, SWEEP_BASE.replace("gpus: 64}", "gpus: 64, precision: bf16}") + extra)
+    run = cli("check", str(path))
+    assert run.exit_code == 2 and "v100" in run.stderr and "does not support bf16" in run.stderr
+    over = _write(tmp_path, GOOD.replace("max_gpus: 2048", "max_gpus: 10"), "over.yaml")
+    assert cli("check", str(path), str(over)).exit_code == 1  # a violation still wins

@@ -53,7 +53,10 @@ class Evaluated:
         for r in self.results:
             row: dict[str, Cell] = {"file": r.file, "scenario": r.scenario, "point": point_label(r.point)}
             row.update({k: r.result.get(k) for k in SUMMARY_COLUMNS})
-            row["status"] = "ok" if not r.violations else "; ".join(v.message for v in r.violations)
+            if r.error is not None:
+                row["status"] = f"error: {r.error}"
+            else:
+                row["status"] = "ok" if not r.violations else "; ".join(v.message for v in r.violations)
             rows.append(row)
         for sc, grid, file in self.grids:
             header, body = grid_rows(sc, grid, file)
@@ -66,6 +69,16 @@ class Evaluated:
                 c for c in columns if c != "file" and any(row.get(c) not in (None, "") for row in rows)
             ]
         return [{c: row.get(c) for c in columns} for row in rows]
+
+    def point_errors(self) -> list[str]:
+        """Points that could not be evaluated: per-point errors, and grid chips that could not run."""
+        out = [f"{r.file}: {r.scenario}" + (f" [{point_label(r.point)}]" if r.point else "") + f": {r.error}"
+               for r in self.results if r.error is not None]  # fmt: skip
+        for sc, grid, file in self.grids:
+            for chip_id, note in zip(grid.chip_ids, grid.notes, strict=True):
+                if note is not None:
+                    out.append(f"{file}: {sc.name} [chip={chip_id}]: {note}")
+        return out
 
     def violations(self) -> list[str]:
         from capacity.sweep import grid_violations
@@ -107,6 +120,9 @@ def _evaluate(files: list[Path]) -> Evaluated:
             out.errors += exc.problems
         except CapacityError as exc:
             out.errors.append(str(exc))
+        except ValueError as exc:  # a last guard: never a traceback for a user's file
+            out.errors.append(f"{path}: {str(exc).splitlines()[0]}")
+    out.errors += out.point_errors()
     return out
 
 
