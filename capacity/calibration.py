@@ -56,17 +56,25 @@ def match_device(name: str, memory_bytes: int, chips: Catalog[Chip]) -> Chip | N
     """The catalogue chip for a CUDA device name and memory size (``NVIDIA H100 80GB HBM3`` → h100-sxm5-80gb).
 
     Candidates are chips whose id starts with a word of the name (``h100``, ``a100``, ``h20`` — whole words,
-    so ``h20`` never matches ``h200``); form-factor words (pcie, nvl, sxm) and the memory size break ties.
+    so ``h20`` never matches ``h200``); a form factor named in the device (pcie, nvl) must match, and the
+    memory size must agree within 15 %. A part the catalogue lacks, or a MIG slice, matches nothing.
     """
     words = _tokens(name)
+    if "mig" in words:  # a MIG slice is not the chip whose peak the catalogue holds
+        return None
     candidates = [c for c in chips if c.id.split("-")[0] in words]
+    named_form = "pcie" if "pcie" in words else "nvl" if "nvl" in words else None
+    if named_form is not None:  # a form named in the device must be the catalogue's, or no match
+        candidates = [c for c in candidates if named_form in c.id]
+    else:
+        candidates = [c for c in candidates if "pcie" not in c.id and "nvl" not in c.id] or candidates
     if not candidates:
         return None
-    form = "pcie" if "pcie" in words else "nvl" if "nvl" in words else "sxm"
-    preferred = (
-        [c for c in candidates if form in c.id] or [c for c in candidates if "pcie" not in c.id] or candidates
-    )
-    return min(preferred, key=lambda c: abs((c.memory_gb or 0) * 1e9 - memory_bytes))
+    best = min(candidates, key=lambda c: abs((c.memory_gb or 0) * 1e9 - memory_bytes))
+    # CUDA reports bytes, datasheets nominal GB (often really GiB): allow 15 % either way, no more
+    if best.memory_gb is None or not 0.85 <= memory_bytes / (best.memory_gb * 1e9) <= 1.15:
+        return None
+    return best
 
 
 def from_bench(

@@ -59,6 +59,10 @@ def compare(
             result, error = estimate(chip), None
         except InputError as exc:
             result, error = {}, str(exc)
+        if result.get("slo_met") is False:
+            error = "misses the latency target: " + ", ".join(
+                f"{k} {result[k]:,.1f}" for k in ("ttft_ms", "tpot_ms") if result.get(k) is not None
+            )
         per_usd, per_kwh = _efficiency(kind, result) if error is None else (None, None)
         rows.append(
             ComparisonRow(
@@ -76,7 +80,9 @@ def compare(
 
     def key(row: ComparisonRow) -> tuple[int, float]:
         value = row.result.get(field)
-        return (0, float(value)) if value is not None else (1, 0.0)
+        if value is None:
+            return (2, 0.0)
+        return (1 if row.error else 0, float(value))  # rows that miss a target go after those that meet it
 
     return sorted(rows, key=key)
 

@@ -15,7 +15,7 @@ import math
 from bisect import bisect_right
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capacity import roofline
 from capacity.assumptions import Assumptions, Efficiency, ServingDefaults
@@ -44,6 +44,15 @@ class Traffic(BaseModel):
     queries_per_visit: float = Field(default=1.0, gt=0)
     peak_to_average: float | None = Field(default=None, ge=1)
 
+    @model_validator(mode="after")
+    def _one_rate(self) -> Traffic:
+        given = [n for n in ("qps", "queries_per_day", "visits_per_month") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of qps, queries_per_day, visits_per_month")
+        if self.queries_per_visit != 1.0 and self.visits_per_month is None:
+            raise ValueError("queries_per_visit needs visits_per_month")
+        return self
+
 
 class ServeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
@@ -65,6 +74,12 @@ class ServeRequest(BaseModel):
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+
+    @model_validator(mode="after")
+    def _one_stack(self) -> ServeRequest:
+        if self.stack is not None and self.stack_efficiency is not None:
+            raise ValueError("give --stack or --stack-efficiency, not both")
+        return self
 
 
 class ServeEstimate(BaseModel):
@@ -165,14 +180,24 @@ def estimate_serving(
     if s_in + s_out > m.context_length:
         prov.warnings.append(f"{s_in}+{s_out} tokens exceed {m.id}'s context length of {m.context_length}")
 
-    g = req.gpus_per_replica or _default_replica(weights, usable, defaults, prov)
+    g = req.gpus_per_replica or _default_replica(weights, usable, m.heads, defaults, prov)
+    if m.heads % g:
+        raise InputError(
+            f"--gpus-per-replica {g}: tensor parallelism splits {m.id}'s {m.heads} attention heads evenly"
+        )
+    # KV bytes per token across the replica: split over min(g, KV heads) ranks and copied on the rest (GQA);
+    # MLA's single latent is held whole by every rank (vLLM's deepseek_v2 / MLA cache layout).
+    kv_copies = float(g) if m.mla is not None else g / min(g, m.kv_heads)
+    kv_tok_all = kv_tok * kv_copies
+    if kv_copies > 1:
+        prov.note("kv_cache_copies", kv_copies, f"the KV cache is held {kv_copies:g} times across {g} ranks")
     free = g * usable - weights
-    if free < kv_tok * (s_in + s_out):
+    if free < kv_tok_all * (s_in + s_out):
         raise InputError(
             f"--gpus-per-replica {g}: {weights / 1e9:,.0f} GB of weights leave no room for one sequence's KV "
             f"cache on {g} x {chip.id}; use more GPUs per replica or lower precision"
         )
-    b_mem = int(free // (kv_tok * context))
+    b_mem = int(free // (kv_tok_all * context))
     cap = req.max_batch or int(prov.pick(None, "max_batch", defaults.max_batch))
 
     stack = req.stack_efficiency or prov.pick(
@@ -212,18 +237,26 @@ def estimate_serving(
 
     pf_flops = roofline.prefill_flops(n_active, m.layers, width, s_in)
 
+    def parts(b: int, with_prefill: bool = True) -> tuple[float, float, float]:
+        """(compute s, memory s, communication s) of one decode step of batch b (+ its share of prefill)."""
+        share = b / s_out if with_prefill else 0.0
+        tokens = b + share * s_in
+        flops = b * roofline.decode_flops_per_token(n_active, m.layers, width, context) + share * pf_flops
+        moved = weight_bytes(tokens) + b * context * kv_tok_all + tokens * kv_tok_all
+        return flops / flops_per_s, moved / bytes_per_s, comm(tokens)
+
     def step(b: int) -> float:
-        tokens = b + b / s_out * s_in
-        flops = b * roofline.decode_flops_per_token(n_active, m.layers, width, context) + b / s_out * pf_flops
-        moved = weight_bytes(tokens) + b * context * kv_tok + tokens * kv_tok
-        return roofline.roofline_s(flops, moved, flops_per_s, bytes_per_s) + comm(tokens)
+        compute, memory, talk = parts(b)
+        return max(compute, memory) + talk
 
     prefill_alone = roofline.roofline_s(
-        pf_flops, weight_bytes(s_in) + s_in * kv_tok, flops_per_s, bytes_per_s
+        pf_flops, weight_bytes(s_in) + s_in * kv_tok_all, flops_per_s, bytes_per_s
     ) + comm(s_in)
 
     def ttft(b: int) -> float:
-        return prefill_alone + step(b)
+        """A new query's prefill, after the decode step in flight (without its prefill chunks) finishes."""
+        compute, memory, talk = parts(b, with_prefill=False)
+        return prefill_alone + max(compute, memory) + talk
 
     b_top, limit = (b_mem, "memory") if b_mem <= cap else (cap, "engine cap")
     batch, slo_met = _batch_under_slo(b_top, step, ttft, req.tpot_ms, req.ttft_ms)
@@ -268,7 +301,7 @@ def estimate_serving(
         batch_size=batch,
         batch_limited_by=limit,
         compute_bound_batch=b_star,
-        decode_regime="compute-bound" if batch >= b_star else "memory-bound",
+        decode_regime="compute-bound" if parts(batch)[0] >= parts(batch)[1] else "memory-bound",
         ttft_ms=ttft(batch) * 1e3,
         tpot_ms=t * 1e3,
         slo_met=slo_met,
@@ -304,10 +337,10 @@ def _expert_split(m: ModelPreset, n_total: float, weights: float) -> tuple[float
     return weights * share, weights * (1 - share)
 
 
-def _default_replica(weights: float, usable: float, d: ServingDefaults, prov: Provenance) -> int:
+def _default_replica(weights: float, usable: float, heads: int, d: ServingDefaults, prov: Provenance) -> int:
     frac = prov.pick(None, "weight_fraction_of_memory", d.weight_fraction_of_memory)
     for g in REPLICA_SIZES:
-        if weights <= frac * g * usable:
+        if weights <= frac * g * usable and heads % g == 0:
             return g
     raise InputError(
         f"the model's {weights / 1e9:,.0f} GB of weights fit on no replica of up to 64 chips "

@@ -93,3 +93,17 @@ def test_plot(cli: Any, tmp_path: Path) -> None:
         assert run.exit_code == 3 and "pip install 'capacity[plot]'" in run.stderr
         return
     assert run.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rows_missing_the_latency_target_say_so_and_sort_last(cli: Any) -> None:
+    rows = cli(*SERVE, "--chips", "a100,h100", "--tpot-ms", "20", "-f", "json").json()
+    a100 = next(r for r in rows if r["chip"] == "a100-sxm4-80gb")
+    assert a100["slo_met"] is False and "misses the latency target" in a100["error"]
+    assert rows[-1]["chip"] == "a100-sxm4-80gb"
+
+
+def test_serving_comparison_falls_back_to_fp16_without_bf16(cli: Any) -> None:
+    args = ["--model", "llama3.1-70b", "--input-tokens", "2000", "--output-tokens", "500", "--qps", "10"]
+    rows = cli("compare", *args, "--chips", "910B,h100", "-f", "json").json()
+    ascend = next(r for r in rows if r["chip"] == "ascend-910b")
+    assert ascend["error"] is None and ascend["weight_precision"] == "fp16"

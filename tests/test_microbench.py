@@ -61,8 +61,18 @@ def test_device_names_match_catalogue_chips(name: str, memory_gib: float, chip_i
     assert chip is not None and chip.id == chip_id
 
 
-def test_unknown_device_matches_nothing() -> None:
-    assert match_device("NVIDIA GeForce RTX 4090", 24 * 2**30, CHIPS) is None
+@pytest.mark.parametrize(
+    ("name", "memory_gib"),
+    [
+        ("NVIDIA GeForce RTX 4090", 24),
+        ("NVIDIA H800 PCIe", 79.2),  # no H800 PCIe in the catalogue: never the SXM part
+        ("NVIDIA H200 NVL", 139.8),  # no H200 NVL in the catalogue
+        ("NVIDIA A100-PCIE-40GB", 39.4),  # the catalogue has only the 80 GB PCIe part
+        ("NVIDIA H100 80GB HBM3 MIG 1g.10gb", 9.5),  # a MIG slice is not the chip
+    ],
+)
+def test_devices_not_in_the_catalogue_match_nothing(name: str, memory_gib: float) -> None:
+    assert match_device(name, int(memory_gib * 2**30), CHIPS) is None
 
 
 def test_calibration_from_benchmark_json() -> None:

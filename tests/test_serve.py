@@ -127,3 +127,36 @@ def test_weight_only_quantisation_on_chips_without_fp8() -> None:
     est = serve(model="llama3.1-70b", chip="a100", weight_precision="fp8", gpus_per_replica=2)
     assert est.compute_precision == "bf16" and est.weights_gb == pytest.approx(70.55, rel=0.01)
     assert any(a.name == "compute_precision" for a in est.assumptions)
+
+
+def test_kv_cache_is_copied_when_tp_exceeds_kv_heads_and_for_mla() -> None:
+    # DeepSeek-V3's MLA latent is held whole on every rank (reviewer's hand check: ~285 sequences, not 4,563)
+    est = serve(model="deepseek-v3", chip="h800", weight_precision="fp8", gpus_per_replica=16,
+                input_tokens=1000, output_tokens=1000)  # fmt: skip
+    per_rank_free = 80e9 * 0.9 - 671.03e9 / 16
+    assert est.max_batch_for_memory == pytest.approx(per_rank_free / (70_272 * 1500), rel=0.01)
+    # Llama 3.1 70B has 8 KV heads: on 4 ranks the cache splits, no copies
+    llama = serve(model="llama3.1-70b", chip="h100", gpus_per_replica=4)
+    assert not any(a.name == "kv_cache_copies" for a in llama.assumptions)
+
+
+def test_tensor_parallel_size_must_divide_the_heads() -> None:
+    with pytest.raises(InputError, match=r"splits llama3\.1-70b's 64 attention heads evenly"):
+        serve(model="llama3.1-70b", chip="h100", gpus_per_replica=3)
+    assert serve(model="falcon-180b", chip="h100").gpus_per_replica in (1, 2, 4, 8)  # 232 heads: not 16
+
+
+@pytest.mark.parametrize(
+    "traffic",
+    [{"qps": 10, "queries_per_day": 100}, {"qps": 10, "queries_per_visit": 3}, {}],
+)
+def test_traffic_takes_exactly_one_rate(traffic: dict[str, float]) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Traffic(**traffic)
+
+
+def test_ttft_is_prefill_plus_an_in_flight_decode_step() -> None:
+    est = serve(model="llama3.1-8b", chip="h100", input_tokens=1000, output_tokens=1)
+    assert est.ttft_ms < 1000  # a one-token answer is no longer charged 256 prefills before its own

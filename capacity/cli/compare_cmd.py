@@ -230,12 +230,12 @@ def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
             "traffic": traffic,
             "tpot_ms": a["tpot_ms"],
             "ttft_ms": a["ttft_ms"],
-            "weight_precision": a["precision"] or "bf16",
             "economics": econ,
         }
 
         def serve_one(chip: Chip) -> dict[str, Any]:
-            req = build(ServeRequest, chip=chip, **sbase)
+            weights = a["precision"] or ("bf16" if chip.bf16_dense_tflops is not None else "fp16")
+            req = build(ServeRequest, chip=chip, weight_precision=weights, **sbase)
             est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
             return est.model_dump(mode="json")
 
