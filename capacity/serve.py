@@ -269,6 +269,8 @@ def estimate_serving(
             "or a faster chip"
         )
     t = step(batch)
+    compute_s, memory_s, _ = parts(batch)
+    regime = "compute-bound" if compute_s >= memory_s else "memory-bound"
     qps_rep = batch / s_out / t
     b_star = roofline.compute_bound_batch(flops_per_s, BYTES_PER_ELEMENT[req.weight_precision], bytes_per_s)
 
@@ -301,7 +303,7 @@ def estimate_serving(
         batch_size=batch,
         batch_limited_by=limit,
         compute_bound_batch=b_star,
-        decode_regime="compute-bound" if parts(batch)[0] >= parts(batch)[1] else "memory-bound",
+        decode_regime=regime,
         ttft_ms=ttft(batch) * 1e3,
         tpot_ms=t * 1e3,
         slo_met=slo_met,

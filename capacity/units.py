@@ -6,11 +6,8 @@ TFLOPS = 10**12 FLOP/s, PFLOPS = 10**15 FLOP/s, 1 PF-day = 10**15 FLOP/s x 86 40
 
 from __future__ import annotations
 
-GIGA = 1e9
 TERA = 1e12
 PETA = 1e15
-GB = 1e9
-GIB = float(2**30)
 SECONDS_PER_HOUR = 3600.0
 SECONDS_PER_DAY = 86_400.0
 PF_DAY_FLOP = PETA * SECONDS_PER_DAY
