@@ -65,6 +65,7 @@ class TrainRequest(BaseModel):
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+    uncertainty: bool = Field(default=False, description="add P10/P50/P90 by Monte Carlo")
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainRequest:
@@ -137,6 +138,19 @@ class TrainEstimate(BaseModel):
     assumptions: list[Assumed]
     warnings: list[str]
     published_runs_on_chip: list[PublishedComparison]
+    # uncertainty (with --uncertainty; see capacity.uncertainty)
+    gpu_hours_p10: float | None = None
+    gpu_hours_p50: float | None = None
+    gpu_hours_p90: float | None = None
+    wall_clock_days_p10: float | None = None
+    wall_clock_days_p50: float | None = None
+    wall_clock_days_p90: float | None = None
+    cost_usd_p10: float | None = None
+    cost_usd_p50: float | None = None
+    cost_usd_p90: float | None = None
+    energy_mwh_p10: float | None = None
+    energy_mwh_p50: float | None = None
+    energy_mwh_p90: float | None = None
 
 
 def _architecture(
@@ -296,7 +310,7 @@ def estimate_training(
                 )
     rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
 
-    return TrainEstimate(
+    est = TrainEstimate(
         model=req.model.id if req.model else None,
         params=n_total,
         active_params=n_active,
@@ -349,3 +363,12 @@ def estimate_training(
             for run_id, run_mfu, run_precision in (published or [])
         ],
     )
+    if not req.uncertainty or gpu_hours is None:
+        return est
+    from capacity.uncertainty import load_spreads, training_percentiles
+
+    given = {
+        "mfu": req.mfu, "gpu_hour_usd": econ.gpu_hour_usd, "gpu_price_usd": econ.gpu_price_usd,
+        "server_power_factor": econ.server_power_factor, "pue": econ.pue,
+    }  # fmt: skip
+    return est.model_copy(update=training_percentiles(est.model_dump(), given, assumptions, load_spreads()))

@@ -21,6 +21,7 @@ from capacity.train import Economics, TrainRequest, estimate_training
 
 
 class RunCheck(BaseModel):
+    inside_p10_p90: bool | None = None
     run: str
     chip: str | None
     trust: str
@@ -48,6 +49,7 @@ class ValidationReport(BaseModel):
     median_abs_mwh_error: float | None
     whole_model_factor_used: float
     whole_model_factor_from_runs: float
+    interval_coverage: float | None = None
 
 
 def _error(estimate: float | None, reported: float | None) -> float | None:
@@ -70,6 +72,7 @@ def check_run(
         chip=chip,
         gpus=run.chip_count or 1,  # GPU-hours and MWh do not depend on the count; days do
         precision=run.precision,
+        uncertainty=True,
         economics=Economics(
             pue=run.pue,
             grid_kgco2e_per_kwh=run.grid_kgco2e_per_kwh,
@@ -93,6 +96,11 @@ def check_run(
             "reported_mwh": run.energy_mwh,
             "estimated_mwh": est.energy_mwh,
             "mwh_error": _error(est.energy_mwh, run.energy_mwh),
+            "inside_p10_p90": (
+                None
+                if est.gpu_hours_p10 is None or est.gpu_hours_p90 is None
+                else est.gpu_hours_p10 <= run.accelerator_hours <= est.gpu_hours_p90
+            ),
         }
     )
 
@@ -107,6 +115,7 @@ def validate_runs(
     errors = {c.run: abs(c.gpu_hours_error or 0.0) for c in compared}
     mwh = [abs(c.mwh_error) for c in compared if c.mwh_error is not None]
     worst = max(errors, key=lambda k: errors[k])
+    inside = [c.inside_p10_p90 for c in compared if c.inside_p10_p90 is not None]
     factor, _ = whole_model_factor_from_runs(runs, chips, eff)
     return ValidationReport(
         checks=checks,
@@ -117,4 +126,5 @@ def validate_runs(
         median_abs_mwh_error=statistics.median(mwh) if mwh else None,
         whole_model_factor_used=eff.whole_model_factor.value,
         whole_model_factor_from_runs=factor,
+        interval_coverage=sum(inside) / len(inside) if inside else None,
     )

@@ -39,6 +39,10 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
                ("cost", "")]),
     ("energy", [("facility_power_mw", "MW average"), ("energy_mwh", "MWh"), ("co2e_t", "tCO2e"), ("pue", ""),
                 ("grid_kgco2e_per_kwh", "kgCO2e/kWh")]),
+    ("P10-P90", [("wall_clock_days_p10", "days"), ("wall_clock_days_p90", "days"),
+                 ("gpu_hours_p10", "GPU-hours"), ("gpu_hours_p90", "GPU-hours"),
+                 ("cost_usd_p10", "USD"), ("cost_usd_p90", "USD"),
+                 ("energy_mwh_p10", "MWh"), ("energy_mwh_p90", "MWh")]),
 ]  # fmt: skip
 
 
@@ -123,6 +127,9 @@ def train(
         float | None, typer.Option(help="Exchange rate for --currency CNY (default 7.2).")
     ] = None,
     calibration: CalibrationOpt = None,
+    uncertainty: Annotated[
+        bool, typer.Option("--uncertainty", help="Add P10/P50/P90 for days, GPU-hours, cost and energy.")
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Estimate a training run: FLOPs, PF-days, GPUs, days, memory floor, cost, energy, power and CO2e.
@@ -139,6 +146,7 @@ def train(
     request = build(
         TrainRequest,
         calibration=load_calibration(calibration) if calibration else None,
+        uncertainty=uncertainty,
         tokens=parse_count(tokens, "--tokens"),
         model=load_models().get(model) if model else None,
         params=count(params, "--params"),

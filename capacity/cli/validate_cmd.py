@@ -107,7 +107,8 @@ def validate(
         f"Training: {train.compared} fitted runs compared, median |GPU-hours error| "
         f"{train.median_abs_gpu_hours_error:.0%}, worst {train.worst_abs_gpu_hours_error:.0%} "
         f"({train.worst_run}); "
-        f"median |MWh error| {train.median_abs_mwh_error or 0:.0%}. Whole-model factor "
+        f"median |MWh error| {train.median_abs_mwh_error or 0:.0%}; "
+        f"{train.interval_coverage or 0:.0%} of runs inside their P10-P90. Whole-model factor "
         f"{train.whole_model_factor_used:g} (from the runs: {train.whole_model_factor_from_runs:.3f})."
     )
     serve_summary = (
