@@ -24,7 +24,7 @@ from .inputs import (
     economics,
     whole,
 )
-from .output import FormatOption, OutputFormat, emit_estimate, emit_rows
+from .output import FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
@@ -130,6 +130,10 @@ def train(
     uncertainty: Annotated[
         bool, typer.Option("--uncertainty", help="Add P10/P50/P90 for days, GPU-hours, cost and energy.")
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option("--explain", help="Show each factor of the chain, its source and how much it moves."),
+    ] = False,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Estimate a training run: FLOPs, PF-days, GPUs, days, memory floor, cost, energy, power and CO2e.
@@ -176,4 +180,20 @@ def train(
     est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(chip_obj))
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
+    if not explain:
+        render(est, fmt)
+        return
+    from capacity.explain import explain_training
+    from capacity.uncertainty import load_spreads
+
+    factors = explain_training(request, est, load_assumptions(), load_efficiency(), load_spreads())
+    if fmt is OutputFormat.json:
+        emit_json({**est.model_dump(mode="json"), "explanation": [f.model_dump() for f in factors]})
+        return
     render(est, fmt)
+    if fmt is not OutputFormat.csv:
+        emit_rows(
+            [f.model_dump() for f in factors],
+            fmt,
+            title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
+        )

@@ -1,0 +1,201 @@
+"""The chain behind one training estimate: each factor, its value, its source, how much it moves the answer.
+
+    days = 6·N·D / (GPUs · peak · matmul fraction · whole-model factor) / 86 400
+    GPU-hours = days · 24 · GPUs;  cost = GPU-hours · price;  energy = GPUs · TDP · s · PUE · hours
+"Elasticity" is d ln(answer) / d ln(factor): +1 means doubling the factor doubles the answer, −1 halves it.
+"Range" is how far the answer moves across the factor's documented uncertainty (``specs/uncertainty.yaml``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel
+
+from capacity.assumptions import Assumptions, Efficiency
+from capacity.efficiency import matmul_fraction
+from capacity.train import TrainEstimate, TrainRequest
+from capacity.uncertainty import Spreads
+
+Z90 = 1.2816  # standard normal 90th percentile
+
+
+class Factor(BaseModel):
+    factor: str
+    value: float | str
+    unit: str
+    moves: str
+    elasticity: float | None
+    range_effect: str | None
+    source: str
+
+
+def explain_training(
+    req: TrainRequest, est: TrainEstimate, a: Assumptions, eff: Efficiency, spreads: Spreads
+) -> list[Factor]:
+    """One row per factor of the chain, in the order the estimate applies them."""
+    time = "FLOPs, days, GPU-hours, cost, energy"
+    model_src = f"preset {req.model.id}: {req.model.sources[0].title}" if req.model else "given (--params)"
+    rows = [
+        Factor(
+            factor="parameters per token N",
+            value=est.active_params,
+            unit="params",
+            moves=time,
+            elasticity=1.0,
+            range_effect=None,
+            source=model_src,
+        ),
+        Factor(
+            factor="training tokens D",
+            value=est.tokens,
+            unit="tokens",
+            moves=time,
+            elasticity=1.0,
+            range_effect=None,
+            source="given (--tokens)",
+        ),
+        Factor(
+            factor="FLOPs per parameter per token",
+            value=6.0 if est.flops_convention == "6nd" else "6 + attention",
+            unit="FLOP",
+            moves=time,
+            elasticity=1.0,
+            range_effect=None,
+            source="Kaplan et al. 2020 (6ND)"
+            if est.flops_convention == "6nd"
+            else "Chowdhery et al. 2022 (PaLM)",
+        ),
+    ]
+    if req.chip is None or est.peak_tflops_per_gpu is None or est.mfu is None:
+        return rows
+    chip = req.chip
+    days = "days, GPU-hours, cost, energy"
+    rows += [
+        Factor(
+            factor=f"dense peak ({est.precision})",
+            value=est.peak_tflops_per_gpu,
+            unit="TFLOPS per GPU",
+            moves=days,
+            elasticity=-1.0,
+            range_effect=None,
+            source=f"{chip.id}: {chip.sources[0].title}",
+        ),
+        Factor(
+            factor="GPUs",
+            value=est.gpus or 0,
+            unit="GPUs",
+            moves="days (GPU-hours unchanged)",
+            elasticity=-1.0,
+            range_effect=None,
+            source="given" if req.gpus else "solved for the deadline",
+        ),
+    ]
+    if req.mfu is not None:
+        rows.append(
+            Factor(
+                factor="MFU",
+                value=req.mfu,
+                unit="",
+                moves=days,
+                elasticity=-1.0,
+                range_effect=None,
+                source="given (--mfu)",
+            )
+        )
+    else:
+        frac = matmul_fraction(chip, est.precision or "bf16", eff, req.calibration)  # type: ignore[arg-type]
+        sd = spreads.mfu_log_sd.value
+        band = f"GPU-hours x{math.exp(-Z90 * sd):.2f} to x{math.exp(Z90 * sd):.2f}"
+        rows += [
+            Factor(
+                factor="matmul fraction of peak",
+                value=round(frac.value, 3),
+                unit="",
+                moves=days,
+                elasticity=-1.0,
+                range_effect=None,
+                source=frac.source,
+            ),
+            Factor(
+                factor="whole-model factor",
+                value=eff.whole_model_factor.value,
+                unit="",
+                moves=days,
+                elasticity=-1.0,
+                range_effect=band,
+                source=eff.whole_model_factor.source,
+            ),
+        ]
+    if est.gpu_hour_usd is not None:
+        given = req.economics.gpu_hour_usd is not None
+        psd = spreads.price_log_sd.value
+        spread = None if given else f"cost x{math.exp(-Z90 * psd):.2f} to x{math.exp(Z90 * psd):.2f}"
+        source = (
+            "given (--gpu-hour-usd)" if given else _assumed(est, "gpu_hour_usd", "cloud_usd_per_gpu_hour")
+        )
+        rows.append(
+            Factor(
+                factor="price per GPU-hour",
+                value=est.gpu_hour_usd,
+                unit="USD",
+                moves="cost",
+                elasticity=1.0,
+                range_effect=spread,
+                source=source,
+            )
+        )
+    if est.energy_mwh is not None and chip.tdp_w is not None:
+        spf = req.economics.server_power_factor or a.server_power_factor.value
+        lo, hi = spreads.server_power_factor_low.value, spreads.server_power_factor_high.value
+        plo, phi = spreads.pue_low.value, spreads.pue_high.value
+        pue = est.pue or a.pue.value
+        tdp_source = chip.sources[chip.sources_for("tdp_w")[0] - 1].title
+        rows += [
+            Factor(
+                factor="TDP",
+                value=chip.tdp_w,
+                unit="W per GPU",
+                moves="energy, power, CO2e",
+                elasticity=1.0,
+                range_effect=None,
+                source=f"{chip.id}: {tdp_source}",
+            ),
+            Factor(
+                factor="server power / TDP",
+                value=spf,
+                unit="",
+                moves="energy, power, CO2e",
+                elasticity=1.0,
+                range_effect=None
+                if req.economics.server_power_factor
+                else f"energy x{lo / spf:.2f}-x{hi / spf:.2f}",
+                source=a.server_power_factor.source,
+            ),
+            Factor(
+                factor="PUE",
+                value=pue,
+                unit="",
+                moves="energy, power, CO2e",
+                elasticity=1.0,
+                range_effect=None if req.economics.pue else f"energy x{plo / pue:.2f}-x{phi / pue:.2f}",
+                source="given (--pue)" if req.economics.pue else a.pue.source,
+            ),
+            Factor(
+                factor="grid carbon intensity",
+                value=est.grid_kgco2e_per_kwh or 0,
+                unit="kgCO2e/kWh",
+                moves="CO2e",
+                elasticity=1.0,
+                range_effect=None,
+                source="given" if req.economics.grid_kgco2e_per_kwh else a.grid_kgco2e_per_kwh.source,
+            ),
+        ]
+    return rows
+
+
+def _assumed(est: TrainEstimate, *names: str) -> str:
+    for item in est.assumptions:
+        if item.name in names:
+            return item.source
+    return "default"
