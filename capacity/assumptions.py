@@ -60,12 +60,37 @@ class FallbackFractions(_Strict):
     source: str
 
 
-class Efficiency(_Strict):
-    """Matmul fraction of peak per chip, and the whole-model factor that turns it into MFU."""
+class StepConstants(_Strict):
+    """Constants of the training step-time model (``step_model`` in ``specs/efficiency.yaml``)."""
 
-    whole_model_factor: Assumption
+    gemm_half_size: Assumption
+    attention_fraction_of_gemm: Assumption
+    elementwise_bytes_per_hidden: Assumption
+    loss_bytes_per_vocab: Assumption
+    optimizer_step_bytes_per_param: Assumption
+    network_efficiency: Assumption
+    batch_size_coefficient: Assumption
+    batch_size_exponent: Assumption
+    failures_per_gpu_hour: Assumption
+    hours_lost_per_failure: Assumption
+    wall_clock_factor: Assumption
+
+
+class FittingRuns(_Strict):
+    runs: list[str] = Field(min_length=1)
+    source: str
+
+
+class Efficiency(_Strict):
+    """Matmul fraction of peak per chip, memory and link efficiencies, and the step-time model's constants."""
+
     matmul_measurements: list[MatmulMeasurement]
     fallback_matmul_fraction: FallbackFractions
+    hbm_efficiency: Assumption
+    link_efficiency: Assumption
+    step_model: StepConstants
+    fitting_runs: FittingRuns
+    flat_baseline_mfu: Assumption
 
 
 @lru_cache(maxsize=4)
@@ -94,8 +119,6 @@ class StackPresets(_Strict):
 class ServingDefaults(_Strict):
     """Defaults of the serving model (``specs/serving.yaml``)."""
 
-    hbm_efficiency: Assumption
-    link_efficiency: Assumption
     allreduce_latency_us: Assumption
     max_batch: Assumption
     weight_fraction_of_memory: Assumption

@@ -1,8 +1,11 @@
 """The chain behind one training estimate: each factor, its value, its source, how much it moves the answer.
 
-    days = 6·N·D / (GPUs · peak · matmul fraction · whole-model factor) / 86 400
+    days = 6·N·D / (GPUs · peak · MFU) / 86 400, MFU from the step-time model (capacity/step_model.py)
     GPU-hours = days · 24 · GPUs;  cost = GPU-hours · price;  energy = GPUs · TDP · s · PUE · hours
 "Elasticity" is d ln(answer) / d ln(factor): +1 means doubling the factor doubles the answer, −1 halves it.
+For a rate of the step-time model it is the share of the steady-state time that rate sets (to first order,
+layout held fixed; failures and the wall-clock factor scale with the steady-state time): a rate that sets
+30 % of it moves the answer by −0.3 per unit of log change. The GEMM fraction also sets attention's rate.
 "Range" is how far the answer moves across the factor's documented uncertainty (``specs/uncertainty.yaml``).
 """
 
@@ -13,7 +16,6 @@ import math
 from pydantic import BaseModel
 
 from capacity.assumptions import Assumptions, Efficiency
-from capacity.efficiency import matmul_fraction
 from capacity.train import TrainEstimate, TrainRequest
 from capacity.uncertainty import Spreads
 
@@ -104,29 +106,7 @@ def explain_training(
             )
         )
     else:
-        frac = matmul_fraction(chip, est.precision or "bf16", eff, req.calibration)  # type: ignore[arg-type]
-        sd = spreads.mfu_log_sd.value
-        band = f"GPU-hours x{math.exp(-Z90 * sd):.2f} to x{math.exp(Z90 * sd):.2f}"
-        rows += [
-            Factor(
-                factor="matmul fraction of peak",
-                value=round(frac.value, 3),
-                unit="",
-                moves=days,
-                elasticity=-1.0,
-                range_effect=None,
-                source=frac.source,
-            ),
-            Factor(
-                factor="whole-model factor",
-                value=eff.whole_model_factor.value,
-                unit="",
-                moves=days,
-                elasticity=-1.0,
-                range_effect=band,
-                source=eff.whole_model_factor.source,
-            ),
-        ]
+        rows += _step_rows(est, eff, spreads, days)
     if est.gpu_hour_usd is not None:
         given = req.economics.gpu_hour_usd is not None
         psd = spreads.price_log_sd.value
@@ -191,6 +171,89 @@ def explain_training(
                 source="given" if req.economics.grid_kgco2e_per_kwh else a.grid_kgco2e_per_kwh.source,
             ),
         ]
+    return rows
+
+
+STEP_TERMS = {  # time-share term -> (the rate or constant that sets it, its elasticity sign)
+    "matmul": ("GEMM fraction of peak", -1.0),
+    "attention": ("attention_fraction_of_gemm", -1.0),
+    "memory-bound ops": ("hbm_efficiency", -1.0),
+    "tensor-parallel comm": ("link_efficiency", -1.0),
+    "expert all-to-all": ("network_efficiency", -1.0),
+    "pipeline comm": ("link or network efficiency", -1.0),
+    "pipeline bubble": ("micro-batches per step (global batch)", -1.0),
+    "data-parallel comm": ("network_efficiency", -1.0),
+    "failures and restarts": ("failures_per_gpu_hour", 1.0),
+}
+
+
+MICRO_BATCH_TERMS = (
+    "matmul", "attention", "memory-bound ops", "tensor-parallel comm", "expert all-to-all", "pipeline comm",
+)  # fmt: skip
+
+
+def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str) -> list[Factor]:
+    """One row per term of the step-time model: its share of wall time is its elasticity (layout fixed)."""
+    sm = eff.step_model
+    sources = {
+        "attention_fraction_of_gemm": sm.attention_fraction_of_gemm.source,
+        "hbm_efficiency": eff.hbm_efficiency.source,
+        "link_efficiency": eff.link_efficiency.source,
+        "network_efficiency": sm.network_efficiency.source,
+        "failures_per_gpu_hour": f"{sm.failures_per_gpu_hour.source}; {sm.hours_lost_per_failure.source}",
+        "micro-batches per step (global batch)": f"{sm.batch_size_coefficient.source}",
+        "GEMM fraction of peak": est.mfu_source or "",
+        "link or network efficiency": f"{eff.link_efficiency.source}; {sm.network_efficiency.source}",
+    }
+    rows = [
+        Factor(
+            factor="parallel layout",
+            value=est.layout or "",
+            unit="",
+            moves=moves,
+            elasticity=None,
+            range_effect=None,
+            source="fastest layout that fits in memory (capacity/layout.py)",
+        )
+    ]
+    shares = est.time_shares or {}
+    # the modelled terms set the steady-state time; failures and the wall-clock factor scale with it, so a
+    # rate's elasticity is its terms' share of the steady-state time
+    steady = sum(v for k, v in shares.items() if k in STEP_TERMS and k != "failures and restarts") or 1.0
+    failures = shares.get("failures and restarts", 0.0)
+    micro = sum(v for k, v in shares.items() if k in MICRO_BATCH_TERMS) or 1.0
+    for term, share in shares.items():
+        if term not in STEP_TERMS:
+            continue
+        knob, sign = STEP_TERMS[term]
+        moved = share + (shares.get("attention", 0.0) if term == "matmul" else 0.0)  # attention: a GEMM rate
+        if term in MICRO_BATCH_TERMS:  # the bubble is (p - 1) idle micro-batch times: it follows them
+            moved *= 1.0 + shares.get("pipeline bubble", 0.0) / micro
+        rate_elasticity = sign * moved / steady
+        elasticity = failures / (steady + failures) if term == "failures and restarts" else rate_elasticity
+        rows.append(
+            Factor(
+                factor=f"{term}: {knob}",
+                value=f"{share:.1%} of time",
+                unit="",
+                moves=moves,
+                elasticity=round(elasticity, 4),
+                range_effect=None,
+                source=sources[knob],
+            )
+        )
+    sd = spreads.unmodelled_log_sd.value
+    rows.append(
+        Factor(
+            factor="wall-clock factor",
+            value=sm.wall_clock_factor.value,
+            unit="",
+            moves=moves,
+            elasticity=-1.0,
+            range_effect=f"GPU-hours x{math.exp(-Z90 * sd):.2f} to x{math.exp(Z90 * sd):.2f}",
+            source=sm.wall_clock_factor.source,
+        )
+    )
     return rows
 
 

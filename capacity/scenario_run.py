@@ -109,6 +109,21 @@ def scenario_calibration(sc: Scenario, base_dir: Path | None) -> Calibration | N
     return load_calibration(path if path.is_absolute() or base_dir is None else base_dir / path)
 
 
+def train_request(sc: Scenario, calibration: Calibration | None) -> TrainRequest:
+    """The training request one (already expanded) scenario describes."""
+    preset, inline = _preset(sc.model, sc.name)
+    hw, eff = sc.hardware, sc.efficiency
+    return TrainRequest(
+        tokens=sc.tokens or 0.0, model=preset if inline is None else None,
+        params=inline.params if inline else None, active_params=inline.active_params if inline else None,
+        chip=load_chips().get(hw.chip) if hw.chip else None, gpus=hw.gpus, deadline_days=hw.deadline_days,
+        capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
+        precision=hw.precision if hw.precision != "int4" else None,
+        flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
+        node_size=hw.node_size, economics=sc.economics, calibration=calibration,
+    )  # fmt: skip
+
+
 def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
     """The estimate for one (already expanded) scenario, as a JSON-ready dict."""
     preset, inline = _preset(sc.model, sc.name)
@@ -116,14 +131,7 @@ def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
     hw, eff = sc.hardware, sc.efficiency
     chip = load_chips().get(hw.chip) if hw.chip else None
     if sc.kind == "train":
-        req = TrainRequest(
-            tokens=sc.tokens or 0.0, model=preset if inline is None else None,
-            params=inline.params if inline else None, active_params=inline.active_params if inline else None,
-            chip=chip, gpus=hw.gpus, deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops,
-            mfu=eff.mfu, precision=hw.precision if hw.precision != "int4" else None,
-            flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
-            node_size=hw.node_size, economics=sc.economics, calibration=calibration,
-        )  # fmt: skip
+        req = train_request(sc, calibration)
         return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
     if preset is None:
         raise InputError(f"scenario {sc.name!r}: serving needs the architecture (layers, hidden_size, heads)")

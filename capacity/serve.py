@@ -24,6 +24,7 @@ from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.errors import InputError
 from capacity.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
+from capacity.links import inter_node_gb_s, intra_node_gb_s
 from capacity.model_spec import ModelPreset
 from capacity.params import ffn_params
 from capacity.provenance import Assumed, Provenance
@@ -143,22 +144,19 @@ def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dty
     return sixteen
 
 
-def _link_gb_s(chip: Chip, gpus: int, node: int, d: ServingDefaults, prov: Provenance) -> float:
+def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenance) -> float:
     """Per-direction all-reduce bandwidth per chip: intra-node link, or the NIC when a replica spans nodes."""
     if gpus > node:
         if chip.inter_node_gbit_s is None:
             raise InputError(
                 f"--gpus-per-replica {gpus} spans nodes but {chip.id} has no inter-node bandwidth"
             )
-        raw = chip.inter_node_gbit_s / 8.0
-    elif chip.intra_node.bandwidth_gb_s is None:
-        prov.warnings.append(
-            f"{chip.id}: no intra-node link bandwidth known; assumed PCIe Gen4 x16 (32 GB/s)"
-        )
-        raw = 32.0
+        raw, _ = inter_node_gb_s(chip)
     else:
-        raw = chip.intra_node.bandwidth_gb_s / (1.0 if chip.intra_node.direction == "unidirectional" else 2.0)
-    return raw * prov.pick(None, "link_efficiency", d.link_efficiency)
+        raw, warning = intra_node_gb_s(chip)
+        if warning:
+            prov.warnings.append(warning)
+    return raw * prov.pick(None, "link_efficiency", eff.link_efficiency)
 
 
 def estimate_serving(
@@ -216,10 +214,10 @@ def estimate_serving(
             f"measured on this machine: copy {cal.memory.copy_gb_s:,.0f} GB/s",
         )
     else:
-        hbm = prov.pick(None, "hbm_efficiency", defaults.hbm_efficiency)
+        hbm = prov.pick(None, "hbm_efficiency", efficiency.hbm_efficiency)
     bytes_per_s = g * chip.memory_bandwidth_gb_s * 1e9 * hbm * stack
     node = req.node_size or int(prov.pick(None, "node_size"))
-    link = _link_gb_s(chip, g, node, defaults, prov) if g > 1 else 1.0
+    link = _link_gb_s(chip, g, node, efficiency, prov) if g > 1 else 1.0
     alpha = prov.pick(None, "allreduce_latency_us", defaults.allreduce_latency_us)
     width = m.attention_width
     act_bytes = 2.0 * m.hidden_size  # one 16-bit activation vector per token

@@ -1,10 +1,11 @@
 """Vectorised training sweeps: chips × GPU counts × token counts as numpy arrays, no Python loop per point.
 
 The same chain as :func:`capacity.train.estimate_training` (6·N·D convention, cloud pricing), with the
-per-chip inputs — dense peak, default MFU, TDP, price, memory floor — computed once per chip and
-broadcast over the grid. A scenario is vectorisable when it trains, uses the 6nd convention and cloud
-pricing, gives a GPU count (not a deadline or a data-centre capacity) and sweeps only ``hardware.chip``,
-``hardware.gpus`` and ``tokens``; other sweeps are evaluated point by point.
+per-chip inputs — dense peak, TDP, price, memory floor — computed once per chip and broadcast over the
+grid. The modelled MFU is computed once per chip and GPU count (see :func:`_modelled_mfu`). A scenario
+is vectorisable when it trains, uses the 6nd convention and cloud pricing, gives a GPU count (not a
+deadline or a data-centre capacity) and sweeps only ``hardware.chip``, ``hardware.gpus`` and ``tokens``;
+other sweeps are evaluated point by point.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import Calibration
 from capacity.catalog import load_chips, load_models
 from capacity.chip import Chip
-from capacity.efficiency import default_mfu, peak_tflops
+from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.provenance import Provenance
 from capacity.scenario import InlineModel, Scenario
-from capacity.scenario_run import LIMIT_METRIC, scenario_calibration
+from capacity.scenario_run import LIMIT_METRIC, scenario_calibration, train_request
+from capacity.train import PRETRAINING_SEQ_CAP, modelled_step
 from capacity.units import SECONDS_PER_DAY, TERA
 
 SWEEPABLE = {"hardware.chip", "hardware.gpus", "tokens"}
@@ -63,14 +65,15 @@ def _chip_constants(
     chip: Chip, sc: Scenario, n_total: float, act_bytes: float, a: Assumptions, eff: Efficiency,
     cal: Calibration | None,
 ) -> tuple[float, float, float, float, float]:  # fmt: skip
-    """(peak FLOP/s, MFU, facility W per chip, USD per GPU-hour, min chips for memory); NaN where unknown."""
+    """(peak FLOP/s, MFU if given, facility W per chip, USD per GPU-hour, min chips for memory); NaN where
+    unknown or, for the MFU, modelled per point by :func:`_modelled_mfu`."""
     prov = Provenance(a)
     econ = sc.economics
     precision = sc.hardware.precision or ("bf16" if chip.bf16_dense_tflops is not None else "fp16")
     if precision in ("int8", "int4"):
         raise InputError(f"hardware.precision {precision}: integer training is not modelled")
     peak = peak_tflops(chip, precision) * TERA  # type: ignore[arg-type]
-    mfu = sc.efficiency.mfu or default_mfu(chip, precision, eff, cal).mfu  # type: ignore[arg-type]
+    mfu = sc.efficiency.mfu or np.nan
     watts = np.nan
     if chip.tdp_w is not None:
         spf = prov.pick(econ.server_power_factor, "server_power_factor")
@@ -81,6 +84,29 @@ def _chip_constants(
         state = memory.model_state_bytes(n_total, prov.pick(None, "optimizer_bytes_per_param"))
         floor = memory.min_chips(state + act_bytes, chip.memory_gb, prov.pick(None, "memory_usable_fraction"))
     return peak, mfu, watts, price, float(floor)
+
+
+def _modelled_mfu(
+    sc: Scenario, chip: Chip, gpus: Array, tokens: Array, a: Assumptions, eff: Efficiency,
+    cal: Calibration | None,
+) -> Array:  # fmt: skip
+    """MFU of the step-time model per (GPU count, token count) for one chip: evaluated at the smallest and
+    largest token count and interpolated in log(tokens) between them (the token count moves the MFU only
+    through the global batch, B ∝ C^0.33; tests/test_sweep.py bounds the interpolation error)."""
+    ends = np.unique([tokens.min(), tokens.max()])
+    at_ends = np.empty((gpus.size, ends.size))
+    hardware = sc.hardware.model_copy(update={"chip": chip.id, "gpus": int(gpus[0])})
+    point = sc.model_copy(update={"sweep": {}, "tokens": float(ends[0]), "hardware": hardware})
+    req = train_request(point, cal)
+    for j, g in enumerate(gpus):
+        for k, d in enumerate(ends):
+            at = req.model_copy(update={"gpus": int(g), "tokens": float(d)})
+            at_ends[j, k] = modelled_step(at, a, eff, int(g)).mfu
+    if ends.size == 1:
+        return np.repeat(at_ends, tokens.size, axis=1)
+    w = (np.log(tokens) - np.log(ends[0])) / (np.log(ends[1]) - np.log(ends[0]))
+    out: Array = at_ends[:, :1] * (1.0 - w)[None, :] + at_ends[:, 1:] * w[None, :]
+    return out
 
 
 def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | None = None) -> TrainGrid:
@@ -103,7 +129,14 @@ def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | N
             notes.append(None)
         except InputError as exc:
             notes.append(str(exc))
-    peak, mfu, watts, price, floor = (consts[:, k][:, None, None] for k in range(5))
+    peak, given_mfu, watts, price, floor = (consts[:, k][:, None, None] for k in range(5))
+    mfu = np.broadcast_to(given_mfu, (len(chips), len(gpus), len(tokens))).copy()
+    if sc.efficiency.mfu is None:
+        for i, chip in enumerate(chips):
+            if notes[i] is None:
+                mfu[i] = _modelled_mfu(
+                    sc, chip, gpus, tokens, a, eff, cal if cal and cal.chip == chip.id else None
+                )
     g = gpus[None, :, None]
     d = tokens[None, None, :]
     shape = (len(chips), len(gpus), len(tokens))
@@ -142,7 +175,7 @@ def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
         n = sc.model.params
         return n, sc.model.active_params or n, 0.0
     m = load_models().get(sc.model)
-    seq = sc.efficiency.seq_len or min(m.context_length, 4096)
+    seq = sc.efficiency.seq_len or min(m.context_length, PRETRAINING_SEQ_CAP)
     act = memory.activation_bytes(m.layers, seq, m.hidden_size, m.heads, sc.efficiency.recompute)
     return m.params, m.n_active, act
 

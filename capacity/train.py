@@ -10,20 +10,25 @@ up to whole nodes), or ``capacity_pflops`` (a data centre's peak, reported in da
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from capacity import cost, energy, flops, memory
+from capacity import cost, energy, flops, memory, shape, step_model
 from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import Calibration, applies_to
 from capacity.chip import Chip, Dtype
-from capacity.efficiency import MfuChoice, default_mfu, peak_tflops
+from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.model_spec import ModelPreset
 from capacity.provenance import Assumed, Provenance
+from capacity.shape import Shape
+from capacity.step_model import StepEstimate
 from capacity.units import SECONDS_PER_DAY, TERA
 
+PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
+MAX_SOLVE_GPUS = 10_000_000
 Pricing = Literal["cloud", "owned"]
 Currency = Literal["USD", "CNY"]
 
@@ -111,7 +116,11 @@ class TrainEstimate(BaseModel):
     mfu: float | None
     hfu: float | None
     mfu_source: str | None
-    mfu_detail: str | None
+    steady_state_mfu: float | None = Field(description="MFU before failures and unmodelled overheads")
+    layout: str | None = Field(description="the parallel layout the step model chose")
+    gpus_used: int | None
+    global_batch_tokens: float | None
+    time_shares: dict[str, float] | None = Field(description="share of wall-clock time per step-model term")
     gpu_hours: float | None
     gpu_days: float | None
     wall_clock_days: float | None
@@ -153,10 +162,8 @@ class TrainEstimate(BaseModel):
     energy_mwh_p90: float | None = None
 
 
-def _architecture(
-    req: TrainRequest, prov: Provenance
-) -> tuple[float, float, int | None, float | None, int | None, int | None, int]:
-    """(N total, N active, layers, attention width, hidden, heads, seq len)."""
+def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Shape]:
+    """(N total, N active, the shape the step model and memory use)."""
     m = req.model
     n_total = req.params or (m.params if m else 0.0)
     n_active = req.active_params or n_total
@@ -164,12 +171,47 @@ def _architecture(
         n_active = n_total * m.n_active / m.params  # MoE keeps the preset's active share
         if req.params is not None and m.moe is not None:
             prov.note("active_params", n_active, f"{m.id}'s active/total ratio applied to --params")
-    seq = req.seq_len or (min(m.context_length, 4096) if m else 2048)
+    seq = req.seq_len or (min(m.context_length, PRETRAINING_SEQ_CAP) if m else shape.GUESS_SEQ_LEN)
     if m is None:
-        return n_total, n_active, None, None, None, None, seq
+        return n_total, n_active, shape.guess(n_total, seq)
     if seq > m.context_length:
         prov.warnings.append(f"--seq-len {seq} exceeds {m.id}'s context length of {m.context_length}")
-    return n_total, n_active, m.layers, m.attention_width, m.hidden_size, m.heads, seq
+    return n_total, n_active, shape.from_preset(m, seq)
+
+
+def default_precision(chip: Chip) -> Literal["bf16", "fp16"]:
+    return "bf16" if chip.bf16_dense_tflops is not None else "fp16"
+
+
+def modelled_step(req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int) -> StepEstimate:
+    """The step-time model's prediction for ``req`` on ``gpus`` chips (``req.chip`` must be set)."""
+    if req.chip is None:
+        raise InputError("the step-time model needs a chip")
+    prov = Provenance(a)
+    n_total, n_active, sh = _architecture(req, prov)
+    return step_model.predict(
+        sh, n_total, n_active, req.chip, req.precision or default_precision(req.chip), gpus,
+        req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
+        calibration=applies_to(req.calibration, req.chip, []), full_recompute=req.recompute == "full",
+        usable_memory_fraction=prov.pick(None, "memory_usable_fraction"),
+        state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"),
+    )  # fmt: skip
+
+
+def _solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, start: int) -> int:
+    """Fewest whole nodes (at least ``start`` chips) whose modelled days meet ``deadline``."""
+    lo, hi = 0, max(1, math.ceil(start / node))
+    while days_at(hi * node) > deadline:
+        lo, hi = hi, hi * 2
+        if hi * node > MAX_SOLVE_GPUS:
+            raise InputError(
+                f"--days {deadline:g}: not met even with {MAX_SOLVE_GPUS:,} chips (the batch leaves "
+                "the extra chips without work); allow more days"
+            )
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if days_at(mid * node) <= deadline else (mid, hi)
+    return max(hi, math.ceil(start / node)) * node
 
 
 def estimate_training(
@@ -186,7 +228,8 @@ def estimate_training(
     prov = Provenance(assumptions)
     pick, assumed, warnings = prov.pick, prov.assumed, prov.warnings
 
-    n_total, n_active, layers, attn_width, hidden, heads, seq = _architecture(req, prov)
+    n_total, n_active, sh = _architecture(req, prov)
+    layers, attn_width, seq = sh.layers, sh.attention_width, sh.seq_len
     if n_active > n_total:
         raise InputError(
             f"--active-params ({n_active:.3g}) cannot exceed the total parameters ({n_total:.3g})"
@@ -199,7 +242,7 @@ def estimate_training(
     # compute: model FLOPs, and hardware FLOPs on the same basis
     attention_fwd = 0.0
     if req.flops_convention == "palm":
-        if layers is None or attn_width is None:
+        if req.model is None:
             raise InputError("--flops palm needs the architecture: use --model PRESET")
         model_flops = flops.training_flops_palm(n_active, req.tokens, layers, attn_width, seq)
         attention_fwd = flops.attention_flops_per_token(layers, attn_width, seq) / 3.0
@@ -210,11 +253,11 @@ def estimate_training(
     # memory (hardware-independent part)
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
     act_bytes = None
-    if layers is not None and hidden is not None and heads is not None:
+    if req.model is not None:
         # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
         scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
-        act_bytes = scale * memory.activation_bytes(layers, seq, hidden, heads, req.recompute)
-    if req.flops_convention == "6nd" and layers is not None and attn_width is not None:
+        act_bytes = scale * memory.activation_bytes(layers, seq, sh.hidden, sh.heads, req.recompute)
+    if req.flops_convention == "6nd" and req.model is not None:
         share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
         if share > 0.1:
             warnings.append(
@@ -223,24 +266,17 @@ def estimate_training(
             )
 
     chip, gpus, precision = req.chip, req.gpus, req.precision
-    peak = mfu_choice = None
+    peak, mfu, step = None, req.mfu, None
+    mfu_source = "given by the user (--mfu)" if req.mfu is not None else None
     if chip is not None:
         if precision is None:
-            precision = "bf16" if chip.bf16_dense_tflops is not None else "fp16"
+            precision = default_precision(chip)
             prov.note("precision", precision, "bf16 where the chip has a known peak, else fp16")
         peak = peak_tflops(chip, precision)
-        mfu_choice = (
-            MfuChoice(mfu=req.mfu, given_by_user=True, source="given by the user (--mfu)")
-            if req.mfu is not None
-            else default_mfu(chip, precision, efficiency, applies_to(req.calibration, chip, warnings))
-        )
-        if req.mfu is None:
-            prov.note("mfu", round(mfu_choice.mfu, 4), mfu_choice.source)
-    mfu = mfu_choice.mfu if mfu_choice else req.mfu
-    if mfu is not None and mfu * hw_flops / model_flops > 1.0:
+    if req.mfu is not None and req.mfu * hw_flops / model_flops > 1.0:
         raise InputError(
-            f"--mfu {mfu:g} with --recompute {req.recompute} means hardware FLOPs utilisation "
-            f"{mfu * hw_flops / model_flops:.2f} > 1; lower --mfu or use less recomputation"
+            f"--mfu {req.mfu:g} with --recompute {req.recompute} means hardware FLOPs utilisation "
+            f"{req.mfu * hw_flops / model_flops:.2f} > 1; lower --mfu or use less recomputation"
         )
 
     min_gpus = None
@@ -250,10 +286,41 @@ def estimate_training(
     elif chip is not None:
         warnings.append(f"{chip.id} has no published memory size: the memory floor is not estimated")
 
-    if chip is not None and peak is not None and mfu is not None and req.deadline_days is not None:
-        node = req.node_size or int(pick(None, "node_size"))
-        raw = model_flops / (req.deadline_days * SECONDS_PER_DAY * peak * TERA * mfu)
-        gpus = max(node, math.ceil(max(raw, min_gpus or 0) / node) * node)
+    node = req.node_size or int(pick(None, "node_size"))
+    if chip is not None and precision is not None and peak is not None:
+        applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
+        convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
+
+        def modelled(n: int) -> StepEstimate:
+            return modelled_step(req, assumptions, efficiency, n)
+
+        def days_at(n: int) -> float:
+            if req.mfu is not None:
+                return model_flops / (n * peak * TERA * req.mfu) / SECONDS_PER_DAY
+            at = modelled(n)
+            if not at.memory_fits:
+                return math.inf
+            return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
+
+        if req.deadline_days is not None:
+            gpus = _solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+        sized = gpus
+        if req.capacity_pflops is not None:  # the data centre's chips, for the model only
+            sized = max(1, round(req.capacity_pflops * 1000.0 / peak))
+        if req.mfu is not None:
+            mfu = req.mfu
+        elif sized is not None:
+            step = modelled(sized)
+            mfu = step.mfu * convention
+            where = (
+                "; calibrated on this machine" if step.matmul_source.startswith("measured on this") else ""
+            )
+            mfu_source = (
+                f"modelled (step-time model): {step.layout}; GEMM fraction {step.matmul_fraction:.3f}{where}"
+            )
+            prov.note("mfu", round(mfu, 4), "step-time model (capacity/step_model.py); see --explain")
+            prov.note("matmul_fraction", round(step.matmul_fraction, 4), step.matmul_source)
+            warnings.extend(step.notes)
 
     wall_days = gpu_hours = gpu_days = agg_pflops = dc_days = None
     if chip is not None and peak is not None and mfu is not None and gpus is not None:
@@ -327,8 +394,12 @@ def estimate_training(
         aggregate_peak_pflops=agg_pflops,
         mfu=mfu,
         hfu=None if mfu is None else mfu * hw_flops / model_flops,
-        mfu_source=mfu_choice.source if mfu_choice else ("given by the user (--mfu)" if mfu else None),
-        mfu_detail=mfu_choice.detail if mfu_choice else None,
+        mfu_source=mfu_source,
+        steady_state_mfu=None if step is None else step.steady_state_mfu * convention,
+        layout=None if step is None else step.layout,
+        gpus_used=None if step is None else step.gpus_used,
+        global_batch_tokens=None if step is None else step.global_batch_tokens,
+        time_shares=None if step is None else step.time_shares,
         gpu_hours=gpu_hours,
         gpu_days=gpu_days,
         wall_clock_days=wall_days,

@@ -1,8 +1,10 @@
 """Monte Carlo uncertainty for a training estimate: P10 / P50 / P90 of time, GPU-hours, cost and energy.
 
 Only inputs the user did not give carry a spread (``specs/uncertainty.yaml``):
-* MFU: log-normal around the default, σ = the scatter of published runs around it (so about 8 in 10 of them
-  fall inside P10–P90; ``capacity validate`` reports the coverage). GPU-hours and days scale as 1 / MFU.
+* time (when the MFU is modelled, not given): the step model's shares of wall time move in two groups,
+  kernels (matmul, attention, memory-bound; log-normal σ_k) and overheads (communication, bubble, failures;
+  σ_o), and the whole is multiplied by a log-normal for what the model leaves out (σ_u, the scatter of the
+  fitting runs, so about 8 in 10 published runs fall inside P10–P90; ``capacity validate`` reports it).
 * price per GPU-hour: log-normal around the chosen price;
 * server power per chip and PUE: uniform over their documented ranges.
 Draws are independent; cost scales with GPU-hours × price, energy with days × power factor × PUE.
@@ -20,12 +22,16 @@ from capacity.assumptions import Assumption, Assumptions
 from capacity.catalog import default_specs_dir, load_record
 
 PERCENTILES = (10, 50, 90)
+KERNEL_TERMS = ("matmul", "attention", "memory-bound ops")
+UNMODELLED = "unmodelled (wall-clock factor)"
 
 
 class Spreads(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mfu_log_sd: Assumption
+    unmodelled_log_sd: Assumption
+    kernel_log_sd: Assumption
+    overhead_log_sd: Assumption
     price_log_sd: Assumption
     server_power_factor_low: Assumption
     server_power_factor_high: Assumption
@@ -54,7 +60,15 @@ def training_percentiles(
 
     rng = np.random.default_rng(seed)
     n = int(s.samples.value)
-    time = np.exp(-rng.standard_normal(n) * s.mfu_log_sd.value) if given["mfu"] is None else np.ones(n)
+    time = np.ones(n)
+    shares = est.get("time_shares")
+    if given["mfu"] is None and shares:
+        kernels = sum(v for k, v in shares.items() if k in KERNEL_TERMS)
+        overheads = sum(v for k, v in shares.items() if k not in KERNEL_TERMS and k != UNMODELLED)
+        k = np.exp(rng.standard_normal(n) * s.kernel_log_sd.value)
+        o = np.exp(rng.standard_normal(n) * s.overhead_log_sd.value)
+        u = np.exp(rng.standard_normal(n) * s.unmodelled_log_sd.value)
+        time = (kernels * k + overheads * o) / (kernels + overheads) * u
     price_given = given["gpu_hour_usd"] if est.get("pricing") == "cloud" else given["gpu_price_usd"]
     price = np.exp(rng.standard_normal(n) * s.price_log_sd.value) if price_given is None else np.ones(n)
     spf_point = given["server_power_factor"] or a.server_power_factor.value

@@ -20,7 +20,7 @@ def test_json_has_the_documented_keys(cli: Any) -> None:
     data = run.json()
     assert data.keys() >= REQUIRED_KEYS
     assert data["pf_days"] == pytest.approx(3640, rel=0.01)
-    assert data["flops_convention"] == "6nd" and "default" in data["mfu_source"]
+    assert data["flops_convention"] == "6nd" and "modelled" in data["mfu_source"]
     assert {r["run"] for r in data["published_runs_on_chip"]} == {"gpt3-175b"}
     days_at_openai_mfu = data["published_runs_on_chip"][0]["wall_clock_days_at_that_mfu"]
     assert days_at_openai_mfu == pytest.approx(14.8, rel=0.03)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -25,7 +26,8 @@ def test_the_chain_names_every_factor_with_a_source() -> None:
     )
     names = [f.factor for f in factors]
     expected = ["parameters per token N", "training tokens D", "dense peak (bf16)", "GPUs"]
-    expected += ["matmul fraction of peak", "whole-model factor", "price per GPU-hour", "TDP", "PUE"]
+    expected += ["parallel layout", "matmul: GEMM fraction of peak", "wall-clock factor"]
+    expected += ["price per GPU-hour", "TDP", "PUE"]
     assert set(expected) <= set(names)
     assert all(f.source for f in factors)
 
@@ -33,14 +35,33 @@ def test_the_chain_names_every_factor_with_a_source() -> None:
 def test_elasticities_are_what_the_model_does() -> None:
     chip, model = load_chips().get("h100"), load_models().get("llama2-70b")
     base, factors = _explain(model=model, tokens=2e12, chip=chip, gpus=512)
-    doubled, _ = _explain(model=model, tokens=4e12, chip=chip, gpus=512)
-    more_gpus, _ = _explain(model=model, tokens=2e12, chip=chip, gpus=1024)
     by_name = {f.factor: f for f in factors}
-    assert doubled.wall_clock_days / base.wall_clock_days == pytest.approx(
-        2 ** by_name["training tokens D"].elasticity
+    # the wall-clock factor divides the whole time: elasticity -1, exactly
+    eff = load_efficiency()
+    sm = eff.step_model
+    slower = eff.model_copy(
+        update={"step_model": sm.model_copy(update={"wall_clock_factor": sm.wall_clock_factor.model_copy(
+            update={"value": sm.wall_clock_factor.value / 2})})}
+    )  # fmt: skip
+    half = estimate_training(
+        TrainRequest(model=model, tokens=2e12, chip=chip, gpus=512), load_assumptions(), slower
     )
-    assert more_gpus.wall_clock_days / base.wall_clock_days == pytest.approx(2 ** by_name["GPUs"].elasticity)
-    assert "x0.66" in (by_name["whole-model factor"].range_effect or "")
+    assert half.wall_clock_days / base.wall_clock_days == pytest.approx(
+        2 ** -by_name["wall-clock factor"].elasticity
+    )
+    # a term's share of time is its first-order elasticity: 1% faster GEMMs move days by -share %
+    measured = [
+        m.model_copy(update={"measured_tflops": m.measured_tflops * 1.01}) for m in eff.matmul_measurements
+    ]
+    faster = estimate_training(
+        TrainRequest(model=model, tokens=2e12, chip=chip, gpus=512), load_assumptions(),
+        eff.model_copy(update={"matmul_measurements": measured}),
+    )  # fmt: skip
+    elasticity = by_name["matmul: GEMM fraction of peak"].elasticity
+    assert math.log(faster.wall_clock_days / base.wall_clock_days) / math.log(1.01) == pytest.approx(
+        elasticity, abs=0.02
+    )
+    assert "x0.7" in (by_name["wall-clock factor"].range_effect or "")
 
 
 def test_given_values_are_reported_as_given(cli: Any) -> None:

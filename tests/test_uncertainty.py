@@ -10,7 +10,6 @@ import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models, load_runs
-from capacity.efficiency import whole_model_factor_from_runs
 from capacity.train import Economics, TrainRequest, estimate_training
 from capacity.uncertainty import load_spreads
 from capacity.validate import validate_runs
@@ -25,19 +24,27 @@ def _train(**kw: Any) -> Any:
     )
 
 
-def test_stored_spread_is_the_runs_scatter() -> None:
-    factor = load_efficiency().whole_model_factor.value
-    _, per_run = whole_model_factor_from_runs(load_runs(), CHIPS, load_efficiency())
-    sd = statistics.stdev(math.log(v / factor) for v in per_run.values())
-    assert load_spreads().mfu_log_sd.value == pytest.approx(sd, abs=0.01), "update specs/uncertainty.yaml"
+def test_stored_spread_is_the_fitting_runs_scatter() -> None:
+    report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
+    logs = [
+        math.log1p(c.gpu_hours_error) for c in report.checks if c.in_fit and c.gpu_hours_error is not None
+    ]
+    assert len(logs) >= 8
+    sd = statistics.stdev(logs)
+    assert load_spreads().unmodelled_log_sd.value == pytest.approx(sd, abs=0.015), (
+        "update specs/uncertainty.yaml"
+    )
 
 
 def test_percentiles_bracket_the_point_estimate() -> None:
     est = _train()
     assert est.gpu_hours_p10 < est.gpu_hours < est.gpu_hours_p90
     assert est.gpu_hours_p50 == pytest.approx(est.gpu_hours, rel=0.03)
-    # log-normal with sigma 0.33: P90 / P10 = exp(2 x 1.2816 x 0.33) = 2.33
-    assert est.gpu_hours_p90 / est.gpu_hours_p10 == pytest.approx(math.exp(2 * 1.2816 * 0.33), rel=0.05)
+    # at least the unmodelled log-normal's width, exp(2 x 1.2816 x sigma_u); the kernel and overhead draws
+    # widen it a little
+    sd = load_spreads().unmodelled_log_sd.value
+    ratio = est.gpu_hours_p90 / est.gpu_hours_p10
+    assert math.exp(2 * 1.2816 * sd) * 0.97 <= ratio <= math.exp(2 * 1.2816 * (sd + 0.1))
     for name in ("wall_clock_days", "cost_usd", "energy_mwh"):
         assert getattr(est, f"{name}_p10") < getattr(est, f"{name}_p90")
 
@@ -51,7 +58,8 @@ def test_inputs_you_give_are_taken_as_exact() -> None:
 
 def test_about_eight_in_ten_published_runs_fall_inside() -> None:
     report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
-    assert report.interval_coverage is not None and 0.7 <= report.interval_coverage <= 0.95
+    for part in (report.fitted, report.held_out):
+        assert part.interval_coverage is not None and 0.65 <= part.interval_coverage <= 0.95
 
 
 def test_cli_json_keys(cli: Any) -> None:

@@ -1,0 +1,93 @@
+"""The transformer shape the step-time model needs: from a preset, or guessed from a parameter count.
+
+Symbols: L layers, h hidden size, a heads, w attention width (a·d_head, MLA-aware), f dense FFN width,
+V vocabulary, s training sequence length; MoE: E routed experts, k active per token, f_e expert width.
+
+With only a parameter count the shape follows GPT-3's aspect ratio, h ≈ 128·L, so N ≈ 12·L·h² gives
+L = (N / (12·128²))^(1/3) (Brown et al. 2020, Table 2.1: 175B has L = 96, h = 12288; Kaplan et al. 2020
+§3.1 found the loss nearly flat over a wide range of aspect ratios, so the guess matters little).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from capacity.model_spec import ModelPreset
+
+ASPECT_RATIO = 128  # h / L, GPT-3 175B (Brown et al. 2020, Table 2.1)
+GUESS_VOCAB = 50257  # GPT-2/GPT-3 BPE vocabulary, when no preset gives one
+GUESS_HEAD_DIM = 128
+GUESS_SEQ_LEN = 2048  # GPT-3's training context
+
+
+class Shape(BaseModel):
+    """Per-layer widths and the counts that split work across chips."""
+
+    model_config = ConfigDict(frozen=True)
+
+    layers: int
+    hidden: int
+    heads: int
+    attention_width: float
+    qkv_out_width: float  # output columns of the fused Q, K, V projection (GQA-aware)
+    ffn: int
+    glu: bool
+    vocab: int
+    tied_embeddings: bool
+    seq_len: int
+    experts: int = 0  # routed experts per MoE layer (0: dense)
+    top_k: int = 0  # experts each token uses: routed + shared
+    routed_k: int = 0  # routed experts per token (these need the all-to-all)
+    expert_ffn: int = 0
+    moe_layers: int = 0
+    guessed: bool = False
+
+    @property
+    def embedding_params(self) -> float:
+        """Token embedding plus a separate output head unless tied (lookups are not matmuls)."""
+        return float(self.vocab * self.hidden * (1 if self.tied_embeddings else 2))
+
+
+def from_preset(m: ModelPreset, seq_len: int) -> Shape:
+    moe = m.moe
+    q = m.heads * m.d_head
+    kv = 2 * m.kv_heads * m.d_head
+    if m.mla is not None:  # low-rank compressed K/V: the projection widths are the ranks
+        q = m.mla.q_lora_rank or m.heads * (m.mla.qk_nope_head_dim + m.mla.qk_rope_head_dim)
+        kv = m.mla.kv_lora_rank + m.mla.qk_rope_head_dim
+    return Shape(
+        layers=m.layers,
+        hidden=m.hidden_size,
+        heads=m.heads,
+        attention_width=m.attention_width,
+        qkv_out_width=float(q + kv),
+        ffn=m.ffn_size,
+        glu=m.glu,
+        vocab=m.vocab_size,
+        tied_embeddings=m.tied_embeddings,
+        seq_len=seq_len,
+        experts=moe.experts if moe else 0,
+        top_k=moe.top_k + moe.shared_experts if moe else 0,
+        routed_k=moe.top_k if moe else 0,
+        expert_ffn=moe.expert_ffn_size if moe else 0,
+        moe_layers=(moe.moe_layers or m.layers) if moe else 0,
+    )
+
+
+def guess(n_params: float, seq_len: int) -> Shape:
+    """A dense GPT-3-like shape with about ``n_params`` parameters (see the module docstring)."""
+    layers = max(2, round((n_params / (12.0 * ASPECT_RATIO**2)) ** (1.0 / 3.0)))
+    hidden = max(GUESS_HEAD_DIM, round((n_params / (12.0 * layers)) ** 0.5 / GUESS_HEAD_DIM) * GUESS_HEAD_DIM)
+    return Shape(
+        layers=layers,
+        hidden=hidden,
+        heads=hidden // GUESS_HEAD_DIM,
+        attention_width=float(hidden),
+        qkv_out_width=3.0 * hidden,
+        ffn=4 * hidden,
+        glu=False,
+        vocab=GUESS_VOCAB,
+        tied_embeddings=True,
+        seq_len=seq_len,
+        guessed=True,
+    )
