@@ -16,7 +16,7 @@ import math
 from pydantic import BaseModel
 
 from capacity.assumptions import Assumptions, Efficiency
-from capacity.train import TrainEstimate, TrainRequest
+from capacity.train import TrainEstimate, TrainRequest, estimate_training
 from capacity.uncertainty import Spreads
 
 Z90 = 1.2816  # standard normal 90th percentile
@@ -43,7 +43,7 @@ def explain_training(
             factor="parameters per token N",
             value=est.active_params,
             unit="params",
-            moves=time,
+            moves="FLOPs (and days, through the shape, the layout and the MFU)",
             elasticity=1.0,
             range_effect=None,
             source=model_src,
@@ -87,8 +87,8 @@ def explain_training(
             factor="GPUs",
             value=est.gpus or 0,
             unit="GPUs",
-            moves="days (GPU-hours unchanged)",
-            elasticity=-1.0,
+            moves="days" if req.mfu is not None else "days, and GPU-hours through the layout and failures",
+            elasticity=-1.0 if req.mfu is not None else _rerun_elasticity(req, est, a, eff, "gpus"),
             range_effect=None,
             source="given" if req.gpus else "solved for the deadline",
         ),
@@ -106,7 +106,11 @@ def explain_training(
             )
         )
     else:
-        rows += _step_rows(est, eff, spreads, days)
+        step = _step_rows(est, eff, spreads, days)
+        gemm = next((r.elasticity for r in step if r.factor.startswith("matmul:")), None)
+        rows[-2] = rows[-2].model_copy(update={"elasticity": gemm})  # the peak sets the same rate
+        rows[1] = rows[1].model_copy(update={"elasticity": _rerun_elasticity(req, est, a, eff, "tokens")})
+        rows += step
     if est.gpu_hour_usd is not None:
         given = req.economics.gpu_hour_usd is not None
         psd = spreads.price_log_sd.value
@@ -180,8 +184,8 @@ STEP_TERMS = {  # time-share term -> (the rate or constant that sets it, its ela
     "memory-bound ops": ("hbm_efficiency", -1.0),
     "tensor-parallel comm": ("link_efficiency", -1.0),
     "expert all-to-all": ("network_efficiency", -1.0),
-    "pipeline comm": ("link or network efficiency", -1.0),
-    "pipeline bubble": ("micro-batches per step (global batch)", -1.0),
+    "pipeline comm": ("link efficiency", -1.0),
+    "pipeline bubble": ("micro-batches per step", -1.0),
     "data-parallel comm": ("network_efficiency", -1.0),
     "failures and restarts": ("failures_per_gpu_hour", 1.0),
 }
@@ -201,9 +205,9 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
         "link_efficiency": eff.link_efficiency.source,
         "network_efficiency": sm.network_efficiency.source,
         "failures_per_gpu_hour": f"{sm.failures_per_gpu_hour.source}; {sm.hours_lost_per_failure.source}",
-        "micro-batches per step (global batch)": f"{sm.batch_size_coefficient.source}",
-        "GEMM fraction of peak": est.mfu_source or "",
-        "link or network efficiency": f"{eff.link_efficiency.source}; {sm.network_efficiency.source}",
+        "micro-batches per step": f"global batch: {sm.batch_size_coefficient.source}",
+        "GEMM fraction of peak": _assumed(est, "matmul_fraction"),
+        "link efficiency": f"{eff.link_efficiency.source}; across nodes: {sm.network_efficiency.source}",
     }
     rows = [
         Factor(
@@ -255,6 +259,22 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
         )
     )
     return rows
+
+
+def _rerun_elasticity(
+    req: TrainRequest, est: TrainEstimate, a: Assumptions, eff: Efficiency, field: str
+) -> float:
+    """d ln(days) / d ln(field), measured by re-running the estimate with ``field`` doubled."""
+    value = est.gpus if field == "gpus" else req.tokens
+    if value is None or est.wall_clock_days is None:
+        return 1.0 if field == "tokens" else -1.0
+    changed = req.model_copy(
+        update={field: value * 2, "uncertainty": False, "deadline_days": None, "gpus": est.gpus}
+    )
+    if field == "gpus":
+        changed = changed.model_copy(update={"gpus": int(value * 2)})
+    again = estimate_training(changed, a, eff)
+    return round(math.log2((again.wall_clock_days or est.wall_clock_days) / est.wall_clock_days), 4)
 
 
 def _assumed(est: TrainEstimate, *names: str) -> str:

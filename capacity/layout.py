@@ -68,11 +68,28 @@ def best_width(
 
     A is the step time that divides among replicas (A/d), B the part that does not (bubble, exposed
     gradient reduction), κ = failure rate × hours lost × chips per replica (see :mod:`capacity.step_model`).
+    A ≤ 0 (communication grows faster with d than the work shrinks) gives d* = 1.
     """
     kappa = failure_per_chip * chips_per_replica
+    if per_replica_work <= 0:
+        return 1.0
     if fixed <= 0 or kappa <= 0:
         return math.inf
     return math.sqrt(per_replica_work / (fixed * kappa))
+
+
+def _split(terms: StepTerms, seqs: int, d: int) -> tuple[float, float]:
+    """(A, B) with step time = A/d + B around width ``d``: A the work shared among replicas (micro-batches,
+    optimizer shards, and the ring's −c/d), B what is not (bubble, the exposed reduction's constant part).
+    Exact for dense models; for MoE the expert-parallel width also moves with d and this is the local slope.
+    """
+    per_micro = terms.matmul + terms.attention + terms.memory_bound + terms.tp_comm + terms.expert_comm
+    micro = (per_micro + terms.pp_comm) * d / seqs  # one micro-batch: m = seqs / d of them per step
+    work, fixed = seqs * micro + terms.optimizer * d, terms.bubble
+    if terms.dp_comm_exposed > 0 and d > 1:  # exposed = c·(1 − 1/d) − (2/3)·micro
+        c = (terms.dp_comm_exposed + 2.0 / 3.0 * micro) / (1.0 - 1.0 / d)
+        work, fixed = work - c, fixed + c - 2.0 / 3.0 * micro
+    return work, fixed
 
 
 def choose_layout(
@@ -98,14 +115,28 @@ def choose_layout(
     best: tuple[float, Layout, StepTerms] | None = None
     fallback: tuple[float, Layout, StepTerms] | None = None
 
+    def _layout(t: int, p: int, d: int) -> Layout:
+        ep = _largest_divisor_up_to(sh.experts, d) if sh.experts else 1
+        return Layout(tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / d, node_size=node_size)
+
+    def fits_at(t: int, p: int, d: int) -> bool:
+        used = memory_per_chip_bytes(sh, n_total, _layout(t, p, d), full_recompute, state_bytes_per_param)
+        return memory_bytes is None or used <= memory_bytes
+
+    def _narrowest_fitting(t: int, p: int, lo: int, hi: int) -> int:
+        """Smallest d in [lo, hi] whose memory fits (memory per chip falls as d grows), else hi."""
+        if fits_at(t, p, lo) or not fits_at(t, p, hi):
+            return lo if fits_at(t, p, lo) else hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits_at(t, p, mid) else (mid, hi)
+        return hi
+
     def consider(t: int, p: int, d: int) -> StepTerms | None:
         """Score one layout; None when it does not fit and a fitting one is already known."""
         nonlocal best, fallback
-        ep = _largest_divisor_up_to(sh.experts, d) if sh.experts else 1
-        lay = Layout(tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / d, node_size=node_size)
-        fits = memory_bytes is None or (
-            memory_per_chip_bytes(sh, n_total, lay, full_recompute, state_bytes_per_param) <= memory_bytes
-        )
+        lay = _layout(t, p, d)
+        fits = fits_at(t, p, d)
         if not fits and best is not None:
             return None
         terms = step_terms(
@@ -124,10 +155,11 @@ def choose_layout(
         terms = consider(t, p, widest)
         if terms is None:
             continue
-        fixed = terms.bubble + terms.dp_comm_exposed
-        d_star = best_width((terms.total - fixed) * widest, fixed, failure_per_chip, t * p)
-        if d_star < widest:  # failures make the full width not worth it: try the best narrower widths
-            for d in {max(1, math.floor(d_star)), max(1, math.ceil(d_star))}:
+        work, fixed = _split(terms, seqs, widest)
+        d_star = best_width(work, fixed, failure_per_chip, t * p)
+        if d_star < widest:  # the full width is not worth it: try the best narrower widths that fit
+            low = max(1, math.floor(d_star))
+            for d in {low, _narrowest_fitting(t, p, min(widest, low + 1), widest)}:
                 consider(t, p, d)
     if best is not None:
         return best[1], best[2], True

@@ -31,6 +31,7 @@ from capacity.train import PRETRAINING_SEQ_CAP, modelled_step
 from capacity.units import SECONDS_PER_DAY, TERA
 
 SWEEPABLE = {"hardware.chip", "hardware.gpus", "tokens"}
+TOKEN_ANCHORS = 3  # token counts per (chip, GPU count) at which the step-time model is evaluated
 Array = npt.NDArray[np.float64]
 
 
@@ -90,22 +91,27 @@ def _modelled_mfu(
     sc: Scenario, chip: Chip, gpus: Array, tokens: Array, a: Assumptions, eff: Efficiency,
     cal: Calibration | None,
 ) -> Array:  # fmt: skip
-    """MFU of the step-time model per (GPU count, token count) for one chip: evaluated at the smallest and
-    largest token count and interpolated in log(tokens) between them (the token count moves the MFU only
-    through the global batch, B ∝ C^0.33; tests/test_sweep.py bounds the interpolation error)."""
-    ends = np.unique([tokens.min(), tokens.max()])
-    at_ends = np.empty((gpus.size, ends.size))
+    """MFU of the step-time model per (GPU count, token count) for one chip.
+
+    The token count moves the MFU only through the global batch (B ∝ C^0.33), so the model is evaluated
+    at up to :data:`TOKEN_ANCHORS` token counts (every one when there are that few, else log-spaced from
+    the smallest to the largest) and interpolated in log(tokens) between them; tests/test_sweep.py bounds
+    the interpolation error against the per-point path.
+    """
+    distinct = np.unique(tokens)
+    anchors = (
+        distinct if distinct.size <= TOKEN_ANCHORS else np.geomspace(distinct[0], distinct[-1], TOKEN_ANCHORS)
+    )
+    at = np.empty((gpus.size, anchors.size))
     hardware = sc.hardware.model_copy(update={"chip": chip.id, "gpus": int(gpus[0])})
-    point = sc.model_copy(update={"sweep": {}, "tokens": float(ends[0]), "hardware": hardware})
+    point = sc.model_copy(update={"sweep": {}, "tokens": float(anchors[0]), "hardware": hardware})
     req = train_request(point, cal)
     for j, g in enumerate(gpus):
-        for k, d in enumerate(ends):
-            at = req.model_copy(update={"gpus": int(g), "tokens": float(d)})
-            at_ends[j, k] = modelled_step(at, a, eff, int(g)).mfu
-    if ends.size == 1:
-        return np.repeat(at_ends, tokens.size, axis=1)
-    w = (np.log(tokens) - np.log(ends[0])) / (np.log(ends[1]) - np.log(ends[0]))
-    out: Array = at_ends[:, :1] * (1.0 - w)[None, :] + at_ends[:, 1:] * w[None, :]
+        for k, d in enumerate(anchors):
+            at_point = req.model_copy(update={"gpus": int(g), "tokens": float(d)})
+            at[j, k] = modelled_step(at_point, a, eff, int(g)).mfu
+    log_anchors, log_tokens = np.log(anchors), np.log(tokens)
+    out: Array = np.stack([np.interp(log_tokens, log_anchors, row) for row in at])
     return out
 
 

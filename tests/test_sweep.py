@@ -89,3 +89,15 @@ def test_bad_sweep_values(bad: dict[str, list[float]]) -> None:
     with pytest.raises((InputError, ValidationError)):
         sc = _scenario(sweep=bad)
         train_grid(sc, load_assumptions(), load_efficiency())
+
+
+def test_interpolated_token_axis_stays_close_to_per_point() -> None:
+    # the grid evaluates the step model at the smallest and largest token count and interpolates the MFU
+    # in log(tokens) between them; the per-point path evaluates it at every token count
+    sc = _scenario(sweep={"hardware.chip": ["a100", "h100"], "hardware.gpus": [64, 4096],
+                          "tokens": [1e11, 4e11, 1.5e12, 6e12, 2e13]})  # fmt: skip
+    header, rows = grid_rows(sc, train_grid(sc, load_assumptions(), load_efficiency()), "f")
+    slow = evaluate(sc, "f")
+    days = header.index("wall_clock_days")
+    for r, row in zip(slow, rows, strict=True):
+        assert row[days] == pytest.approx(r.result["wall_clock_days"], rel=0.03)

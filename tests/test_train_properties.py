@@ -22,10 +22,13 @@ def run(**kw: object) -> object:
     return estimate_training(TrainRequest(**kw), load_assumptions(), load_efficiency())  # type: ignore[arg-type]
 
 
+@settings(max_examples=300)
 @given(params, tokens, chips, gpus, gpus)
 def test_more_gpus_never_lengthen_the_run(n: float, d: float, chip: object, g1: int, g2: int) -> None:
     lo, hi = sorted((g1, g2))
     a, b = run(params=n, tokens=d, chip=chip, gpus=lo), run(params=n, tokens=d, chip=chip, gpus=hi)
+    if any("fits the job in memory" in w for w in a.warnings):  # type: ignore[attr-defined]
+        return  # the smaller cluster cannot hold the job: its time is for a layout that does not fit
     assert b.wall_clock_days <= a.wall_clock_days * (1 + 1e-12)  # type: ignore[attr-defined]
 
 

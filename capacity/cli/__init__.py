@@ -55,6 +55,7 @@ def _root(
 app.add_typer(chips_cmd.app, name="chips")
 app.add_typer(models_cmd.app, name="models")
 app.command("train")(train_cmd.train)
+app.command("explain")(train_cmd.explain)
 app.command("serve")(serve_cmd.serve)
 app.command("validate")(validate_cmd.validate)
 app.command("run")(scenario_cmd.run)

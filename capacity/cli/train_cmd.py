@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -197,3 +200,26 @@ def train(
             fmt,
             title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
         )
+
+
+def _explain_command() -> Callable[..., None]:
+    """``capacity explain``: ``capacity train`` with ``--explain`` always on, taking the same options."""
+    signature = inspect.signature(train, eval_str=True)
+
+    @functools.wraps(train)
+    def explain(**kwargs: Any) -> None:
+        train(**kwargs, explain=True)
+
+    explain.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.name != "explain"]
+    )
+    explain.__doc__ = (
+        "Explain one training estimate: each factor of the chain, its value, its source and how much it "
+        "moves the answer (the same options as `capacity train`).\n\n"
+        "Examples:\n\n\b\n  capacity explain --params 175B --tokens 300B --chip a100 --gpus 1024\n"
+        "  capacity explain --model llama2-70b --tokens 2T --chip h800 --days 30 -f json"
+    )
+    return explain
+
+
+explain = _explain_command()
