@@ -72,6 +72,7 @@ class EfficiencySpec(_Strict):
     flops_convention: Literal["6nd", "palm"] = "6nd"
     recompute: Literal["none", "selective", "full"] = "selective"
     seq_len: int | None = Field(default=None, ge=1)
+    batch_tokens: float | None = Field(default=None, gt=0, description="train: global batch in tokens")
     stack: str | None = Field(default=None, description="serve: software-stack preset")
     stack_efficiency: float | None = Field(default=None, gt=0, le=1)
 

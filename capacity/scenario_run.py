@@ -120,6 +120,7 @@ def train_request(sc: Scenario, calibration: Calibration | None) -> TrainRequest
         capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
         precision=hw.precision if hw.precision != "int4" else None,
         flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
+        batch_tokens=eff.batch_tokens,
         node_size=hw.node_size, economics=sc.economics, calibration=calibration,
     )  # fmt: skip
 

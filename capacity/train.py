@@ -67,6 +67,9 @@ class TrainRequest(BaseModel):
     flops_convention: flops.FlopsConvention = "6nd"
     recompute: flops.Recompute = "selective"
     seq_len: int | None = Field(default=None, ge=1)
+    batch_tokens: float | None = Field(
+        default=None, gt=0, description="global batch; default compute-optimal"
+    )
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
@@ -194,7 +197,7 @@ def modelled_step(req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int)
         req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
         calibration=applies_to(req.calibration, req.chip, []), full_recompute=req.recompute == "full",
         usable_memory_fraction=prov.pick(None, "memory_usable_fraction"),
-        state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"),
+        state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"), batch_tokens=req.batch_tokens,
     )  # fmt: skip
 
 

@@ -123,3 +123,16 @@ def test_done_criterion_175b_on_1024_a100() -> None:
     assert est.wall_clock_days_p10 < team < est.wall_clock_days_p90
     assert est.wall_clock_days_p90 > 0.95 * 34  # the 2021 software stack is at the slow edge
     assert math.isclose(est.gpu_hours, est.wall_clock_days * 24 * 1024)
+
+
+def test_a_given_batch_replaces_the_compute_optimal_one(cli: Any) -> None:
+    # GPT-3's published batch (3.2M tokens, Brown et al. 2020 Table 2.1) is smaller than the compute-optimal
+    # 14M: fewer micro-batches per replica, a larger bubble share, a lower MFU
+    base = ["train", "--params", "175B", "--tokens", "300B", "--chip", "a100", "--gpus", "1024", "-f", "json"]
+    default, small = cli(*base).json(), cli(*base, "--batch-tokens", "3.2M").json()
+    assert small["global_batch_tokens"] == pytest.approx(3.2e6, rel=0.01)
+    assert default["global_batch_tokens"] == pytest.approx(
+        optimal_batch_tokens(6 * 175e9 * 300e9, EFF), rel=0.01
+    )
+    assert small["mfu"] < default["mfu"]
+    assert small["time_shares"]["pipeline bubble"] > default["time_shares"]["pipeline bubble"]

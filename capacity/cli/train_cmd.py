@@ -105,7 +105,12 @@ def train(
         str, typer.Option(help="Activation recomputation: none, selective or full.")
     ] = "selective",
     seq_len: Annotated[
-        int | None, typer.Option(help="Sequence length (default: the preset's, at most 4096).")
+        int | None,
+        typer.Option(help="Training sequence length (default: the preset's context, at most 8192)."),
+    ] = None,
+    batch_tokens: Annotated[
+        str | None,
+        typer.Option(help="Global batch in tokens, e.g. 4M (default: compute-optimal, 0.292 x C^0.3271)."),
     ] = None,
     node_size: Annotated[
         int | None, typer.Option(help="Accelerators per node for the --days solve (default 8).")
@@ -167,6 +172,7 @@ def train(
         flops_convention=choice(flops_convention, ("6nd", "palm"), "--flops"),
         recompute=choice(recompute, ("none", "selective", "full"), "--recompute"),
         seq_len=seq_len,
+        batch_tokens=None if batch_tokens is None else parse_count(batch_tokens, "--batch-tokens"),
         node_size=node_size,
         economics=economics(
             pricing,
