@@ -196,6 +196,33 @@ MICRO_BATCH_TERMS = (
 )  # fmt: skip
 
 
+KERNELS = ("matmul", "attention", "memory-bound ops")
+
+
+def _moved_time(shares: dict[str, float], m: float, fp8: bool, micro: float) -> dict[str, float]:
+    """Per term, how much time its rate moves (in wall-time shares), to first order with the layout fixed.
+
+    * the bubble is (p − 1) idle micro-batch times: it follows the micro-batch terms;
+    * an exposed MoE all-to-all hides the kernels it overlaps: they move nothing, the network moves it all;
+    * an exposed gradient reduction: the network moves the whole reduction (exposed + the 2/3 of one
+      micro-batch it hides behind), and faster kernels expose more of it;
+    * the GEMM fraction also sets attention's rate, except in FP8 runs (attention stays at 16 bits).
+    """
+    follow = 1.0 + shares.get("pipeline bubble", 0.0) / micro
+    moved = {k: v * follow if k in MICRO_BATCH_TERMS else v for k, v in shares.items()}
+    if shares.get("expert all-to-all", 0.0) > 0:
+        moved["expert all-to-all"] += sum(moved.get(k, 0.0) for k in KERNELS)
+        moved.update({k: 0.0 for k in KERNELS if k in moved})
+    dp = shares.get("data-parallel comm", 0.0)
+    if dp > 0:
+        moved["data-parallel comm"] = dp + 2.0 / 3.0 * micro / m
+        for k in KERNELS:
+            moved[k] = moved.get(k, 0.0) - 2.0 / 3.0 * shares.get(k, 0.0) / m
+    if not fp8 and "matmul" in moved:
+        moved["matmul"] += moved.get("attention", 0.0)
+    return moved
+
+
 def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str) -> list[Factor]:
     """One row per term of the step-time model: its share of wall time is its elasticity (layout fixed)."""
     sm = eff.step_model
@@ -226,14 +253,12 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
     steady = sum(v for k, v in shares.items() if k in STEP_TERMS and k != "failures and restarts") or 1.0
     failures = shares.get("failures and restarts", 0.0)
     micro = sum(v for k, v in shares.items() if k in MICRO_BATCH_TERMS) or 1.0
+    moved = _moved_time(shares, est.microbatches or 1.0, est.precision == "fp8", micro)
     for term, share in shares.items():
         if term not in STEP_TERMS:
             continue
         knob, sign = STEP_TERMS[term]
-        moved = share + (shares.get("attention", 0.0) if term == "matmul" else 0.0)  # attention: a GEMM rate
-        if term in MICRO_BATCH_TERMS:  # the bubble is (p - 1) idle micro-batch times: it follows them
-            moved *= 1.0 + shares.get("pipeline bubble", 0.0) / micro
-        rate_elasticity = sign * moved / steady
+        rate_elasticity = sign * moved.get(term, share) / steady
         elasticity = failures / (steady + failures) if term == "failures and restarts" else rate_elasticity
         rows.append(
             Factor(

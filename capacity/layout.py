@@ -7,12 +7,13 @@ time per token when failures (which grow with the chips in use) cost more than t
 A replica needs at least one sequence per step, so chips beyond that stay idle. Each replica runs
 m = (batch / s) / d micro-batches per step (the average, not rounded). MoE experts are spread over the
 data-parallel ranks (expert-parallel width e = the largest divisor of E up to d). The layout with the
-least wall time per token (failures included) whose memory fits wins; if none fits, the fastest one is
-reported with ``fits = False``.
+least wall time per token (failures included) whose memory fits wins; if none fits, the one that misses memory
+by least is reported with ``fits = False``.
 
 Memory per chip (Megatron-LM with a distributed optimizer, i.e. ZeRO-1; Rajbhandari et al. 2019):
 16-bit weights and gradients of the chip's share of the model, plus the fp32 optimizer states sharded over
-the d replicas; activations of the micro-batches in flight (1F1B keeps up to p of them on the first stage,
+the d replicas (an expert's over the d / e replicas that hold it); activations of the micro-batches in
+flight (1F1B keeps up to p of them on the first stage,
 each ⌈L/p⌉ layers: Narayanan et al. 2021), 34·s·h/t bytes per layer with selective recomputation and
 2·s·h/t with full recomputation (Korthikanti et al. 2022, sequence parallel); fp32 logits s·V·4/t.
 """
@@ -40,8 +41,10 @@ def memory_per_chip_bytes(
     """Bytes one chip holds on layout ``lay`` (see the module docstring)."""
     t, p, d = lay.tp, lay.pp, lay.dp
     experts = expert_params(sh)
-    local = (n_total - experts) / (t * p) + experts / (t * p * lay.ep)
-    states = local * (WEIGHT_AND_GRAD_BYTES + (state_bytes_per_param - WEIGHT_AND_GRAD_BYTES) / d)
+    dense, expert = (n_total - experts) / (t * p), experts / (t * p * lay.ep)
+    sharded = state_bytes_per_param - WEIGHT_AND_GRAD_BYTES
+    states = dense * (WEIGHT_AND_GRAD_BYTES + sharded / d)
+    states += expert * (WEIGHT_AND_GRAD_BYTES + sharded / max(1, d // lay.ep))  # expert states: over d / e
     per_layer = (
         (FULL_BYTES_PER_HIDDEN if full_recompute else SELECTIVE_BYTES_PER_HIDDEN) * sh.seq_len * sh.hidden / t
     )
@@ -146,8 +149,10 @@ def choose_layout(
         per_token = terms.total * (1.0 + failure_per_chip * t * p * d) / (seqs * sh.seq_len)
         if fits and (best is None or per_token < best[0]):
             best = (per_token, lay, terms)
-        elif not fits and (fallback is None or per_token < fallback[0]):
-            fallback = (per_token, lay, terms)
+        elif not fits:  # keep the layout that misses memory by least
+            need = memory_per_chip_bytes(sh, n_total, lay, full_recompute, state_bytes_per_param)
+            if fallback is None or need < fallback[0]:
+                fallback = (need, lay, terms)
         return terms
 
     for t, p in pairs(sh, gpus, node_size):

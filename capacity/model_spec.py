@@ -62,6 +62,9 @@ class ModelPreset(_Strict):
     glu: bool = Field(description="gated linear unit FFN (SwiGLU/GeGLU: three matrices instead of two)")
     vocab_size: PosInt
     context_length: PosInt
+    pretraining_seq_len: PosInt | None = Field(
+        default=None, description="sequence length of pre-training, when shorter than the context"
+    )
     tied_embeddings: bool
     position_embedding: Literal["learned", "rope", "alibi"]
     moe: MoE | None = None

@@ -75,9 +75,13 @@ def from_preset(m: ModelPreset, seq_len: int) -> Shape:
 
 
 def guess(n_params: float, seq_len: int) -> Shape:
-    """A dense GPT-3-like shape with about ``n_params`` parameters (see the module docstring)."""
+    """A dense GPT-3-like shape with about ``n_params`` parameters (see the module docstring). For an MoE
+    model given only by counts, pass the active parameters: the per-token work is what the shape sets."""
     layers = max(2, round((n_params / (12.0 * ASPECT_RATIO**2)) ** (1.0 / 3.0)))
-    hidden = max(GUESS_HEAD_DIM, round((n_params / (12.0 * layers)) ** 0.5 / GUESS_HEAD_DIM) * GUESS_HEAD_DIM)
+    raw = (n_params / (12.0 * layers)) ** 0.5
+    # heads = hidden / 128, a multiple of 8 from 1024 wide up, so tensor parallelism over 8 chips divides them
+    step = GUESS_HEAD_DIM * 8 if raw >= 2048 else GUESS_HEAD_DIM
+    hidden = max(GUESS_HEAD_DIM, round(raw / step) * step)
     return Shape(
         layers=layers,
         hidden=hidden,

@@ -21,7 +21,7 @@ from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.layout import choose_layout
 from capacity.links import inter_node_gb_s, intra_node_gb_s
 from capacity.shape import Shape
-from capacity.step_time import ChipRates
+from capacity.step_time import ChipRates, Layout, StepTerms
 from capacity.units import TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
@@ -42,6 +42,7 @@ class StepEstimate(BaseModel):
     gpus_used: int
     global_batch_tokens: float
     memory_fits: bool
+    full_recompute: bool
     time_shares: dict[str, float]  # share of wall time per term; sums to 1
     failure_overhead: float  # fraction of progress time added by interruptions
     matmul_fraction: float
@@ -87,7 +88,8 @@ def chip_rates(
         notes.append(
             f"{chip.id}: no memory bandwidth known; assumed A100's {FALLBACK_FLOP_PER_BYTE:g} FLOP/byte"
         )
-        hbm = peak_tflops(chip, precision) * TERA / FALLBACK_FLOP_PER_BYTE
+        peak16 = chip.dense_peak("bf16") or chip.dense_peak("fp16") or peak_tflops(chip, precision)
+        hbm = peak16 * TERA / FALLBACK_FLOP_PER_BYTE  # against a 16-bit peak, like A100's 312
     else:
         hbm = chip.memory_bandwidth_gb_s * 1e9
     intra, w1 = intra_node_gb_s(chip)
@@ -128,15 +130,26 @@ def predict(
     rates, frac, frac_source = chip_rates(chip, precision, eff, calibration, notes)
     batch = batch_tokens or optimal_batch_tokens(6.0 * n_active * tokens, eff)
     memory = None if chip.memory_gb is None else chip.memory_gb * 1e9 * usable_memory_fraction
-    lay, terms, fits = choose_layout(
-        sh, n_total, n_active, gpus, node_size, rates,
-        batch_tokens=batch, memory_bytes=memory, state_bytes_per_param=state_bytes_per_param,
-        full_recompute=full_recompute,
-        elementwise_bytes_per_hidden=sm.elementwise_bytes_per_hidden.value,
-        loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
-        optimizer_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
-        failure_per_chip=sm.failures_per_gpu_hour.value * sm.hours_lost_per_failure.value,
-    )  # fmt: skip
+
+    def search(full: bool) -> tuple[Layout, StepTerms, bool]:
+        return choose_layout(
+            sh, n_total, n_active, gpus, node_size, rates,
+            batch_tokens=batch, memory_bytes=memory, state_bytes_per_param=state_bytes_per_param,
+            full_recompute=full,
+            elementwise_bytes_per_hidden=sm.elementwise_bytes_per_hidden.value,
+            loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
+            optimizer_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
+            failure_per_chip=sm.failures_per_gpu_hour.value * sm.hours_lost_per_failure.value,
+        )  # fmt: skip
+
+    lay, terms, fits = search(full_recompute)
+    if not fits and not full_recompute:  # what a team does when activations do not fit: recompute them
+        lay, terms, fits = search(True)
+        full_recompute = True
+        notes.append(
+            "no layout fits with selective recomputation; full activation recomputation assumed "
+            "(its extra forward pass is in the step time; pass --recompute full to count it in HFU)"
+        )
     used = lay.tp * lay.pp * lay.dp
     tokens_per_step = lay.microbatches * lay.dp * sh.seq_len
     failure = sm.failures_per_gpu_hour.value * used * sm.hours_lost_per_failure.value
@@ -157,7 +170,7 @@ def predict(
         "failures and restarts": steady * failure,
         "unmodelled (wall-clock factor)": steady * (1.0 + failure) * (1.0 / factor - 1.0),
     }
-    if used < gpus:
+    if gpus - used >= lay.tp * lay.pp:  # a whole replica's worth of chips idle, not just the remainder
         notes.append(
             f"only {used} of {gpus} chips have work: a {batch / 1e6:.3g}M-token batch of {sh.seq_len}-token "
             "sequences gives each data-parallel replica at least one sequence (more would only add failures)"
@@ -175,6 +188,7 @@ def predict(
         gpus_used=used,
         global_batch_tokens=float(tokens_per_step),
         memory_fits=fits,
+        full_recompute=full_recompute,
         time_shares={k: v / wall for k, v in shares.items() if v > 0},
         failure_overhead=failure,
         matmul_fraction=frac,

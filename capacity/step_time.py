@@ -6,8 +6,9 @@ Shoeybi et al. 2019; Narayanan et al. 2021, arXiv:2104.04473). Per micro-batch a
 
 * matmul time: linear-layer FLOPs / (peak × GEMM fraction × size factor); FP8 runs do the linear layers at
   the FP8 rate and attention and the output head at 16 bits (DeepSeek-AI 2024, arXiv:2412.19437 §3.3);
-* attention time: causal FlashAttention, 8·s·w FLOPs per token per layer (forward 2·s·w after the causal
-  half, backward twice that, plus the forward recomputed), at a fraction of the GEMM rate;
+* attention time: causal FlashAttention, 7·s·w FLOPs per token per layer (forward 2·s·w after the causal
+  half, backward 2.5 times the forward as FlashAttention's benchmarks count it, its QKᵀ recomputed), at a
+  fraction of the GEMM rate (the fraction comes from throughputs reported on that count);
 * memory-bound time: element-wise traffic per token per layer and the loss over the vocabulary, at HBM
   bandwidth × efficiency (so chips whose FLOPs grew faster than their bandwidth pay more);
 * communication: tensor-parallel all-reduces (4 per layer, forward and backward) and pipeline sends are not
@@ -17,7 +18,8 @@ Shoeybi et al. 2019; Narayanan et al. 2021, arXiv:2104.04473). Per micro-batch a
 
 Step = (m + p − 1) × micro-batch time (1F1B schedule; the (p − 1) is the bubble)
        + data-parallel gradient reduction not hidden behind the last micro-batch's backward
-       + the optimizer step. Ring collectives move 2·(n − 1)/n of the buffer per chip.
+       + the optimizer step. Ring collectives move 2·(n − 1)/n of the buffer per chip. Expert weights are
+       replicated only d / e times, so their gradients reduce, and their optimizer states shard, over d / e.
 The output head is assumed balanced across stages (Llama 3 drops a layer from the first and last stage).
 """
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from capacity.shape import Shape
 
 TP_ALLREDUCES_PER_LAYER = 4  # 2 forward + 2 backward (Megatron-LM, Shoeybi et al. 2019, Fig. 4)
+ATTENTION_FLOPS_PER_SW = 7.0  # causal: forward 2·s·w, backward 2.5 × forward (FlashAttention's own count)
 BYTES_16BIT = 2.0
 
 
@@ -110,15 +113,21 @@ def step_terms(
     attn_proj_flops = 6.0 * L * h * (sh.qkv_out_width + sh.attention_width)
     body = max(0.0, 6.0 * (n_active - sh.embedding_params) - expert_flops)
     ffn_flops = max(0.0, body - attn_proj_flops)
-    recompute = 4.0 / 3.0 if full_recompute else 1.0  # full recomputation repeats each forward once
+    # full recomputation repeats each forward once: linear layers 4/3, attention 9/7 (its forward is 2 of
+    # 7), element-wise traffic 5/4 (one more forward pass), tensor-parallel all-reduces 6 instead of 4
+    recompute = 4.0 / 3.0 if full_recompute else 1.0
 
     half = rates.gemm_half_size
-    tokens_per_expert = s * sh.top_k * lay.ep / sh.experts if sh.experts else 0.0
+    tokens_per_expert = s * sh.routed_k * lay.ep / sh.experts if sh.experts else 0.0
     per_token = (
         (
             attn_proj_flops / size_factor(s, h, sh.qkv_out_width / t, half)
             + ffn_flops / size_factor(s, h, sh.ffn / t, half)
-            + (expert_flops / size_factor(tokens_per_expert, h, sh.expert_ffn, half) if expert_flops else 0.0)
+            + (
+                expert_flops / size_factor(tokens_per_expert, h, sh.expert_ffn / t, half)
+                if expert_flops
+                else 0.0
+            )
         )
         * recompute
         / rates.linear_flop_s
@@ -126,14 +135,18 @@ def step_terms(
     per_token += head_flops / size_factor(s, h, sh.vocab / t, half) / rates.bf16_flop_s
     matmul = per_token * s / t * stage_share
 
-    attention = 8.0 * s * sh.attention_width * L * s / t * stage_share
+    attention = ATTENTION_FLOPS_PER_SW * s * sh.attention_width * L * s / t * stage_share
+    attention *= 9.0 / 7.0 if full_recompute else 1.0
     attention /= rates.bf16_flop_s * rates.attention_fraction
 
     mem_bytes = (elementwise_bytes_per_hidden * h * L + loss_bytes_per_vocab * sh.vocab) * s / t
-    memory_bound = mem_bytes * stage_share / rates.hbm_bytes_s
+    memory_bound = mem_bytes * stage_share / rates.hbm_bytes_s * (5.0 / 4.0 if full_recompute else 1.0)
 
     tp_comm = (
-        TP_ALLREDUCES_PER_LAYER * L * stage_share * ring_seconds(s * h * BYTES_16BIT, t, rates.intra_bytes_s)
+        (TP_ALLREDUCES_PER_LAYER + (2 if full_recompute else 0))
+        * L
+        * stage_share
+        * ring_seconds(s * h * BYTES_16BIT, t, rates.intra_bytes_s)
     )
     a2a_bytes = 4.0 * s * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
     off_node = 0.0 if lay.ep * t <= lay.node_size else 1.0 - lay.node_size / (lay.ep * t)
@@ -147,11 +160,14 @@ def step_terms(
     bubble = (p - 1) * micro
 
     expert_params = sh.moe_layers * sh.experts * glu * h * sh.expert_ffn
-    local_params = (n_total - expert_params) / (t * p) + expert_params / (t * p * lay.ep)
+    dense_local = (n_total - expert_params) / (t * p)
+    expert_local = expert_params / (t * p * lay.ep)
+    expert_dp = max(1, d // lay.ep)  # each expert is replicated d / e times
     dp_rate = rates.intra_bytes_s if t * p * d <= lay.node_size else rates.inter_bytes_s
-    dp_comm = ring_seconds(local_params * BYTES_16BIT, d, dp_rate)
+    dp_comm = ring_seconds(dense_local * BYTES_16BIT, d, dp_rate)
+    dp_comm += ring_seconds(expert_local * BYTES_16BIT, expert_dp, dp_rate)
     dp_exposed = max(0.0, dp_comm - 2.0 / 3.0 * micro)
-    optimizer = optimizer_bytes_per_param * local_params / d / rates.hbm_bytes_s
+    optimizer = optimizer_bytes_per_param * (dense_local / d + expert_local / expert_dp) / rates.hbm_bytes_s
     return StepTerms(
         matmul=m * matmul,
         attention=m * attention,

@@ -27,7 +27,7 @@ from capacity.errors import InputError
 from capacity.provenance import Provenance
 from capacity.scenario import InlineModel, Scenario
 from capacity.scenario_run import LIMIT_METRIC, scenario_calibration, train_request
-from capacity.train import PRETRAINING_SEQ_CAP, modelled_step
+from capacity.train import modelled_step, training_seq_len
 from capacity.units import SECONDS_PER_DAY, TERA
 
 SWEEPABLE = {"hardware.chip", "hardware.gpus", "tokens"}
@@ -181,7 +181,7 @@ def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
         n = sc.model.params
         return n, sc.model.active_params or n, 0.0
     m = load_models().get(sc.model)
-    seq = sc.efficiency.seq_len or min(m.context_length, PRETRAINING_SEQ_CAP)
+    seq = sc.efficiency.seq_len or training_seq_len(m)
     act = memory.activation_bytes(m.layers, seq, m.hidden_size, m.heads, sc.efficiency.recompute)
     return m.params, m.n_active, act
 

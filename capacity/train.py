@@ -2,7 +2,7 @@
 
 One call, :func:`estimate_training`, takes a :class:`TrainRequest` and returns a :class:`TrainEstimate`.
 Time: T = C / (n · peak · MFU), C model FLOPs (see :mod:`capacity.flops`), peak the dense per-chip
-FLOP/s for the precision, MFU model-FLOPs utilisation (user's, or :mod:`capacity.efficiency`'s default).
+FLOP/s for the precision, MFU model-FLOPs utilisation (the user's, or :mod:`capacity.step_model`'s).
 Three ways to give the hardware: ``gpus`` (forward), ``deadline_days`` (solve for the GPU count, rounded
 up to whole nodes), or ``capacity_pflops`` (a data centre's peak, reported in data-centre days).
 """
@@ -122,6 +122,7 @@ class TrainEstimate(BaseModel):
     steady_state_mfu: float | None = Field(description="MFU before failures and unmodelled overheads")
     layout: str | None = Field(description="the parallel layout the step model chose")
     gpus_used: int | None
+    microbatches: float | None = Field(description="micro-batches per data-parallel replica per step")
     global_batch_tokens: float | None
     time_shares: dict[str, float] | None = Field(description="share of wall-clock time per step-model term")
     gpu_hours: float | None
@@ -174,12 +175,21 @@ def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Sh
         n_active = n_total * m.n_active / m.params  # MoE keeps the preset's active share
         if req.params is not None and m.moe is not None:
             prov.note("active_params", n_active, f"{m.id}'s active/total ratio applied to --params")
-    seq = req.seq_len or (min(m.context_length, PRETRAINING_SEQ_CAP) if m else shape.GUESS_SEQ_LEN)
+    seq = req.seq_len or (training_seq_len(m) if m else shape.GUESS_SEQ_LEN)
     if m is None:
-        return n_total, n_active, shape.guess(n_total, seq)
+        return (
+            n_total,
+            n_active,
+            shape.guess(n_active, seq),
+        )  # MoE by counts: a dense shape of the active size
     if seq > m.context_length:
         prov.warnings.append(f"--seq-len {seq} exceeds {m.id}'s context length of {m.context_length}")
     return n_total, n_active, shape.from_preset(m, seq)
+
+
+def training_seq_len(m: ModelPreset) -> int:
+    """The preset's pre-training sequence length if published, else its context up to 8,192."""
+    return m.pretraining_seq_len or min(m.context_length, PRETRAINING_SEQ_CAP)
 
 
 def default_precision(chip: Chip) -> Literal["bf16", "fp16"]:
@@ -339,7 +349,9 @@ def estimate_training(
     fits = None
     if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
         fits = gpus >= min_gpus
-        if not fits:
+        if fits and step is not None and not step.memory_fits:
+            fits = False  # the floor assumes perfect sharding; no real layout of these chips holds it
+        elif not fits:
             warnings.append(
                 f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
                 f"{min_gpus} ({(state_bytes + (act_bytes or 0)) / 1e9:,.0f} GB at "
@@ -401,6 +413,7 @@ def estimate_training(
         steady_state_mfu=None if step is None else step.steady_state_mfu * convention,
         layout=None if step is None else step.layout,
         gpus_used=None if step is None else step.gpus_used,
+        microbatches=None if step is None else step.microbatches,
         global_batch_tokens=None if step is None else step.global_batch_tokens,
         time_shares=None if step is None else step.time_shares,
         gpu_hours=gpu_hours,

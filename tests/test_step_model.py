@@ -136,3 +136,29 @@ def test_a_given_batch_replaces_the_compute_optimal_one(cli: Any) -> None:
     )
     assert small["mfu"] < default["mfu"]
     assert small["time_shares"]["pipeline bubble"] > default["time_shares"]["pipeline bubble"]
+
+
+def test_guessed_shapes_allow_tensor_parallelism() -> None:
+    for n in (7e9, 13e9, 70e9, 405e9):
+        assert guess(n, 2048).heads % 8 == 0, n
+
+
+def test_moe_given_by_counts_is_modelled_at_its_active_size() -> None:
+    # no preset: a dense shape of the active size, not a 671B-wide one
+    chip = CHIPS.get("h800")
+    counts = TrainRequest(params=671e9, active_params=37e9, tokens=14.8e12, chip=chip, gpus=2048)
+    preset = TrainRequest(model=MODELS.get("deepseek-v3"), tokens=14.8e12, chip=chip, gpus=2048)
+    a, b = (
+        estimate_training(counts, load_assumptions(), EFF),
+        estimate_training(preset, load_assumptions(), EFF),
+    )
+    assert a.mfu is not None and b.mfu is not None and 0.5 < a.mfu / b.mfu < 3.0
+
+
+def test_when_selective_recomputation_does_not_fit_full_is_assumed_and_said() -> None:
+    m = MODELS.get("llama3.1-405b")
+    est = estimate_training(
+        TrainRequest(model=m, tokens=15.6e12, chip=CHIPS.get("h100"), gpus=16384), load_assumptions(), EFF
+    )
+    assert est.memory_fits
+    assert any("full activation recomputation assumed" in w for w in est.warnings)

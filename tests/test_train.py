@@ -198,7 +198,9 @@ def test_mla_attention_uses_qk_and_v_head_dims() -> None:
 def test_deadline_solve_respects_the_memory_floor() -> None:
     est = train(params=70e9, tokens=100e9, chip="h100", deadline_days=365)
     assert est.memory_fits and est.gpus is not None and est.min_gpus_for_memory is not None
-    assert est.gpus >= est.min_gpus_for_memory and not est.warnings
+    assert est.gpus >= est.min_gpus_for_memory
+    # at the fewest chips only full recomputation fits: said, not hidden; nothing else is wrong
+    assert all("full activation recomputation assumed" in w for w in est.warnings)
 
 
 def test_hfu_above_one_is_refused() -> None:
