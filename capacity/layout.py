@@ -136,11 +136,13 @@ def choose_layout(
         return hi
 
     def consider(t: int, p: int, d: int) -> StepTerms | None:
-        """Score one layout; None when it does not fit and a fitting one is already known."""
+        """Score one layout; None when it does not fit and a fitting one, or one that misses memory by
+        less, is already known."""
         nonlocal best, fallback
         lay = _layout(t, p, d)
-        fits = fits_at(t, p, d)
-        if not fits and best is not None:
+        need = memory_per_chip_bytes(sh, n_total, lay, full_recompute, state_bytes_per_param)
+        fits = memory_bytes is None or need <= memory_bytes
+        if not fits and (best is not None or (fallback is not None and need >= fallback[0])):
             return None
         terms = step_terms(
             sh, n_total, n_active, lay, rates,
@@ -150,9 +152,7 @@ def choose_layout(
         if fits and (best is None or per_token < best[0]):
             best = (per_token, lay, terms)
         elif not fits:  # keep the layout that misses memory by least
-            need = memory_per_chip_bytes(sh, n_total, lay, full_recompute, state_bytes_per_param)
-            if fallback is None or need < fallback[0]:
-                fallback = (need, lay, terms)
+            fallback = (need, lay, terms)
         return terms
 
     for t, p in pairs(sh, gpus, node_size):
