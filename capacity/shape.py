@@ -6,6 +6,8 @@ V vocabulary, s training sequence length; MoE: E routed experts, k active per to
 With only a parameter count the shape follows GPT-3's aspect ratio, h ≈ 128·L, so N ≈ 12·L·h² gives
 L = (N / (12·128²))^(1/3) (Brown et al. 2020, Table 2.1: 175B has L = 96, h = 12288; Kaplan et al. 2020
 §3.1 found the loss nearly flat over a wide range of aspect ratios, so the guess matters little).
+The tied embedding V·h (GPT-2's 50,257-token vocabulary) is taken out of N first; h is rounded to 128,
+or to 1,024 from 2,048 up so the heads (h / 128) divide over an 8-chip node.
 """
 
 from __future__ import annotations
@@ -77,8 +79,11 @@ def from_preset(m: ModelPreset, seq_len: int) -> Shape:
 def guess(n_params: float, seq_len: int) -> Shape:
     """A dense GPT-3-like shape with about ``n_params`` parameters (see the module docstring). For an MoE
     model given only by counts, pass the active parameters: the per-token work is what the shape sets."""
-    layers = max(2, round((n_params / (12.0 * ASPECT_RATIO**2)) ** (1.0 / 3.0)))
-    raw = (n_params / (12.0 * layers)) ** 0.5
+    body = n_params
+    for _ in range(3):  # the tied embedding V·h is part of N but does no matmul work: take it out first
+        layers = max(2, round((body / (12.0 * ASPECT_RATIO**2)) ** (1.0 / 3.0)))
+        raw = (body / (12.0 * layers)) ** 0.5
+        body = max(n_params - GUESS_VOCAB * raw, n_params / 4.0)
     # heads = hidden / 128, a multiple of 8 from 1024 wide up, so tensor parallelism over 8 chips divides them
     step = GUESS_HEAD_DIM * 8 if raw >= 2048 else GUESS_HEAD_DIM
     hidden = max(GUESS_HEAD_DIM, round(raw / step) * step)
