@@ -13,157 +13,23 @@ import math
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
 from capacity import cost, energy, flops, memory, shape, step_model
 from capacity.assumptions import Assumptions, Efficiency
-from capacity.calibration import Calibration, applies_to
+from capacity.calibration import applies_to
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.model_spec import ModelPreset
-from capacity.provenance import Assumed, Provenance
+from capacity.provenance import Provenance
 from capacity.shape import Shape
 from capacity.step_model import StepEstimate
+from capacity.train_io import Economics, PublishedComparison, TrainEstimate, TrainRequest
 from capacity.units import SECONDS_PER_DAY, TERA
 
 PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
 MAX_SOLVE_GPUS = 10_000_000
-Pricing = Literal["cloud", "owned"]
-Currency = Literal["USD", "CNY"]
 
-
-class Economics(BaseModel):
-    """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    pricing: Pricing = "cloud"
-    gpu_hour_usd: float | None = Field(default=None, gt=0)
-    gpu_price_usd: float | None = Field(default=None, gt=0, description="owned: price per accelerator")
-    pue: float | None = Field(default=None, ge=1, le=3)
-    grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0, le=2)
-    electricity_usd_per_kwh: float | None = Field(default=None, ge=0)
-    server_power_factor: float | None = Field(default=None, gt=0, le=5)
-    currency: Currency = "USD"
-    cny_per_usd: float | None = Field(default=None, gt=0)
-
-
-class TrainRequest(BaseModel):
-    """What a planner knows. Give ``model`` or ``params``; at most one of gpus / deadline / capacity."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
-
-    tokens: float = Field(gt=0)
-    model: ModelPreset | None = None
-    params: float | None = Field(default=None, gt=0, description="total parameters (all experts)")
-    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
-    chip: Chip | None = None
-    gpus: int | None = Field(default=None, ge=1)
-    deadline_days: float | None = Field(default=None, gt=0)
-    capacity_pflops: float | None = Field(default=None, gt=0)
-    mfu: float | None = Field(default=None, gt=0, le=1)
-    precision: Dtype | None = None
-    flops_convention: flops.FlopsConvention = "6nd"
-    recompute: flops.Recompute = "selective"
-    seq_len: int | None = Field(default=None, ge=1)
-    batch_tokens: float | None = Field(
-        default=None, gt=0, description="global batch; default compute-optimal"
-    )
-    node_size: int | None = Field(default=None, ge=1)
-    economics: Economics = Field(default_factory=Economics)
-    calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
-    uncertainty: bool = Field(default=False, description="add P10/P50/P90 by Monte Carlo")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TrainRequest:
-        if self.model is None and self.params is None:
-            raise ValueError("give a model preset or a parameter count")
-        given = [n for n in ("gpus", "deadline_days", "capacity_pflops") if getattr(self, n) is not None]
-        if len(given) > 1:
-            raise ValueError(f"give only one of gpus, days or capacity (got {', '.join(given)})")
-        if self.chip is None and (self.gpus is not None or self.deadline_days is not None):
-            raise ValueError("a GPU count or a deadline needs a chip")
-        return self
-
-
-class PublishedComparison(BaseModel):
-    """A published run on the same chip: its wall-clock MFU and what this job would take at it."""
-
-    run: str
-    implied_mfu: float
-    wall_clock_days_at_that_mfu: float | None
-
-
-class TrainEstimate(BaseModel):
-    """The answer, grouped compute / time / memory / money / energy. Units are in the names."""
-
-    model_config = ConfigDict(frozen=True)
-
-    # compute
-    model: str | None
-    params: float
-    active_params: float
-    tokens: float
-    flops_convention: str
-    training_flops: float
-    hardware_flops: float
-    recompute: str
-    pf_days: float
-    # time and size
-    chip: str | None
-    precision: str | None
-    peak_tflops_per_gpu: float | None
-    gpus: int | None
-    aggregate_peak_pflops: float | None
-    mfu: float | None
-    hfu: float | None
-    mfu_source: str | None
-    steady_state_mfu: float | None = Field(description="MFU before failures and unmodelled overheads")
-    layout: str | None = Field(description="the parallel layout the step model chose")
-    gpus_used: int | None
-    microbatches: float | None = Field(description="micro-batches per data-parallel replica per step")
-    global_batch_tokens: float | None
-    time_shares: dict[str, float] | None = Field(description="share of wall-clock time per step-model term")
-    gpu_hours: float | None
-    gpu_days: float | None
-    wall_clock_days: float | None
-    data_centre_days_at_peak: float | None
-    # memory
-    model_state_gb: float
-    activation_gb: float | None
-    min_gpus_for_memory: int | None
-    memory_fits: bool | None
-    # money
-    pricing: str
-    gpu_hour_usd: float | None
-    cost_usd: float | None
-    cost: float | None
-    currency: str
-    capex_usd: float | None
-    # energy
-    facility_power_mw: float | None
-    energy_mwh: float | None
-    co2e_t: float | None
-    pue: float | None
-    grid_kgco2e_per_kwh: float | None
-    # provenance
-    assumptions: list[Assumed]
-    warnings: list[str]
-    published_runs_on_chip: list[PublishedComparison]
-    # uncertainty (with --uncertainty; see capacity.uncertainty)
-    gpu_hours_p10: float | None = None
-    gpu_hours_p50: float | None = None
-    gpu_hours_p90: float | None = None
-    wall_clock_days_p10: float | None = None
-    wall_clock_days_p50: float | None = None
-    wall_clock_days_p90: float | None = None
-    cost_usd_p10: float | None = None
-    cost_usd_p50: float | None = None
-    cost_usd_p90: float | None = None
-    energy_mwh_p10: float | None = None
-    energy_mwh_p50: float | None = None
-    energy_mwh_p90: float | None = None
+__all__ = ["Economics", "PublishedComparison", "TrainEstimate", "TrainRequest", "estimate_training"]
 
 
 def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Shape]:
