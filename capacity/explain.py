@@ -290,14 +290,10 @@ def _rerun_elasticity(
     req: TrainRequest, est: TrainEstimate, a: Assumptions, eff: Efficiency, field: str
 ) -> float:
     """d ln(days) / d ln(field), measured by re-running the estimate with ``field`` doubled."""
-    value = est.gpus if field == "gpus" else req.tokens
-    if value is None or est.wall_clock_days is None:
+    if est.gpus is None or est.wall_clock_days is None:
         return 1.0 if field == "tokens" else -1.0
-    changed = req.model_copy(
-        update={field: value * 2, "uncertainty": False, "deadline_days": None, "gpus": est.gpus}
-    )
-    if field == "gpus":
-        changed = changed.model_copy(update={"gpus": int(value * 2)})
+    doubled = {"gpus": est.gpus * 2} if field == "gpus" else {"tokens": req.tokens * 2, "gpus": est.gpus}
+    changed = req.model_copy(update={**doubled, "uncertainty": False, "deadline_days": None})
     again = estimate_training(changed, a, eff)
     return round(math.log2((again.wall_clock_days or est.wall_clock_days) / est.wall_clock_days), 4)
 

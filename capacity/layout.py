@@ -31,16 +31,12 @@ PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
 WEIGHT_AND_GRAD_BYTES = 4.0  # 16-bit weights + 16-bit gradients, replicated across data parallel
 
 
-def expert_params(sh: Shape) -> float:
-    return float(sh.moe_layers * sh.experts * (3 if sh.glu else 2) * sh.hidden * sh.expert_ffn)
-
-
 def memory_per_chip_bytes(
     sh: Shape, n_total: float, lay: Layout, full_recompute: bool, state_bytes_per_param: float
 ) -> float:
     """Bytes one chip holds on layout ``lay`` (see the module docstring)."""
     t, p, d = lay.tp, lay.pp, lay.dp
-    experts = expert_params(sh)
+    experts = sh.expert_params
     dense, expert = (n_total - experts) / (t * p), experts / (t * p * lay.ep)
     sharded = state_bytes_per_param - WEIGHT_AND_GRAD_BYTES
     states = dense * (WEIGHT_AND_GRAD_BYTES + sharded / d)
@@ -128,8 +124,10 @@ def choose_layout(
 
     def _narrowest_fitting(t: int, p: int, lo: int, hi: int) -> int:
         """Smallest d in [lo, hi] whose memory fits (memory per chip falls as d grows), else hi."""
-        if fits_at(t, p, lo) or not fits_at(t, p, hi):
-            return lo if fits_at(t, p, lo) else hi
+        if fits_at(t, p, lo):
+            return lo
+        if not fits_at(t, p, hi):
+            return hi
         while hi - lo > 1:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if fits_at(t, p, mid) else (mid, hi)

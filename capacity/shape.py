@@ -45,6 +45,11 @@ class Shape(BaseModel):
     guessed: bool = False
 
     @property
+    def expert_params(self) -> float:
+        """Parameters of all routed and shared experts (what expert parallelism spreads)."""
+        return float(self.moe_layers * self.experts * (3 if self.glu else 2) * self.hidden * self.expert_ffn)
+
+    @property
     def embedding_params(self) -> float:
         """Token embedding plus a separate output head unless tied (lookups are not matmuls)."""
         return float(self.vocab * self.hidden * (1 if self.tied_embeddings else 2))

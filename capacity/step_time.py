@@ -159,9 +159,8 @@ def step_terms(
     m = lay.microbatches
     bubble = (p - 1) * micro
 
-    expert_params = sh.moe_layers * sh.experts * glu * h * sh.expert_ffn
-    dense_local = (n_total - expert_params) / (t * p)
-    expert_local = expert_params / (t * p * lay.ep)
+    dense_local = (n_total - sh.expert_params) / (t * p)
+    expert_local = sh.expert_params / (t * p * lay.ep)
     expert_dp = max(1, d // lay.ep)  # each expert is replicated d / e times
     dp_rate = rates.intra_bytes_s if t * p * d <= lay.node_size else rates.inter_bytes_s
     dp_comm = ring_seconds(dense_local * BYTES_16BIT, d, dp_rate)
