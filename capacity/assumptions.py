@@ -64,16 +64,34 @@ class StepConstants(_Strict):
     """Constants of the training step-time model (``step_model`` in ``specs/efficiency.yaml``)."""
 
     gemm_half_size: Assumption
+    training_kernel_efficiency: Assumption = Field(
+        description="achieved kernel rates in training / the best microbenchmark rates (fitted)"
+    )
     attention_fraction_of_gemm: Assumption
-    elementwise_bytes_per_hidden: Assumption
+    elementwise_passes: Assumption
     loss_bytes_per_vocab: Assumption
     optimizer_step_bytes_per_param: Assumption
     network_efficiency: Assumption
     batch_size_coefficient: Assumption
     batch_size_exponent: Assumption
+
+
+class GoodputConstants(_Strict):
+    """What stops a run apart from steady state (``goodput`` in ``specs/efficiency.yaml``)."""
+
     failures_per_gpu_hour: Assumption
-    hours_lost_per_failure: Assumption
-    wall_clock_factor: Assumption
+    restart_hours: Assumption = Field(description="restart, re-initialisation and checkpoint reload")
+    checkpoint_interval_hours: Assumption
+    checkpoint_stall_share: Assumption
+    other_pause_share: Assumption = Field(description="evaluation, data stalls, stragglers, slow steps")
+
+
+class SteadySets(_Strict):
+    """Which steady-state source groups may set constants, and which are held out (decided by source)."""
+
+    fitting: list[str] = Field(min_length=1)
+    held_out: list[str] = Field(min_length=1)
+    source: str
 
 
 class FittingRuns(_Strict):
@@ -89,7 +107,9 @@ class Efficiency(_Strict):
     hbm_efficiency: Assumption
     link_efficiency: Assumption
     step_model: StepConstants
+    goodput: GoodputConstants
     fitting_runs: FittingRuns
+    steady_state_sets: SteadySets
     flat_baseline_mfu: Assumption
 
 

@@ -1,4 +1,4 @@
-"""Load the data catalogues in ``specs/`` (chips, model presets) and resolve ids and aliases.
+"""Load the data catalogues in ``specs/`` (chips, model presets, runs) and resolve ids and aliases.
 
 Where the data is found, in order: the ``specs_dir`` argument; ``$CAPACITY_SPECS_DIR``; the copy
 shipped inside the installed package (``capacity/specs``, put there by the wheel build); the
@@ -23,7 +23,8 @@ from capacity.errors import SpecFileError, UnknownIdError
 from capacity.model_spec import ModelPreset
 from capacity.parse_cache import ParsedYamlCache
 from capacity.run_spec import PublishedRun
-from capacity.yamlio import read_yaml, validation_problems
+from capacity.steady_spec import SteadyRun, SteadyRunFile
+from capacity.yamlio import locate, read_yaml, validation_problems
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R", bound="_Record")
@@ -141,3 +142,33 @@ def _runs(folder: Path) -> tuple[PublishedRun, ...]:
 def load_runs(specs_dir: Path | None = None) -> tuple[PublishedRun, ...]:
     """Published training runs (``specs/runs/*.yaml``)."""
     return _runs((specs_dir or default_specs_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _steady_runs(folder: Path) -> tuple[SteadyRun, ...]:
+    if not (folder / "steady_state").is_dir():
+        raise SpecFileError(
+            [f"{folder / 'steady_state'}: catalogue folder not found (set CAPACITY_SPECS_DIR)"]
+        )
+    runs: list[SteadyRun] = []
+    seen: dict[str, Path] = {}
+    for path in sorted((folder / "steady_state").glob("*.yaml")):
+        group = load_record(path, SteadyRunFile)
+        if group.source_group != path.stem:
+            line, col = locate(read_yaml(path), ("source_group",))
+            problem = f"source_group: {group.source_group!r} must be the file name {path.stem!r}"
+            raise SpecFileError([f"{path}:{line}:{col}: {problem}"])
+        for i, run in enumerate(group.runs):
+            if run.id in seen:
+                line, col = locate(read_yaml(path), ("runs", i, "id"))
+                raise SpecFileError(
+                    [f"{path}:{line}:{col}: runs.{i}.id: {run.id!r} is also defined in {seen[run.id]}"]
+                )
+            seen[run.id] = path
+            runs.append(run)
+    return tuple(runs)
+
+
+def load_steady_runs(specs_dir: Path | None = None) -> tuple[SteadyRun, ...]:
+    """Published steady-state training throughputs (``specs/steady_state/*.yaml``, one per source group)."""
+    return _steady_runs((specs_dir or default_specs_dir()).resolve())

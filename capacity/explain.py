@@ -185,6 +185,8 @@ STEP_TERMS = {  # time-share term -> (the rate or constant that sets it, its ela
     "tensor-parallel comm": ("link_efficiency", -1.0),
     "expert all-to-all": ("network_efficiency", -1.0),
     "pipeline comm": ("link efficiency", -1.0),
+    "context-parallel comm": ("link efficiency", -1.0),
+    "ZeRO-3/FSDP comm": ("network_efficiency", -1.0),
     "pipeline bubble": ("micro-batches per step", -1.0),
     "data-parallel comm": ("network_efficiency", -1.0),
     "failures and restarts": ("failures_per_gpu_hour", 1.0),
@@ -193,7 +195,9 @@ STEP_TERMS = {  # time-share term -> (the rate or constant that sets it, its ela
 
 MICRO_BATCH_TERMS = (
     "matmul", "attention", "memory-bound ops", "tensor-parallel comm", "expert all-to-all", "pipeline comm",
+    "context-parallel comm", "ZeRO-3/FSDP comm",
 )  # fmt: skip
+OTHER_PAUSES = "evaluation, data stalls, stragglers"
 
 
 KERNELS = ("matmul", "attention", "memory-bound ops")
@@ -204,7 +208,7 @@ def _moved_time(shares: dict[str, float], m: float, fp8: bool, micro: float) -> 
 
     * the bubble is (p − 1) idle micro-batch times: it follows the micro-batch terms;
     * an exposed MoE all-to-all hides the kernels it overlaps: they move nothing, the network moves it all;
-    * an exposed gradient reduction: the network moves the whole reduction (exposed + the 2/3 of one
+    * an exposed gradient reduction: the network moves the whole reduction (exposed + the one
       micro-batch it hides behind), and faster kernels expose more of it;
     * the GEMM fraction also sets attention's rate, except in FP8 runs (attention stays at 16 bits).
     """
@@ -215,9 +219,9 @@ def _moved_time(shares: dict[str, float], m: float, fp8: bool, micro: float) -> 
         moved.update({k: 0.0 for k in KERNELS if k in moved})
     dp = shares.get("data-parallel comm", 0.0)
     if dp > 0:
-        moved["data-parallel comm"] = dp + 2.0 / 3.0 * micro / m
+        moved["data-parallel comm"] = dp + micro / m
         for k in KERNELS:
-            moved[k] = moved.get(k, 0.0) - 2.0 / 3.0 * shares.get(k, 0.0) / m
+            moved[k] = moved.get(k, 0.0) - shares.get(k, 0.0) / m
     if not fp8 and "matmul" in moved:
         moved["matmul"] += moved.get("attention", 0.0)
     return moved
@@ -231,7 +235,9 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
         "hbm_efficiency": eff.hbm_efficiency.source,
         "link_efficiency": eff.link_efficiency.source,
         "network_efficiency": sm.network_efficiency.source,
-        "failures_per_gpu_hour": f"{sm.failures_per_gpu_hour.source}; {sm.hours_lost_per_failure.source}",
+        "failures_per_gpu_hour": (
+            f"{eff.goodput.failures_per_gpu_hour.source}; {eff.goodput.restart_hours.source}"
+        ),
         "micro-batches per step": f"global batch: {sm.batch_size_coefficient.source}",
         "GEMM fraction of peak": _assumed(est, "matmul_fraction"),
         "link efficiency": f"{eff.link_efficiency.source}; across nodes: {sm.network_efficiency.source}",
@@ -272,15 +278,17 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
             )
         )
     sd = spreads.unmodelled_log_sd.value
+    g = eff.goodput
     rows.append(
         Factor(
-            factor="wall-clock factor",
-            value=sm.wall_clock_factor.value,
+            factor="goodput: checkpoint stalls and other pauses",
+            value=round(1.0 - shares.get("checkpoint stalls", 0.0) - shares.get(OTHER_PAUSES, 0.0), 4),
             unit="",
             moves=moves,
             elasticity=-1.0,
-            range_effect=f"GPU-hours x{math.exp(-Z90 * sd):.2f} to x{math.exp(Z90 * sd):.2f}",
-            source=sm.wall_clock_factor.source,
+            range_effect=f"what the model leaves out: GPU-hours x{math.exp(-Z90 * sd):.2f} to "
+            f"x{math.exp(Z90 * sd):.2f}",
+            source=f"{g.checkpoint_stall_share.source}; {g.other_pause_share.source}",
         )
     )
     return rows

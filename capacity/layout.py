@@ -1,63 +1,167 @@
-"""Choosing the parallel layout of a training job: tensor × pipeline × data (× expert) parallel.
+"""Choosing the parallel layout of a training job: tensor × pipeline × context × data (× expert) parallel.
 
-The search tries tensor-parallel widths t that fit in one node and divide the heads, pipeline depths p
-of 1, 2, 3, 4, 6, … 64 up to the layer count (the slowest stage holds ⌈L/p⌉ layers), and data-parallel
-widths d up to min(⌊G / (t·p)⌋, global batch / s): the widest, and the narrower width that minimises
-time per token when failures (which grow with the chips in use) cost more than the extra replicas give.
-A replica needs at least one sequence per step, so chips beyond that stay idle. Each replica runs
-m = (batch / s) / d micro-batches per step (the average, not rounded). MoE experts are spread over the
-data-parallel ranks (expert-parallel width e = the largest divisor of E up to d). The layout with the
-least wall time per token (failures included) whose memory fits wins; if none fits, the one that misses memory
-by least is reported with ``fits = False``.
+Whatever the user pins (:class:`capacity.parallel.ParallelSpec`) is kept; the search fills in the rest:
 
-Memory per chip (Megatron-LM with a distributed optimizer, i.e. ZeRO-1; Rajbhandari et al. 2019):
-16-bit weights and gradients of the chip's share of the model, plus the fp32 optimizer states sharded over
-the d replicas (an expert's over the d / e replicas that hold it); activations of the micro-batches in
-flight (1F1B keeps up to p of them on the first stage,
-each ⌈L/p⌉ layers: Narayanan et al. 2021), 34·s·h/t bytes per layer with selective recomputation and
-2·s·h/t with full recomputation (Korthikanti et al. 2022, sequence parallel); fp32 logits s·V·4/t.
+* t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
+  64 up to the layer count (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2 or 4 when p > 1
+  and v·p divides L; c context-parallel widths 1, 2, 4, 8 from 16k-token sequences up; b sequences per
+  micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the user's recomputation (selective by default, full
+  when nothing else fits);
+* d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
+  that minimises time per token when failures (which grow with the chips in use) cost more than the extra
+  replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
+  replica runs m = (batch / s) / (d·b) micro-batches per step (the average, not rounded);
+* e, MoE experts spread over the data-parallel ranks: the largest divisor of E up to d·c.
+
+The layout with the least wall time per token (failures included) whose memory fits wins; if none fits,
+the one that misses memory by least is reported with ``fits = False``. Memory: :mod:`capacity.memory`.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
+from capacity import memory
+from capacity.errors import InputError
+from capacity.parallel import Layout, ParallelSpec, Recompute, Sharding
 from capacity.shape import Shape
-from capacity.step_time import ChipRates, Layout, StepTerms, step_terms
+from capacity.step_time import ChipRates, StepTerms, step_terms
 
-SELECTIVE_BYTES_PER_HIDDEN = 34.0
-FULL_BYTES_PER_HIDDEN = 2.0
 PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
-WEIGHT_AND_GRAD_BYTES = 4.0  # 16-bit weights + 16-bit gradients, replicated across data parallel
+TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
+VIRTUAL_STAGES = (1, 2, 4)
+CONTEXT_WIDTHS = (1, 2, 4, 8)
+MICRO_BATCHES = (1, 2, 4)
+SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
+Key = tuple[float, ...]
+LONG_SEQUENCE = (
+    16_384  # context parallelism is searched from here up (Megatron-Core recommends it for long s)
+)
 
 
-def memory_per_chip_bytes(
-    sh: Shape, n_total: float, lay: Layout, full_recompute: bool, state_bytes_per_param: float
-) -> float:
-    """Bytes one chip holds on layout ``lay`` (see the module docstring)."""
-    t, p, d = lay.tp, lay.pp, lay.dp
-    experts = sh.expert_params
-    dense, expert = (n_total - experts) / (t * p), experts / (t * p * lay.ep)
-    sharded = state_bytes_per_param - WEIGHT_AND_GRAD_BYTES
-    states = dense * (WEIGHT_AND_GRAD_BYTES + sharded / d)
-    states += expert * (WEIGHT_AND_GRAD_BYTES + sharded / max(1, d // lay.ep))  # expert states: over d / e
-    per_layer = (
-        (FULL_BYTES_PER_HIDDEN if full_recompute else SELECTIVE_BYTES_PER_HIDDEN) * sh.seq_len * sh.hidden / t
-    )
-    layers_held = min(p, math.ceil(lay.microbatches)) * math.ceil(sh.layers / p)
-    working = SELECTIVE_BYTES_PER_HIDDEN * sh.seq_len * sh.hidden / t if full_recompute else 0.0
-    logits = 4.0 * sh.seq_len * sh.vocab / t
-    return states + layers_held * per_layer + working + logits
+@dataclass(frozen=True)
+class Candidate:
+    """One scored layout."""
+
+    per_token_s: float  # wall seconds per token, failures included
+    layout: Layout
+    terms: StepTerms
+    memory: memory.MemoryBreakdown
+    fits: bool
+
+
+def rank_key(c: Candidate) -> tuple[int, int, int, int]:
+    """Order of preference: time per token (to 0.1 %), then the simpler layout — less sharding, fewer
+    virtual stages, smaller micro-batches — when two are as fast."""
+    lay = c.layout
+    shard = ("zero1", "none", "zero2", "zero3").index(lay.sharding)
+    return round(math.log(c.per_token_s) * 1000), shard, lay.vp, lay.micro_batch
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the search found: the chosen layout first, then the runners-up (``--layouts N``)."""
+
+    ranked: list[Candidate]
+
+    @property
+    def best(self) -> Candidate:
+        return self.ranked[0]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything about the job the search needs besides the layout."""
+
+    sh: Shape
+    n_total: float
+    n_active: float
+    gpus: int
+    node_size: int
+    rates: ChipRates
+    seqs: int  # global batch in sequences
+    memory_bytes: float | None
+    optimizer_bytes_per_param: float  # fp32 optimizer states (12 for mixed-precision Adam)
+    optimizer_step_bytes_per_param: float  # HBM traffic of the optimizer step
+    elementwise_passes: float
+    loss_bytes_per_vocab: float
+    failure_per_chip: float  # failures per chip-hour × hours lost each
+
+    def score(self, lay: Layout) -> Candidate:
+        terms = step_terms(
+            self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
+            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param,
+        )  # fmt: skip
+        mem = memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
+        fits = self.memory_bytes is None or mem.total <= self.memory_bytes
+        per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
+        return Candidate(per_token, lay, terms, mem, fits)
+
+    def memory_of(self, lay: Layout) -> float:
+        return memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param).total
+
+
+def check_pins(job: Job, pin: ParallelSpec) -> None:
+    """Raise :class:`InputError` (exit 2) when the pinned layout cannot exist for these chips and model."""
+    sh = job.sh
+    t, p, c, d = pin.tp or 1, pin.pp or 1, pin.cp or 1, pin.dp or 1
+    if t * p * c * d > job.gpus:
+        raise InputError(
+            f"--tp {t} x --pp {p} x --cp {c} x --dp {d} = {t * p * c * d} chips, more than --gpus {job.gpus}"
+        )
+    if sh.heads % t:
+        raise InputError(f"--tp {t} does not divide the model's {sh.heads} attention heads")
+    if p > sh.layers:
+        raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and sh.layers % (p * pin.vp):
+        raise InputError(f"--vp {pin.vp} x --pp {p} does not divide the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and p == 1:
+        raise InputError("--vp needs a pipeline (--pp 2 or more)")
+    if sh.seq_len % c:
+        raise InputError(f"--cp {c} does not divide the sequence length {sh.seq_len}")
+    if pin.ep and pin.ep > 1:
+        if not sh.experts:
+            raise InputError("--ep: the model has no experts (dense model)")
+        if sh.experts % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the model's {sh.experts} experts")
+        if pin.dp and (pin.dp * c) % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the data-parallel ranks dp x cp = {pin.dp * c}")
+    if d * (pin.micro_batch or 1) > job.seqs:
+        raise InputError(
+            f"--dp {d} x --micro-batch {pin.micro_batch or 1} is more sequences than the global batch of "
+            f"{job.seqs}; raise --batch-tokens or lower --dp"
+        )
+
+
+def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
+    """(t, p, c, v, b, sharding) tuples to try, pins kept."""
+    sh = job.sh
+    tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= job.node_size and sh.heads % t == 0]
+    pps = [pin.pp] if pin.pp else [p for p in PIPELINE_DEPTHS if p <= sh.layers]
+    cps = [pin.cp] if pin.cp else [
+        c for c in CONTEXT_WIDTHS if c == 1 or (sh.seq_len >= LONG_SEQUENCE and sh.seq_len % (2 * c) == 0)
+    ]  # fmt: skip
+    bs = [pin.micro_batch] if pin.micro_batch else list(MICRO_BATCHES)
+    shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
+    for t in tps:
+        for p in pps:
+            vs = [pin.vp] if pin.vp else [v for v in VIRTUAL_STAGES if v == 1 or sh.layers % (p * v) == 0]
+            for c in cps:
+                if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
+                    continue
+                for v in vs:
+                    if v > 1 and p == 1:
+                        continue
+                    for b in bs:
+                        for shard in shards:
+                            yield t, p, c, v, b, shard
 
 
 def _largest_divisor_up_to(n: int, cap: int) -> int:
     return max(k for k in range(1, min(n, cap) + 1) if n % k == 0)
-
-
-def pairs(sh: Shape, gpus: int, node_size: int) -> list[tuple[int, int]]:
-    """Every (t, p) the search considers for ``gpus`` chips."""
-    tps = [t for t in (1, 2, 4, 8, 16, 32, 64) if t <= node_size and sh.heads % t == 0 and t <= gpus]
-    return [(t, p) for t in tps for p in PIPELINE_DEPTHS if p <= sh.layers and t * p <= gpus]
 
 
 def best_width(
@@ -66,7 +170,7 @@ def best_width(
     """Data-parallel width d minimising (A/d + B)·(1 + κ·d): d* = √(A / (B·κ)), κ = failure cost per replica.
 
     A is the step time that divides among replicas (A/d), B the part that does not (bubble, exposed
-    gradient reduction), κ = failure rate × hours lost × chips per replica (see :mod:`capacity.step_model`).
+    gradient reduction), κ = failure rate × hours lost × chips per replica (see :mod:`capacity.goodput`).
     A ≤ 0 (communication grows faster with d than the work shrinks) gives d* = 1.
     """
     kappa = failure_per_chip * chips_per_replica
@@ -77,95 +181,88 @@ def best_width(
     return math.sqrt(per_replica_work / (fixed * kappa))
 
 
-def _split(terms: StepTerms, seqs: int, d: int) -> tuple[float, float]:
-    """(A, B) with step time = A/d + B around width ``d``: A the work shared among replicas (micro-batches,
-    optimizer shards, and the ring's −c/d), B what is not (bubble, the exposed reduction's constant part).
-    Exact for dense models; for MoE the expert-parallel width also moves with d and this is the local slope.
-    """
-    per_micro = terms.matmul + terms.attention + terms.memory_bound + terms.tp_comm + terms.expert_comm
-    micro = (per_micro + terms.pp_comm) * d / seqs  # one micro-batch: m = seqs / d of them per step
-    work, fixed = seqs * micro + terms.optimizer * d, terms.bubble
-    if terms.dp_comm_exposed > 0 and d > 1:  # exposed = c·(1 − 1/d) − (2/3)·micro
-        c = (terms.dp_comm_exposed + 2.0 / 3.0 * micro) / (1.0 - 1.0 / d)
-        work, fixed = work - c, fixed + c - 2.0 / 3.0 * micro
+def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
+    """(A, B) with step time ≈ A/d + B around width d: A the work shared among replicas (micro-batches,
+    optimizer shards, the ring's −C/d), B what is not (bubble, the exposed reduction's constant part)."""
+    d = lay.dp
+    per_micro = (terms.total - terms.bubble - terms.dp_comm_exposed - terms.optimizer) / lay.microbatches
+    work, fixed = seqs / lay.micro_batch * per_micro + terms.optimizer * d, terms.bubble
+    if terms.dp_comm_exposed > 0 and d > 1:  # exposed ≈ C·(1 − 1/d) − micro
+        c = (terms.dp_comm_exposed + per_micro) / (1.0 - 1.0 / d)
+        work, fixed = work - c, fixed + c - per_micro
     return work, fixed
 
 
-def choose_layout(
-    sh: Shape,
-    n_total: float,
-    n_active: float,
-    gpus: int,
-    node_size: int,
-    rates: ChipRates,
-    *,
-    batch_tokens: float,
-    memory_bytes: float | None,
-    state_bytes_per_param: float,
-    full_recompute: bool,
-    elementwise_bytes_per_hidden: float,
-    loss_bytes_per_vocab: float,
-    optimizer_bytes_per_param: float,
-    failure_per_chip: float,
-) -> tuple[Layout, StepTerms, bool]:
-    """(layout, its step terms, whether it fits in memory): the least wall time per token among those that
-    fit, counting time lost to failures (``failure_per_chip`` = failures per chip-hour × hours lost each)."""
-    seqs = max(1, round(batch_tokens / sh.seq_len))
-    best: tuple[float, Layout, StepTerms] | None = None
-    fallback: tuple[float, Layout, StepTerms] | None = None
+def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> Search:
+    """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring)."""
+    check_pins(job, pin)
+    sh, seqs = job.sh, job.seqs
+    fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
+    misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
+    counter = 0
+    seen: set[Layout] = set()
 
-    def _layout(t: int, p: int, d: int) -> Layout:
-        ep = _largest_divisor_up_to(sh.experts, d) if sh.experts else 1
-        return Layout(tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / d, node_size=node_size)
-
-    def fits_at(t: int, p: int, d: int) -> bool:
-        used = memory_per_chip_bytes(sh, n_total, _layout(t, p, d), full_recompute, state_bytes_per_param)
-        return memory_bytes is None or used <= memory_bytes
-
-    def _narrowest_fitting(t: int, p: int, lo: int, hi: int) -> int:
-        """Smallest d in [lo, hi] whose memory fits (memory per chip falls as d grows), else hi."""
-        if fits_at(t, p, lo):
-            return lo
-        if not fits_at(t, p, hi):
-            return hi
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if fits_at(t, p, mid) else (mid, hi)
-        return hi
-
-    def consider(t: int, p: int, d: int) -> StepTerms | None:
-        """Score one layout; None when it does not fit and a fitting one, or one that misses memory by
-        less, is already known."""
-        nonlocal best, fallback
-        lay = _layout(t, p, d)
-        need = memory_per_chip_bytes(sh, n_total, lay, full_recompute, state_bytes_per_param)
-        fits = memory_bytes is None or need <= memory_bytes
-        if not fits and (best is not None or (fallback is not None and need >= fallback[0])):
-            return None
-        terms = step_terms(
-            sh, n_total, n_active, lay, rates,
-            elementwise_bytes_per_hidden, loss_bytes_per_vocab, optimizer_bytes_per_param, full_recompute,
+    def layout(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> Layout:
+        ep = pin.ep or (_largest_divisor_up_to(sh.experts, d * c) if sh.experts else 1)
+        return Layout(
+            tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / (d * b), node_size=job.node_size, cp=c, vp=v,
+            micro_batch=b, sharding=shard, recompute=recompute,
         )  # fmt: skip
-        per_token = terms.total * (1.0 + failure_per_chip * t * p * d) / (seqs * sh.seq_len)
-        if fits and (best is None or per_token < best[0]):
-            best = (per_token, lay, terms)
-        elif not fits:  # keep the layout that misses memory by least
-            fallback = (need, lay, terms)
-        return terms
 
-    for t, p in pairs(sh, gpus, node_size):
-        widest = min(gpus // (t * p), seqs)
-        terms = consider(t, p, widest)
-        if terms is None:
+    def worst_kept(heap: list[tuple[Key, int, Candidate]]) -> Key:
+        return tuple(-x for x in heap[0][0]) if len(heap) >= keep else (math.inf,)
+
+    def consider(lay: Layout) -> Candidate | None:
+        nonlocal counter
+        if lay in seen or (lay.ep > 1 and (lay.dp * lay.cp) % lay.ep):
+            return None
+        seen.add(lay)
+        need = job.memory_of(lay)
+        fits = job.memory_bytes is None or need <= job.memory_bytes
+        if not fits and (fitting or (need,) >= worst_kept(misses)):
+            return None
+        cand = job.score(lay)
+        counter += 1
+        key: Key
+        if fits:
+            heap, key = fitting, rank_key(cand)
+            misses.clear()
+        else:
+            heap, key = misses, (need,)
+        if key < worst_kept(heap):
+            heapq.heappush(heap, (tuple(-x for x in key), -counter, cand))
+            if len(heap) > keep:
+                heapq.heappop(heap)
+        return cand
+
+    def fits_at(lay: Layout, d: int) -> bool:
+        at = replace(lay, dp=d, microbatches=seqs / (d * lay.micro_batch))
+        return job.memory_bytes is None or job.memory_of(at) <= job.memory_bytes
+
+    for t, p, c, v, b, shard in _grid(job, pin):
+        widest = min(job.gpus // (t * p * c), seqs // b)
+        if widest < 1:
             continue
-        work, fixed = _split(terms, seqs, widest)
-        d_star = best_width(work, fixed, failure_per_chip, t * p)
+        if pin.dp:
+            consider(layout(t, p, c, v, b, shard, pin.dp))
+            continue
+        top = consider(layout(t, p, c, v, b, shard, widest))
+        if top is None:
+            continue
+        work, fixed = _split(top.terms, top.layout, seqs)
+        d_star = best_width(work, fixed, job.failure_per_chip, t * p * c)
         if d_star < widest:  # the full width is not worth it: try the best narrower widths that fit
             low = max(1, math.floor(d_star))
-            for d in {low, _narrowest_fitting(t, p, min(widest, low + 1), widest)}:
-                consider(t, p, d)
-    if best is not None:
-        return best[1], best[2], True
-    if fallback is None:  # unreachable: t = p = 1 is always a candidate
-        raise ValueError("no layout")
-    return fallback[1], fallback[2], False
+            lo, hi = min(widest, low + 1), widest
+            if not fits_at(top.layout, lo) and fits_at(top.layout, hi):
+                while hi - lo > 1:  # memory per chip falls as d grows: the narrowest that fits
+                    mid = (lo + hi) // 2
+                    lo, hi = (lo, mid) if fits_at(top.layout, mid) else (mid, hi)
+                lo = hi
+            for d in {low, lo}:
+                consider(layout(t, p, c, v, b, shard, d))
+    heap = fitting or misses
+    if not heap:
+        raise InputError(f"no layout of {job.gpus} chips can run the job with the pinned {pin.pinned()}")
+    ranked = [cand for _, _, cand in sorted(heap, reverse=True)]
+    return Search(ranked=ranked)

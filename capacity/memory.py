@@ -1,21 +1,63 @@
-"""Memory floor for training: model states plus activations → the fewest chips that can hold the job.
+"""Training memory: one model for the layout search, the memory floor and the output.
 
-Model states (Rajbhandari et al. 2019, ZeRO, arXiv:1910.02054): with mixed-precision Adam each parameter
-needs 2 (16-bit weights) + 2 (16-bit gradients) + 12 (fp32 master copy, momentum, variance) = 16 bytes.
-Fully sharded (ZeRO-3 / FSDP, or tensor + pipeline parallel) these states divide across the chips.
+Model states (Rajbhandari et al. 2019, ZeRO, arXiv:1910.02054), mixed-precision Adam: 2 bytes of 16-bit
+weights, 2 of 16-bit gradients and 12 of fp32 optimizer states (master copy, momentum, variance) per
+parameter, 16 in all. ZeRO-1 shards the 12 over the data-parallel ranks, ZeRO-2 the gradients too,
+ZeRO-3 (FSDP) the weights too; a ZeRO-3 chip also holds the gathered 16-bit weights of the layers in flight
+(the one computing and the one prefetched, PyTorch FSDP's default prefetch of one layer ahead).
 
-Activations per layer per sequence of T tokens, 16-bit (Korthikanti et al. 2022, arXiv:2205.05198, Table 2),
-h hidden size, a heads:
-    none:       T·h·(34 + 5·a·T/h)      every intermediate kept
-    selective:  34·T·h                  attention scores recomputed
-    full:       2·T·h                   only each layer's input kept (plus one layer's working set)
+Activations a layer keeps for its backward pass, per token, 16-bit, derived from the shape (h hidden, q the
+fused Q/K/V output width, w the attention output width, f the FFN width, g = 2 for a GLU else 1): the
+inputs of the two layer norms and of the four GEMMs, Q/K/V and the attention output that FlashAttention's
+backward reads, the FFN pre-activation(s) and the activation output:
+
+    2 · (4·h + q + w + (g + 1)·f) bytes
+
+For GPT-3's shape (q = 3h, w = h, f = 4h) this is 32·h, Korthikanti et al.'s 34·h (arXiv:2205.05198,
+Table 2) less the dropout masks modern recipes leave out. FlashAttention (Dao et al. 2022) never stores
+the s×s scores, which is all that Korthikanti's *selective* recomputation drops, so ``none`` and
+``selective`` keep the same bytes (and cost the same time: the scores are recomputed inside FlashAttention's
+backward either way). ``full`` keeps only each layer's 16-bit input (2·h per token) plus one layer's working
+set during its recomputation. With sequence parallelism activations divide by t, with context parallelism
+by c.
+
+Micro-batches in flight on the first pipeline stage (the one that holds most): 1F1B keeps min(p, m) of
+them, each ⌈L/p⌉ layers (Narayanan et al. 2021); the interleaved schedule keeps L·(1 + (p − 1)/(p·v))
+layers' worth (Korthikanti et al. 2022, §4.2.3). Logits take fp32 s·V/t per micro-batch on the last stage.
 """
 
 from __future__ import annotations
 
 import math
 
-from capacity.flops import Recompute
+from pydantic import BaseModel, ConfigDict
+
+from capacity.parallel import Layout, Recompute
+from capacity.shape import Shape
+
+WEIGHT_BYTES = 2.0  # 16-bit weights
+GRADIENT_BYTES = 2.0  # 16-bit gradients
+PREFETCHED_LAYERS = 2  # ZeRO-3: the layer computing and the one gathered ahead
+
+
+class MemoryBreakdown(BaseModel):
+    """Bytes one chip holds, by part (GB in the output: ``memory_per_gpu_gb``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weights: float
+    gradients: float
+    optimizer: float
+    activations: float
+    buffers: float
+
+    @property
+    def total(self) -> float:
+        return self.weights + self.gradients + self.optimizer + self.activations + self.buffers
+
+    def gb(self) -> dict[str, float]:
+        parts = self.model_dump()
+        return {**{k: v / 1e9 for k, v in parts.items()}, "total": self.total / 1e9}
 
 
 def model_state_bytes(n_total: float, bytes_per_param: float) -> float:
@@ -23,22 +65,61 @@ def model_state_bytes(n_total: float, bytes_per_param: float) -> float:
     return n_total * bytes_per_param
 
 
-def activation_bytes_per_layer(seq_len: int, hidden: int, heads: int, recompute: Recompute) -> float:
-    """Activation bytes one layer keeps for one sequence (micro-batch of 1), 16-bit."""
-    t, h, a = float(seq_len), float(hidden), float(heads)
+def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute) -> float:
+    """Bytes of activations one layer keeps per token, before tensor/context parallel splits."""
     if recompute == "full":
-        return 2.0 * t * h
-    if recompute == "selective":
-        return 34.0 * t * h
-    return t * h * (34.0 + 5.0 * a * t / h)
+        return WEIGHT_BYTES * sh.hidden
+    glu = 2.0 if sh.glu else 1.0
+    ffn = sh.expert_ffn * sh.top_k if sh.experts else sh.ffn  # an MoE token keeps its experts' activations
+    return 2.0 * (4.0 * sh.hidden + sh.qkv_out_width + sh.attention_width + (glu + 1.0) * ffn)
 
 
-def activation_bytes(layers: int, seq_len: int, hidden: int, heads: int, recompute: Recompute) -> float:
-    """Activations kept for one sequence in all layers (+ one layer's working set if fully recomputed)."""
-    kept = layers * activation_bytes_per_layer(seq_len, hidden, heads, recompute)
+def activation_bytes(sh: Shape, recompute: Recompute) -> float:
+    """Activations of one sequence through all layers (+ one layer's working set when fully recomputed)."""
+    kept = sh.layers * activation_bytes_per_token_layer(sh, recompute) * sh.seq_len
     if recompute == "full":
-        kept += activation_bytes_per_layer(seq_len, hidden, heads, "none")
+        kept += activation_bytes_per_token_layer(sh, "none") * sh.seq_len
     return kept
+
+
+def per_gpu(sh: Shape, n_total: float, lay: Layout, optimizer_bytes_per_param: float) -> MemoryBreakdown:
+    """Bytes one chip of layout ``lay`` holds, by part (see the module docstring).
+
+    ``optimizer_bytes_per_param``: the fp32 states per parameter (12 for mixed-precision Adam).
+    """
+    t, p, c = lay.tp, lay.pp, lay.cp
+    group = lay.dp * c  # context-parallel ranks hold the same weights and reduce gradients together
+    expert_group = max(1, group // lay.ep)
+    dense = (n_total - sh.expert_params) / (t * p)
+    expert = sh.expert_params / (t * p * lay.ep)
+    shard_w = lay.sharding == "zero3"
+    shard_g = lay.sharding in ("zero2", "zero3")
+    shard_o = lay.sharding != "none"
+    weights = WEIGHT_BYTES * (dense / (group if shard_w else 1) + expert / (expert_group if shard_w else 1))
+    grads = GRADIENT_BYTES * (dense / (group if shard_g else 1) + expert / (expert_group if shard_g else 1))
+    optim = optimizer_bytes_per_param * (
+        dense / (group if shard_o else 1) + expert / (expert_group if shard_o else 1)
+    )
+    tokens = lay.micro_batch * sh.seq_len / (t * c)  # per chip per micro-batch
+    per_layer = activation_bytes_per_token_layer(sh, lay.recompute) * tokens
+    stage_layers = math.ceil(sh.layers / p)
+    if lay.vp > 1:
+        held = sh.layers * (1.0 + (p - 1) / (p * lay.vp))
+    else:
+        held = min(p, math.ceil(lay.microbatches)) * stage_layers
+    acts = held * per_layer
+    if lay.full_recompute:
+        acts += activation_bytes_per_token_layer(sh, "none") * tokens
+    acts += 4.0 * tokens * sh.vocab  # fp32 logits (divided over t by the vocabulary-parallel head)
+    buffers = 0.0
+    if shard_w:
+        per_layer_params = (dense + expert * lay.ep) / max(1, stage_layers)
+        buffers += PREFETCHED_LAYERS * WEIGHT_BYTES * per_layer_params
+    if sh.experts:  # all-to-all dispatch and combine buffers of the routed tokens
+        buffers += 2.0 * WEIGHT_BYTES * tokens * sh.routed_k * sh.hidden
+    return MemoryBreakdown(
+        weights=weights, gradients=grads, optimizer=optim, activations=acts, buffers=buffers
+    )
 
 
 def min_chips(total_bytes: float, chip_memory_gb: float, usable_fraction: float) -> int:

@@ -3,7 +3,7 @@
     schema_version: 1
     name: GPT-3 on 1024 A100
     kind: train                      # or serve
-    model: gpt3-175b                 # a preset id, or an inline mapping {params: 70e9, ...}
+    model: gpt3-175b                 # a preset id, a config.json / model YAML path, or {params: 70e9, ...}
     tokens: 300e9                    # train; serve has input_tokens, output_tokens, traffic, slo
     hardware: {chip: a100-sxm4-80gb, gpus: 1024}
     efficiency: {mfu: 0.4}
@@ -25,7 +25,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from capacity.catalog import load_chips, load_models
-from capacity.errors import SpecFileError, UnknownIdError
+from capacity.errors import InputError, SpecFileError, UnknownIdError
+from capacity.model_source import is_model_path, model_path, resolve_model
+from capacity.parallel import ParallelSpec
 from capacity.serve import Traffic
 from capacity.train import Economics
 from capacity.yamlio import locate, read_yaml, validation_problems
@@ -70,7 +72,9 @@ class Hardware(_Strict):
 class EfficiencySpec(_Strict):
     mfu: float | None = Field(default=None, gt=0, le=1, description="train: model FLOPs utilisation")
     flops_convention: Literal["6nd", "palm"] = "6nd"
-    recompute: Literal["none", "selective", "full"] = "selective"
+    recompute: Literal["none", "selective", "full"] | None = Field(
+        default=None, description="train: activation recomputation (default selective, full if needed)"
+    )
     seq_len: int | None = Field(default=None, ge=1)
     batch_tokens: float | None = Field(default=None, gt=0, description="train: global batch in tokens")
     stack: str | None = Field(default=None, description="serve: software-stack preset")
@@ -106,6 +110,9 @@ class Scenario(_Strict):
     kind: Literal["train", "serve"]
     model: str | InlineModel
     tokens: float | None = Field(default=None, gt=0, description="train: training tokens")
+    parallel: ParallelSpec = Field(
+        default_factory=ParallelSpec, description="train: the layout, as far as pinned (tp, pp, dp, ...)"
+    )
     input_tokens: int | None = Field(default=None, gt=0, description="serve: prompt tokens per query")
     output_tokens: int | None = Field(default=None, gt=0, description="serve: generated tokens per query")
     hardware: Hardware = Field(default_factory=Hardware)
@@ -177,7 +184,22 @@ def load_scenarios(path: Path) -> list[Scenario]:
         problems += _unknown_ids(sc, doc, str(path), prefix)
     if problems:
         raise SpecFileError(problems)
-    return scenarios
+    return [_anchor_model_paths(sc, path.parent.absolute()) for sc in scenarios]
+
+
+def _anchor_model_paths(sc: Scenario, base: Path) -> Scenario:
+    """Model file paths (``model:`` and a ``model`` sweep) made absolute from the scenario's folder, so
+    whoever evaluates the scenario later reads the file the scenario's author meant."""
+
+    def anchor(value: Any) -> Any:
+        if isinstance(value, str) and is_model_path(value, base):
+            return str(model_path(value, base))
+        return value
+
+    update: dict[str, Any] = {"model": anchor(sc.model)}
+    if "model" in sc.sweep:
+        update["sweep"] = {**sc.sweep, "model": [anchor(v) for v in sc.sweep["model"]]}
+    return sc.model_copy(update=update)
 
 
 def with_value(sc: Scenario, path: str, value: Any) -> dict[str, Any]:
@@ -229,7 +251,8 @@ def _sweep_problems(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, 
 
 
 def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:
-    """Chip and model ids that are not in the catalogue, each at its line, with close matches."""
+    """Chip and model ids that are not in the catalogue, each at its line, with close matches; a model given
+    as a file path (relative to the scenario's folder) must exist and load."""
     checks: list[tuple[tuple[int | str, ...], str, str]] = []
     if isinstance(sc.model, str):
         checks.append(((*prefix, "model"), "model", sc.model))
@@ -241,10 +264,20 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
                 ((*prefix, "sweep", path, i), path.split(".")[-1], str(v)) for i, v in enumerate(values)
             ]
     out = []
+    base = Path(name).parent
     for loc, kind, value in checks:
-        try:
-            (load_chips() if kind == "chip" else load_models()).get(value)
-        except UnknownIdError as exc:
+        problem = None
+        if kind == "model" and is_model_path(value, base):
+            try:
+                resolve_model(value, base)
+            except InputError as exc:  # a missing, malformed or unsupported model file
+                problem = str(exc)
+        else:
+            try:
+                (load_chips() if kind == "chip" else load_models()).get(value)
+            except UnknownIdError as exc:
+                problem = str(exc)
+        if problem is not None:
             line, col = locate(doc, loc)
-            out.append(f"{name}:{line}:{col}: {'.'.join(map(str, loc))}: {exc}")
+            out.append(f"{name}:{line}:{col}: {'.'.join(map(str, loc))}: {problem}")
     return out

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.calibration import Calibration, load_calibration
-from capacity.catalog import load_chips, load_models
+from capacity.catalog import load_chips
 from capacity.chip import Source
 from capacity.errors import InputError
+from capacity.model_source import resolve_model
 from capacity.model_spec import ModelPreset
 from capacity.scenario import InlineModel, Scenario, Slo, with_value
 from capacity.serve import ServeRequest, estimate_serving
@@ -75,7 +76,7 @@ def expand(sc: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
 
 def _preset(model: str | InlineModel, name: str) -> tuple[ModelPreset | None, InlineModel | None]:
     if isinstance(model, str):
-        return load_models().get(model), None
+        return resolve_model(model), None
     if model.layers and model.hidden_size and model.heads:
         preset = ModelPreset(
             id="inline",
@@ -120,7 +121,7 @@ def train_request(sc: Scenario, calibration: Calibration | None) -> TrainRequest
         capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
         precision=hw.precision if hw.precision != "int4" else None,
         flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
-        batch_tokens=eff.batch_tokens,
+        batch_tokens=eff.batch_tokens, parallel=sc.parallel,
         node_size=hw.node_size, economics=sc.economics, calibration=calibration,
     )  # fmt: skip
 

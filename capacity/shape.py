@@ -12,6 +12,8 @@ or to 1,024 from 2,048 up so the heads (h / 128) divide over an 8-chip node.
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict
 
 from capacity.model_spec import ModelPreset
@@ -20,6 +22,8 @@ ASPECT_RATIO = 128  # h / L, GPT-3 175B (Brown et al. 2020, Table 2.1)
 GUESS_VOCAB = 50257  # GPT-2/GPT-3 BPE vocabulary, when no preset gives one
 GUESS_HEAD_DIM = 128
 GUESS_SEQ_LEN = 2048  # GPT-3's training context
+FINE_GRAINED_TOP_K = 8  # DeepSeek-V3 (8 of 256 routed), Qwen3-235B-A22B (8 of 128)
+COARSE_TOP_K = 2  # Mixtral 8x7B (2 of 8), for models with total/active < 4
 
 
 class Shape(BaseModel):
@@ -104,4 +108,32 @@ def guess(n_params: float, seq_len: int) -> Shape:
         tied_embeddings=True,
         seq_len=seq_len,
         guessed=True,
+    )
+
+
+def guess_moe(n_total: float, n_active: float, seq_len: int) -> Shape:
+    """An MoE shape with about ``n_total`` parameters of which ``n_active`` are used per token.
+
+    The layers and widths are the dense guess for ``n_active``; every FFN becomes E experts of width
+    f_e = f / k with k of them active per token, so a token's FFN work equals the dense shape's. k = 8
+    (fine-grained experts: DeepSeek-V3, arXiv:2412.19437; Qwen3-235B-A22B), or k = 2 (Mixtral,
+    arXiv:2401.04088) when total/active is below 4. E follows from the total: with attention 4·h² and a
+    dense FFN 8·h² per layer, N_total / N_active = (4 + 8·E/k) / 12 of the layer weights, rounded to a
+    power of two as every published MoE has (so expert parallelism divides it).
+    """
+    dense = guess(n_active, seq_len)
+    h = float(dense.hidden)
+    embed = dense.vocab * h
+    ratio = max(1.0, (n_total - embed) / max(1.0, n_active - embed))
+    k = FINE_GRAINED_TOP_K if ratio >= 4.0 else COARSE_TOP_K
+    raw = max(float(k), k * (12.0 * ratio - 4.0) / 8.0)
+    experts = 2 ** round(math.log2(raw))  # published MoE models use powers of two (8, 64, 128, 256)
+    return dense.model_copy(
+        update={
+            "experts": experts,
+            "top_k": k,
+            "routed_k": k,
+            "expert_ffn": max(1, dense.ffn // k),
+            "moe_layers": dense.layers,
+        }
     )

@@ -1,13 +1,12 @@
-"""The default training efficiency: MFU predicted from the model, the chip and the cluster, not assumed.
+"""The default training efficiency: MFU predicted from the model, the chip, the cluster and the layout.
 
-    wall time per token = step time / tokens per step  (layout chosen by :mod:`capacity.layout`,
-                                                        terms from :mod:`capacity.step_time`)
-                          × (1 + failures per GPU-hour × GPUs × hours lost per failure)   (goodput)
-                          / wall-clock factor                                              (the rest)
+    steady-state time per token = step time / tokens per step   (layout from :mod:`capacity.layout`,
+                                                                 terms from :mod:`capacity.step_time`)
+    wall time per token         = steady-state time / goodput   (:mod:`capacity.goodput`)
     MFU = 6·N_active / (wall time per token × GPUs × dense peak)
 
-One code path for every job: nothing here depends on a model's or a published run's name. Each constant
-is in ``specs/efficiency.yaml`` (``step_model``) with its source; only the wall-clock factor is fitted.
+One code path for every job: nothing here depends on a model's, a run's, a framework's or a vendor's name.
+Each constant is in ``specs/efficiency.yaml`` (``step_model`` and ``goodput``) with its source.
 """
 
 from __future__ import annotations
@@ -18,13 +17,43 @@ from capacity.assumptions import Efficiency
 from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
-from capacity.layout import choose_layout
+from capacity.goodput import Goodput, goodput, hours_lost_per_failure
+from capacity.layout import Candidate, Job, search
 from capacity.links import inter_node_gb_s, intra_node_gb_s
+from capacity.parallel import ParallelSpec, Recompute, ResolvedParallel
 from capacity.shape import Shape
-from capacity.step_time import ChipRates, Layout, StepTerms
+from capacity.step_time import ChipRates
 from capacity.units import TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
+ADAM_STATE_BYTES = 12.0  # fp32 master weights, momentum and variance: the shardable part of 16 B/param
+
+TERM_LABELS = {
+    "matmul": "matmul",
+    "attention": "attention",
+    "memory_bound": "memory-bound ops",
+    "optimizer": "memory-bound ops",
+    "tp_comm": "tensor-parallel comm",
+    "cp_comm": "context-parallel comm",
+    "expert_comm": "expert all-to-all",
+    "pp_comm": "pipeline comm",
+    "fsdp_comm": "ZeRO-3/FSDP comm",
+    "bubble": "pipeline bubble",
+    "dp_comm_exposed": "data-parallel comm",
+}
+
+
+class LayoutOption(BaseModel):
+    """One layout of ``--layouts N``: its step time, memory and the term that limits it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    parallel: ResolvedParallel
+    step_time_s: float
+    tokens_per_s_per_gpu: float
+    memory_per_gpu_gb: float
+    fits: bool
+    limiting_term: str
 
 
 class StepEstimate(BaseModel):
@@ -33,29 +62,34 @@ class StepEstimate(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     mfu: float  # 6·N_active·tokens / (GPUs × peak × wall time), against the job's precision
-    steady_state_mfu: float  # the same before failures and the wall-clock factor
-    tp: int
-    pp: int
-    dp: int
-    ep: int
+    steady_state_mfu: float  # the same at steady state (goodput 1)
+    goodput: Goodput
+    parallel: ResolvedParallel
     microbatches: float
     gpus_used: int
     global_batch_tokens: float
+    step_time_s: float
+    tokens_per_s_per_gpu: float  # steady state, per GPU of the job (idle ones included)
+    memory_per_gpu_gb: dict[str, float]
     memory_fits: bool
-    full_recompute: bool
     time_shares: dict[str, float]  # share of wall time per term; sums to 1
-    failure_overhead: float  # fraction of progress time added by interruptions
+    layouts: list[LayoutOption]
     matmul_fraction: float
     matmul_source: str
     notes: list[str]
 
     @property
+    def full_recompute(self) -> bool:
+        return self.parallel.recompute == "full"
+
+    @property
     def layout(self) -> str:
-        ep = f" (experts over {self.ep})" if self.ep > 1 else ""
+        q = self.parallel
+        extra = "".join(f" x {k.upper()}{getattr(q, k)}" for k in ("cp", "ep", "vp") if getattr(q, k) > 1)
         bubble = self.time_shares.get("pipeline bubble", 0.0)
         return (
-            f"TP{self.tp} x PP{self.pp} x DP{self.dp}{ep}, {self.microbatches:.0f} micro-batches per step, "
-            f"bubble {bubble:.0%} of time"
+            f"TP{q.tp} x PP{q.pp} x DP{q.dp}{extra}, {q.sharding}, micro-batch {q.micro_batch}, "
+            f"{self.microbatches:.0f} micro-batches per step, bubble {bubble:.0%} of time"
         )
 
 
@@ -95,16 +129,31 @@ def chip_rates(
     intra, w1 = intra_node_gb_s(chip)
     inter, w2 = inter_node_gb_s(chip)
     notes.extend(w for w in (w1, w2) if w)
+    kernels = sm.training_kernel_efficiency.value  # in-training kernels vs the best microbenchmark
     rates = ChipRates(
-        linear_flop_s=linear,
-        bf16_flop_s=narrow,
+        linear_flop_s=linear * kernels,
+        bf16_flop_s=narrow * kernels,
         attention_fraction=sm.attention_fraction_of_gemm.value,
-        hbm_bytes_s=hbm * hbm_eff,
+        hbm_bytes_s=hbm * hbm_eff * kernels,
         intra_bytes_s=intra * 1e9 * eff.link_efficiency.value,
         inter_bytes_s=inter * 1e9 * sm.network_efficiency.value,
         gemm_half_size=sm.gemm_half_size.value,
+        fp8_casts=precision == "fp8",
     )
     return rates, frac.value, frac.source
+
+
+def _option(c: Candidate, seq_len: int, gpus: int) -> LayoutOption:
+    lay = c.layout
+    tokens = lay.microbatches * lay.dp * lay.micro_batch * seq_len
+    return LayoutOption(
+        parallel=lay.resolved(),
+        step_time_s=c.terms.total,
+        tokens_per_s_per_gpu=tokens / (c.terms.total * gpus),
+        memory_per_gpu_gb=c.memory.total / 1e9,
+        fits=c.fits,
+        limiting_term=TERM_LABELS[c.terms.limiting],
+    )
 
 
 def predict(
@@ -119,78 +168,79 @@ def predict(
     *,
     tokens: float,
     calibration: Calibration | None = None,
-    full_recompute: bool = False,
+    parallel: ParallelSpec | None = None,
+    recompute: Recompute = "selective",
     usable_memory_fraction: float = 0.9,
-    state_bytes_per_param: float = 16.0,
     batch_tokens: float | None = None,
+    layouts: int = 1,
 ) -> StepEstimate:
-    """Predict the wall-clock MFU of training ``sh`` on ``gpus`` × ``chip`` (see the module docstring)."""
+    """Predict the steady state, goodput and wall-clock MFU of training ``sh`` on ``gpus`` × ``chip``."""
     sm = eff.step_model
+    pin = parallel or ParallelSpec()
     notes: list[str] = []
     rates, frac, frac_source = chip_rates(chip, precision, eff, calibration, notes)
     batch = batch_tokens or optimal_batch_tokens(6.0 * n_active * tokens, eff)
-    memory = None if chip.memory_gb is None else chip.memory_gb * 1e9 * usable_memory_fraction
-
-    def search(full: bool) -> tuple[Layout, StepTerms, bool]:
-        return choose_layout(
-            sh, n_total, n_active, gpus, node_size, rates,
-            batch_tokens=batch, memory_bytes=memory, state_bytes_per_param=state_bytes_per_param,
-            full_recompute=full,
-            elementwise_bytes_per_hidden=sm.elementwise_bytes_per_hidden.value,
-            loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
-            optimizer_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
-            failure_per_chip=sm.failures_per_gpu_hour.value * sm.hours_lost_per_failure.value,
-        )  # fmt: skip
-
-    lay, terms, fits = search(full_recompute)
-    if not fits and not full_recompute:  # what a team does when activations do not fit: recompute them
-        lay, terms, fits = search(True)
-        full_recompute = True
-        notes.append(
-            "no layout fits with selective recomputation; full activation recomputation assumed "
-            "(its extra forward pass is in the step time; pass --recompute full to count it in HFU)"
-        )
-    used = lay.tp * lay.pp * lay.dp
-    tokens_per_step = lay.microbatches * lay.dp * sh.seq_len
-    failure = sm.failures_per_gpu_hour.value * used * sm.hours_lost_per_failure.value
-    factor = sm.wall_clock_factor.value
+    job = Job(
+        sh=sh, n_total=n_total, n_active=n_active, gpus=gpus, node_size=node_size, rates=rates,
+        seqs=max(1, round(batch / sh.seq_len)),
+        memory_bytes=None if chip.memory_gb is None else chip.memory_gb * 1e9 * usable_memory_fraction,
+        optimizer_bytes_per_param=ADAM_STATE_BYTES,
+        optimizer_step_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
+        elementwise_passes=sm.elementwise_passes.value,
+        loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
+        failure_per_chip=eff.goodput.failures_per_gpu_hour.value * hours_lost_per_failure(eff.goodput),
+    )  # fmt: skip
+    chosen = pin.recompute or recompute
+    found = search(job, pin, chosen, keep=layouts)
+    if not found.best.fits and chosen != "full" and pin.recompute is None:
+        retry = search(job, pin, "full", keep=layouts)  # what a team does when activations do not fit
+        if retry.best.fits or retry.best.memory.total < found.best.memory.total:
+            found = retry
+            notes.append(
+                f"no layout fits with {chosen} recomputation; full activation recomputation assumed "
+                "(its extra forward pass is in the step time; pass --recompute full to count it in HFU)"
+            )
+    best = found.best
+    lay, terms = best.layout, best.terms
+    used = lay.chips
+    tokens_per_step = lay.microbatches * lay.dp * lay.micro_batch * sh.seq_len
+    good = goodput(eff.goodput, used)
     steady = terms.total
-    wall = steady * (1.0 + failure) / factor
+    wall = steady / good.goodput
     peak = peak_tflops(chip, precision) * TERA
-    mfu = 6.0 * n_active * tokens_per_step / (wall * gpus * peak)
-    shares = {
-        "matmul": terms.matmul,
-        "attention": terms.attention,
-        "memory-bound ops": terms.memory_bound + terms.optimizer,
-        "tensor-parallel comm": terms.tp_comm,
-        "expert all-to-all": terms.expert_comm,
-        "pipeline comm": terms.pp_comm,
-        "pipeline bubble": terms.bubble,
-        "data-parallel comm": terms.dp_comm_exposed,
-        "failures and restarts": steady * failure,
-        "unmodelled (wall-clock factor)": steady * (1.0 + failure) * (1.0 / factor - 1.0),
-    }
-    if gpus - used >= lay.tp * lay.pp:  # a whole replica's worth of chips idle, not just the remainder
+    shares: dict[str, float] = {}
+    for name, label in TERM_LABELS.items():
+        shares[label] = shares.get(label, 0.0) + getattr(terms, name) / wall
+    shares.update({
+        "failures and restarts": good.failures,
+        "checkpoint stalls": good.checkpoints,
+        "evaluation, data stalls, stragglers": good.other,
+    })  # fmt: skip
+    if gpus - used >= lay.tp * lay.pp * lay.cp:  # a whole replica's worth of chips idle
         notes.append(
             f"only {used} of {gpus} chips have work: a {batch / 1e6:.3g}M-token batch of {sh.seq_len}-token "
-            "sequences gives each data-parallel replica at least one sequence (more would only add failures)"
+            "sequences gives each data-parallel replica at least one micro-batch "
+            "(more would only add failures)"
         )
-    if not fits:
-        notes.append(f"no layout of {gpus} x {chip.id} fits the job in memory; the fastest one is shown")
+    if not best.fits:
+        notes.append(
+            f"no layout of {gpus} x {chip.id} fits the job in memory (the closest needs "
+            f"{best.memory.total / 1e9:,.1f} GB per chip); the fastest one is shown"
+        )
     return StepEstimate(
-        mfu=mfu,
+        mfu=6.0 * n_active * tokens_per_step / (wall * gpus * peak),
         steady_state_mfu=6.0 * n_active * tokens_per_step / (steady * gpus * peak),
-        tp=lay.tp,
-        pp=lay.pp,
-        dp=lay.dp,
-        ep=lay.ep,
+        goodput=good,
+        parallel=lay.resolved(),
         microbatches=lay.microbatches,
         gpus_used=used,
         global_batch_tokens=float(tokens_per_step),
-        memory_fits=fits,
-        full_recompute=full_recompute,
-        time_shares={k: v / wall for k, v in shares.items() if v > 0},
-        failure_overhead=failure,
+        step_time_s=steady,
+        tokens_per_s_per_gpu=tokens_per_step / (steady * gpus),
+        memory_per_gpu_gb=best.memory.gb(),
+        memory_fits=best.fits,
+        time_shares={k: v for k, v in shares.items() if v > 0},
+        layouts=[_option(c, sh.seq_len, gpus) for c in found.ranked],
         matmul_fraction=frac,
         matmul_source=frac_source,
         notes=notes,

@@ -1,37 +1,60 @@
 """Time of one training step on a given parallel layout, term by term.
 
 A step processes the global batch: each of d data-parallel replicas runs m micro-batches of b sequences of
-s tokens through a pipeline of p stages, each stage split over t chips by tensor parallelism (Megatron-LM:
-Shoeybi et al. 2019; Narayanan et al. 2021, arXiv:2104.04473). Per micro-batch and stage the chip spends
+s tokens through a pipeline of p stages (v virtual stages each, interleaved), each stage split over t chips
+by tensor parallelism and the sequence over c chips by context parallelism (Megatron-LM: Shoeybi et al.
+2019; Narayanan et al. 2021, arXiv:2104.04473; Korthikanti et al. 2022). Per micro-batch and stage a chip
+spends
 
 * matmul time: linear-layer FLOPs / (peak × GEMM fraction × size factor); FP8 runs do the linear layers at
   the FP8 rate and attention and the output head at 16 bits (DeepSeek-AI 2024, arXiv:2412.19437 §3.3);
 * attention time: causal FlashAttention, 7·s·w FLOPs per token per layer (forward 2·s·w after the causal
   half, backward 2.5 times the forward as FlashAttention's benchmarks count it, its QKᵀ recomputed), at a
-  fraction of the GEMM rate (the fraction comes from throughputs reported on that count);
-* memory-bound time: element-wise traffic per token per layer and the loss over the vocabulary, at HBM
-  bandwidth × efficiency (so chips whose FLOPs grew faster than their bandwidth pay more);
-* communication: tensor-parallel all-reduces (4 per layer, forward and backward) and pipeline sends are not
-  overlapped; MoE all-to-all (dispatch and combine of the routed experts, forward and backward) overlaps
-  with another micro-batch's computation and only its excess counts (DeepSeek-V2 §3.2.2, arXiv:2405.04434;
-  DeepSeek-V3's DualPipe, §3.2.1).
+  fraction of the GEMM rate; context parallelism splits it c ways (load-balanced causal chunks);
+* memory-bound time at HBM bandwidth × efficiency (so chips whose FLOPs grew faster than their bandwidth
+  pay more): a few passes over the activations each layer keeps (:mod:`capacity.memory`; layer norms,
+  activation functions, residual adds), FP8 casts of every GEMM input, MoE token permutation, and the
+  loss over the vocabulary;
+* communication, each with its overlap rule:
+  - tensor-parallel all-gathers/reduce-scatters (4 per layer with sequence parallelism, the ring volume of
+    4 all-reduces): not overlapped (Megatron-LM's default);
+  - context-parallel ring attention: each chip receives the other c − 1 chunks of K and V in the forward
+    and K, V, dK, dV in the backward, overlapped with the attention computation of the same layer; only
+    the excess counts (Liu et al. 2023, Ring Attention, arXiv:2310.01889; Megatron-Core's context parallel);
+  - MoE all-to-all (dispatch and combine of the routed experts, forward and backward): overlapped with
+    another micro-batch's computation, only its excess counts (DeepSeek-V2 §3.2.2, arXiv:2405.04434;
+    DeepSeek-V3's DualPipe, §3.2.1);
+  - pipeline sends: 2 per virtual stage per micro-batch, not overlapped;
+  - ZeRO-3 / FSDP: every micro-batch all-gathers the 16-bit weights for the forward and again for the
+    backward and reduce-scatters the gradients, prefetched one layer ahead so it overlaps the same
+    micro-batch's computation; only the excess counts (Zhao et al. 2023, PyTorch FSDP, arXiv:2304.11277).
 
-Step = (m + p − 1) × micro-batch time (1F1B schedule; the (p − 1) is the bubble)
-       + data-parallel gradient reduction not hidden behind the last micro-batch's backward
-       + the optimizer step. Ring collectives move 2·(n − 1)/n of the buffer per chip. Expert weights are
-       replicated only d / e times, so their gradients reduce, and their optimizer states shard, over d / e.
-The output head is assumed balanced across stages (Llama 3 drops a layer from the first and last stage).
+Step = m × micro-batch time + bubble + exposed gradient reduction + optimizer step, with the bubble
+(p − 1)/v micro-batch times (1F1B; interleaved: Narayanan et al. 2021 §2.2.2). Without ZeRO-3 the gradients
+are reduced once per step (reduce-scatter and all-gather, or one all-reduce: the same ring volume) and only
+what the last micro-batch's backward and the next step's first forward do not hide is exposed (Megatron's
+--overlap-grad-reduce and --overlap-param-gather). Ring collectives move 2·(n − 1)/n of the buffer per chip.
+Dense weights are replicated over d·c ranks, an expert's over d·c/e. The output head is assumed balanced
+across stages (Llama 3 drops a layer from the first and last stage).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from capacity.memory import activation_bytes_per_token_layer
+from capacity.parallel import Layout
 from capacity.shape import Shape
 
-TP_ALLREDUCES_PER_LAYER = 4  # 2 forward + 2 backward (Megatron-LM, Shoeybi et al. 2019, Fig. 4)
+TP_COLLECTIVES_PER_LAYER = 4  # 2 forward + 2 backward all-reduce volumes (Megatron-LM, Shoeybi et al. 2019)
 ATTENTION_FLOPS_PER_SW = 7.0  # causal: forward 2·s·w, backward 2.5 × forward (FlashAttention's own count)
 BYTES_16BIT = 2.0
+# FP8 GEMM inputs are read in 16 bits and written in 8 bits twice (as is and transposed for the backward,
+# Transformer Engine's cast-transpose): 1 + 0.5 + 0.5 bytes moved per byte of 16-bit activation
+FP8_CAST_BYTES_PER_KEPT_BYTE = 2.0
+# MoE token permutation: dispatch and combine, forward and backward, each a read and a write of k·h values
+MOE_PERMUTE_PASSES = 8.0
+GRAD_REDUCE_BYTES = 4.0  # fp32 main gradients (Megatron-LM distributed optimizer; FSDP's fp32 reduce_dtype)
 
 
 @dataclass(frozen=True)
@@ -45,16 +68,7 @@ class ChipRates:
     intra_bytes_s: float  # one direction, × collective efficiency
     inter_bytes_s: float
     gemm_half_size: float
-
-
-@dataclass(frozen=True)
-class Layout:
-    tp: int
-    pp: int
-    dp: int
-    ep: int  # expert-parallel width (1 for dense models)
-    microbatches: float  # per replica per step, on average
-    node_size: int
+    fp8_casts: bool = False  # FP8 linear layers: inputs quantised (and transposed) before each GEMM
 
 
 @dataclass(frozen=True)
@@ -65,8 +79,10 @@ class StepTerms:
     attention: float
     memory_bound: float
     tp_comm: float
+    cp_comm: float
     expert_comm: float
     pp_comm: float
+    fsdp_comm: float
     bubble: float
     dp_comm_exposed: float
     optimizer: float
@@ -74,9 +90,15 @@ class StepTerms:
     @property
     def total(self) -> float:
         return (
-            self.matmul + self.attention + self.memory_bound + self.tp_comm + self.expert_comm
-            + self.pp_comm + self.bubble + self.dp_comm_exposed + self.optimizer
+            self.matmul + self.attention + self.memory_bound + self.tp_comm + self.cp_comm + self.expert_comm
+            + self.pp_comm + self.fsdp_comm + self.bubble + self.dp_comm_exposed + self.optimizer
         )  # fmt: skip
+
+    @property
+    def limiting(self) -> str:
+        """The term that takes the most time."""
+        parts: dict[str, float] = dict(vars(self))
+        return max(parts, key=lambda k: parts[k])
 
 
 def size_factor(m: float, k: float, n: float, half: float) -> float:
@@ -90,22 +112,33 @@ def ring_seconds(buffer_bytes: float, ranks: int, bytes_s: float) -> float:
     return 0.0 if ranks <= 1 else 2.0 * (ranks - 1) / ranks * buffer_bytes / bytes_s
 
 
+def half_ring(buffer_bytes: float, ranks: int, bytes_s: float) -> float:
+    """Ring reduce-scatter or all-gather of one buffer: (n − 1)/n · bytes / bandwidth."""
+    return 0.0 if ranks <= 1 else (ranks - 1) / ranks * buffer_bytes / bytes_s
+
+
+def link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
+    """Bandwidth of a group of chips ``ranks_span`` apart: inside one node, or across nodes."""
+    return rates.intra_bytes_s if ranks_span <= node_size else rates.inter_bytes_s
+
+
 def step_terms(
     sh: Shape,
     n_total: float,
     n_active: float,
     lay: Layout,
     rates: ChipRates,
-    elementwise_bytes_per_hidden: float,
+    elementwise_passes: float,
     loss_bytes_per_vocab: float,
     optimizer_bytes_per_param: float,
-    full_recompute: bool,
 ) -> StepTerms:
     """Seconds per training step on layout ``lay`` (see the module docstring for each term)."""
-    t, p, d = lay.tp, lay.pp, lay.dp
+    t, p, d, c, v = lay.tp, lay.pp, lay.dp, lay.cp, lay.vp
     s, h, L = float(sh.seq_len), float(sh.hidden), sh.layers
+    tokens = lay.micro_batch * s / c  # tokens of one micro-batch on one chip's sequence share
     stage_share = -(-L // p) / L  # the slowest stage holds ceil(L/p) layers
     glu = 3.0 if sh.glu else 2.0
+    full = lay.full_recompute
 
     # FLOPs per token (forward + backward = 3 × forward, 2 FLOPs per multiply-add)
     expert_flops = 6.0 * sh.moe_layers * sh.top_k * glu * h * sh.expert_ffn
@@ -114,15 +147,15 @@ def step_terms(
     body = max(0.0, 6.0 * (n_active - sh.embedding_params) - expert_flops)
     ffn_flops = max(0.0, body - attn_proj_flops)
     # full recomputation repeats each forward once: linear layers 4/3, attention 9/7 (its forward is 2 of
-    # 7), element-wise traffic 5/4 (one more forward pass), tensor-parallel all-reduces 6 instead of 4
-    recompute = 4.0 / 3.0 if full_recompute else 1.0
+    # 7), element-wise traffic 5/4 (one more forward pass), tensor-parallel collectives 6 instead of 4
+    recompute = 4.0 / 3.0 if full else 1.0
 
     half = rates.gemm_half_size
-    tokens_per_expert = s * sh.routed_k * lay.ep / sh.experts if sh.experts else 0.0
+    tokens_per_expert = tokens * sh.routed_k * lay.ep / sh.experts if sh.experts else 0.0
     per_token = (
         (
-            attn_proj_flops / size_factor(s, h, sh.qkv_out_width / t, half)
-            + ffn_flops / size_factor(s, h, sh.ffn / t, half)
+            attn_proj_flops / size_factor(tokens, h, sh.qkv_out_width / t, half)
+            + ffn_flops / size_factor(tokens, h, sh.ffn / t, half)
             + (
                 expert_flops / size_factor(tokens_per_expert, h, sh.expert_ffn / t, half)
                 if expert_flops
@@ -132,48 +165,76 @@ def step_terms(
         * recompute
         / rates.linear_flop_s
     )
-    per_token += head_flops / size_factor(s, h, sh.vocab / t, half) / rates.bf16_flop_s
-    matmul = per_token * s / t * stage_share
+    per_token += head_flops / size_factor(tokens, h, sh.vocab / t, half) / rates.bf16_flop_s
+    matmul = per_token * tokens / t * stage_share
 
-    attention = ATTENTION_FLOPS_PER_SW * s * sh.attention_width * L * s / t * stage_share
-    attention *= 9.0 / 7.0 if full_recompute else 1.0
+    attention = ATTENTION_FLOPS_PER_SW * s * sh.attention_width * L * tokens / t * stage_share
+    attention *= 9.0 / 7.0 if full else 1.0
     attention /= rates.bf16_flop_s * rates.attention_fraction
 
-    mem_bytes = (elementwise_bytes_per_hidden * h * L + loss_bytes_per_vocab * sh.vocab) * s / t
-    memory_bound = mem_bytes * stage_share / rates.hbm_bytes_s * (5.0 / 4.0 if full_recompute else 1.0)
+    kept = activation_bytes_per_token_layer(sh, "none")  # what a layer writes and later reads
+    per_layer = elementwise_passes * kept
+    per_layer += FP8_CAST_BYTES_PER_KEPT_BYTE * kept if rates.fp8_casts else 0.0
+    permute = MOE_PERMUTE_PASSES * sh.routed_k * h * BYTES_16BIT * sh.moe_layers / L if sh.experts else 0.0
+    mem_bytes = ((per_layer + permute) * L + loss_bytes_per_vocab * sh.vocab) * tokens / t
+    memory_bound = mem_bytes * stage_share / rates.hbm_bytes_s * (5.0 / 4.0 if full else 1.0)
+    compute = matmul + attention + memory_bound
 
+    layers_here = L * stage_share
     tp_comm = (
-        (TP_ALLREDUCES_PER_LAYER + (2 if full_recompute else 0))
-        * L
-        * stage_share
-        * ring_seconds(s * h * BYTES_16BIT, t, rates.intra_bytes_s)
+        (TP_COLLECTIVES_PER_LAYER + (2 if full else 0))
+        * layers_here
+        * ring_seconds(tokens * h * BYTES_16BIT, t, rates.intra_bytes_s)
     )
-    a2a_bytes = 4.0 * s * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
-    off_node = 0.0 if lay.ep * t <= lay.node_size else 1.0 - lay.node_size / (lay.ep * t)
+    kv_width = max(0.0, sh.qkv_out_width - sh.attention_width)  # K and V columns of the fused projection
+    cp_bytes = 3.0 * (c - 1) * tokens * kv_width * BYTES_16BIT / t * layers_here  # fwd K,V; bwd K,V,dK,dV
+    cp_comm = max(0.0, cp_bytes / link(t * c, lay.node_size, rates) - attention)
+    a2a_bytes = 4.0 * tokens * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
+    span = lay.ep * t * c
+    off_node = 0.0 if span <= lay.node_size else 1.0 - lay.node_size / span
     a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / rates.intra_bytes_s)
-    expert_comm = max(0.0, a2a - (matmul + attention + memory_bound))  # overlapped with another micro-batch
-    p2p_rate = rates.intra_bytes_s if t * p <= lay.node_size else rates.inter_bytes_s
-    pp_comm = 0.0 if p == 1 else 2.0 * s * h * BYTES_16BIT / t / p2p_rate
+    expert_comm = max(0.0, a2a - compute)  # overlapped with another micro-batch
+    pp_comm = (
+        0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * p, lay.node_size, rates)
+    )
 
-    micro = matmul + attention + memory_bound + tp_comm + expert_comm + pp_comm
-    m = lay.microbatches
-    bubble = (p - 1) * micro
-
+    group = d * c
+    expert_group = max(1, group // lay.ep)
     dense_local = (n_total - sh.expert_params) / (t * p)
     expert_local = sh.expert_params / (t * p * lay.ep)
-    expert_dp = max(1, d // lay.ep)  # each expert is replicated d / e times
-    dp_rate = rates.intra_bytes_s if t * p * d <= lay.node_size else rates.inter_bytes_s
-    dp_comm = ring_seconds(dense_local * BYTES_16BIT, d, dp_rate)
-    dp_comm += ring_seconds(expert_local * BYTES_16BIT, expert_dp, dp_rate)
-    dp_exposed = max(0.0, dp_comm - 2.0 / 3.0 * micro)
-    optimizer = optimizer_bytes_per_param * (dense_local / d + expert_local / expert_dp) / rates.hbm_bytes_s
+    dp_rate = link(t * c * p * d, lay.node_size, rates)
+    # gradients are reduce-scattered in fp32 and the 16-bit weights all-gathered back (Megatron-LM's
+    # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md); a plain
+    # all-reduce moves the same ring volume
+    reduce_scatter = half_ring(dense_local * GRAD_REDUCE_BYTES, group, dp_rate)
+    reduce_scatter += half_ring(expert_local * GRAD_REDUCE_BYTES, expert_group, dp_rate)
+    all_gather = reduce_scatter * BYTES_16BIT / GRAD_REDUCE_BYTES
+    forward, backward = compute / 3.0, 2.0 * compute / 3.0  # the backward pass is 2 of 3 forward-equivalents
+    fsdp_comm = 0.0
+    if lay.sharding == "zero3":  # all-gather for forward and for backward, reduce-scatter, per micro-batch
+        fsdp_comm = max(0.0, all_gather - forward) + max(0.0, all_gather + reduce_scatter - backward)
+    micro = compute + tp_comm + cp_comm + expert_comm + pp_comm + fsdp_comm
+    m = lay.microbatches
+    bubble = (p - 1) / v * micro
+    # once per step: the reduce-scatter overlaps the last micro-batch's backward, the all-gather the next
+    # step's first forward (Megatron's --overlap-grad-reduce and --overlap-param-gather)
+    dp_exposed = 0.0
+    if lay.sharding != "zero3":
+        dp_exposed = max(0.0, reduce_scatter - backward) + max(0.0, all_gather - forward)
+    sharded = lay.sharding != "none"  # ZeRO-1 and up: each rank steps only its shard of the states
+    optimizer = optimizer_bytes_per_param * (
+        dense_local / (group if sharded else 1) + expert_local / (expert_group if sharded else 1)
+    )
+    optimizer /= rates.hbm_bytes_s
     return StepTerms(
         matmul=m * matmul,
         attention=m * attention,
         memory_bound=m * memory_bound,
         tp_comm=m * tp_comm,
+        cp_comm=m * cp_comm,
         expert_comm=m * expert_comm,
         pp_comm=m * pp_comm,
+        fsdp_comm=m * fsdp_comm,
         bubble=bubble,
         dp_comm_exposed=dp_exposed,
         optimizer=optimizer,

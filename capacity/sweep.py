@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from capacity import memory
+from capacity import memory, shape
 from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import Calibration
-from capacity.catalog import load_chips, load_models
+from capacity.catalog import load_chips
 from capacity.chip import Chip
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
+from capacity.model_source import resolve_model
 from capacity.provenance import Provenance
 from capacity.scenario import InlineModel, Scenario
 from capacity.scenario_run import LIMIT_METRIC, scenario_calibration, train_request
@@ -180,9 +181,9 @@ def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
     if isinstance(sc.model, InlineModel):
         n = sc.model.params
         return n, sc.model.active_params or n, 0.0
-    m = load_models().get(sc.model)
+    m = resolve_model(sc.model)
     seq = sc.efficiency.seq_len or training_seq_len(m)
-    act = memory.activation_bytes(m.layers, seq, m.hidden_size, m.heads, sc.efficiency.recompute)
+    act = memory.activation_bytes(shape.from_preset(m, seq), sc.efficiency.recompute or "selective")
     return m.params, m.n_active, act
 
 

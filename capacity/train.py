@@ -43,11 +43,14 @@ def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Sh
             prov.note("active_params", n_active, f"{m.id}'s active/total ratio applied to --params")
     seq = req.seq_len or (training_seq_len(m) if m else shape.GUESS_SEQ_LEN)
     if m is None:
-        return (
-            n_total,
-            n_active,
-            shape.guess(n_active, seq),
-        )  # MoE by counts: a dense shape of the active size
+        if n_active < n_total:
+            sh = shape.guess_moe(n_total, n_active, seq)
+            prov.note(
+                "moe_shape", f"{sh.experts} experts, top-{sh.routed_k}",
+                "guessed from --params/--active-params (capacity/shape.py: DeepSeek-V3/Qwen3 ratios)",
+            )  # fmt: skip
+            return n_total, n_active, sh
+        return n_total, n_active, shape.guess(n_active, seq)
     if seq > m.context_length:
         prov.warnings.append(f"--seq-len {seq} exceeds {m.id}'s context length of {m.context_length}")
     return n_total, n_active, shape.from_preset(m, seq)
@@ -62,7 +65,9 @@ def default_precision(chip: Chip) -> Literal["bf16", "fp16"]:
     return "bf16" if chip.bf16_dense_tflops is not None else "fp16"
 
 
-def modelled_step(req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int) -> StepEstimate:
+def modelled_step(
+    req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int, layouts: int = 1
+) -> StepEstimate:
     """The step-time model's prediction for ``req`` on ``gpus`` chips (``req.chip`` must be set)."""
     if req.chip is None:
         raise InputError("the step-time model needs a chip")
@@ -71,9 +76,10 @@ def modelled_step(req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int)
     return step_model.predict(
         sh, n_total, n_active, req.chip, req.precision or default_precision(req.chip), gpus,
         req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
-        calibration=applies_to(req.calibration, req.chip, []), full_recompute=req.recompute == "full",
-        usable_memory_fraction=prov.pick(None, "memory_usable_fraction"),
-        state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"), batch_tokens=req.batch_tokens,
+        calibration=applies_to(req.calibration, req.chip, []), parallel=req.parallel,
+        recompute=req.recompute_pin or "selective",
+        usable_memory_fraction=prov.pick(None, "memory_usable_fraction"), batch_tokens=req.batch_tokens,
+        layouts=layouts,
     )  # fmt: skip
 
 
@@ -127,7 +133,12 @@ def estimate_training(
         attention_fwd = flops.attention_flops_per_token(layers, attn_width, seq) / 3.0
     else:
         model_flops = flops.training_flops_6nd(n_active, req.tokens)
-    hw_flops = model_flops + flops.recompute_flops(req.recompute, n_active, req.tokens, attention_fwd)
+    recompute = req.recompute_pin or "selective"  # the step model may fall back to full below
+
+    def hardware_flops(rc: flops.Recompute) -> float:
+        return model_flops + flops.recompute_flops(rc, n_active, req.tokens, attention_fwd)
+
+    hw_flops = hardware_flops(recompute)
 
     # memory (hardware-independent part)
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
@@ -135,7 +146,7 @@ def estimate_training(
     if req.model is not None:
         # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
         scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
-        act_bytes = scale * memory.activation_bytes(layers, seq, sh.hidden, sh.heads, req.recompute)
+        act_bytes = scale * memory.activation_bytes(sh, recompute)
     if req.flops_convention == "6nd" and req.model is not None:
         share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
         if share > 0.1:
@@ -154,7 +165,7 @@ def estimate_training(
         peak = peak_tflops(chip, precision)
     if req.mfu is not None and req.mfu * hw_flops / model_flops > 1.0:
         raise InputError(
-            f"--mfu {req.mfu:g} with --recompute {req.recompute} means hardware FLOPs utilisation "
+            f"--mfu {req.mfu:g} with --recompute {recompute} means hardware FLOPs utilisation "
             f"{req.mfu * hw_flops / model_flops:.2f} > 1; lower --mfu or use less recomputation"
         )
 
@@ -176,7 +187,10 @@ def estimate_training(
         def days_at(n: int) -> float:
             if req.mfu is not None:
                 return model_flops / (n * peak * TERA * req.mfu) / SECONDS_PER_DAY
-            at = modelled(n)
+            try:
+                at = modelled(n)
+            except InputError:  # a pinned layout that needs more (or other) chips than n
+                return math.inf
             if not at.memory_fits:
                 return math.inf
             return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
@@ -189,8 +203,10 @@ def estimate_training(
         if req.mfu is not None:
             mfu = req.mfu
         elif sized is not None:
-            step = modelled(sized)
+            step = modelled_step(req, assumptions, efficiency, sized, req.layouts)
             mfu = step.mfu * convention
+            recompute = step.parallel.recompute
+            hw_flops = hardware_flops(recompute)
             where = (
                 "; calibrated on this machine" if step.matmul_source.startswith("measured on this") else ""
             )
@@ -266,7 +282,7 @@ def estimate_training(
         flops_convention=req.flops_convention,
         training_flops=model_flops,
         hardware_flops=hw_flops,
-        recompute=req.recompute,
+        recompute=recompute,
         pf_days=flops.pf_days(model_flops),
         chip=chip.id if chip else None,
         precision=precision,
@@ -277,7 +293,14 @@ def estimate_training(
         hfu=None if mfu is None else mfu * hw_flops / model_flops,
         mfu_source=mfu_source,
         steady_state_mfu=None if step is None else step.steady_state_mfu * convention,
+        goodput=None if step is None else step.goodput.goodput,
         layout=None if step is None else step.layout,
+        parallel=None if step is None else step.parallel,
+        tokens_per_s_per_gpu=None if step is None else step.tokens_per_s_per_gpu,
+        step_time_s=None if step is None else step.step_time_s,
+        model_tflops_per_gpu=None if step is None else step.tokens_per_s_per_gpu * 6.0 * n_active / TERA,
+        memory_per_gpu_gb=None if step is None else step.memory_per_gpu_gb,
+        layouts=None if step is None or req.layouts <= 1 else step.layouts,
         gpus_used=None if step is None else step.gpus_used,
         microbatches=None if step is None else step.microbatches,
         global_batch_tokens=None if step is None else step.global_batch_tokens,

@@ -13,7 +13,9 @@ from capacity import flops
 from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
 from capacity.model_spec import ModelPreset
+from capacity.parallel import ParallelSpec, ResolvedParallel
 from capacity.provenance import Assumed
+from capacity.step_model import LayoutOption
 
 Pricing = Literal["cloud", "owned"]
 Currency = Literal["USD", "CNY"]
@@ -51,7 +53,11 @@ class TrainRequest(BaseModel):
     mfu: float | None = Field(default=None, gt=0, le=1)
     precision: Dtype | None = None
     flops_convention: flops.FlopsConvention = "6nd"
-    recompute: flops.Recompute = "selective"
+    recompute: flops.Recompute | None = Field(
+        default=None, description="activation recomputation; default selective, full when nothing else fits"
+    )
+    parallel: ParallelSpec = Field(default_factory=ParallelSpec, description="the layout, as far as pinned")
+    layouts: int = Field(default=1, ge=1, le=100, description="how many of the best layouts to list")
     seq_len: int | None = Field(default=None, ge=1)
     batch_tokens: float | None = Field(
         default=None, gt=0, description="global batch; default compute-optimal"
@@ -70,7 +76,15 @@ class TrainRequest(BaseModel):
             raise ValueError(f"give only one of gpus, days or capacity (got {', '.join(given)})")
         if self.chip is None and (self.gpus is not None or self.deadline_days is not None):
             raise ValueError("a GPU count or a deadline needs a chip")
+        pinned = self.parallel.recompute
+        if pinned is not None and self.recompute is not None and pinned != self.recompute:
+            raise ValueError(f"recompute {self.recompute!r} and parallel.recompute {pinned!r} disagree")
         return self
+
+    @property
+    def recompute_pin(self) -> flops.Recompute | None:
+        """The recomputation the user asked for, if any (the step model may choose otherwise)."""
+        return self.recompute or self.parallel.recompute
 
 
 class PublishedComparison(BaseModel):
@@ -105,8 +119,15 @@ class TrainEstimate(BaseModel):
     mfu: float | None
     hfu: float | None
     mfu_source: str | None
-    steady_state_mfu: float | None = Field(description="MFU before failures and unmodelled overheads")
-    layout: str | None = Field(description="the parallel layout the step model chose")
+    steady_state_mfu: float | None = Field(description="MFU at steady state (goodput 1)")
+    goodput: float | None = Field(description="share of wall time that makes progress")
+    layout: str | None = Field(description="the parallel layout the step model chose, in words")
+    parallel: ResolvedParallel | None = Field(description="that layout: tp, pp, dp, cp, ep, vp, ...")
+    tokens_per_s_per_gpu: float | None = Field(description="steady state, per GPU of the job")
+    step_time_s: float | None = Field(description="steady-state seconds per optimizer step")
+    model_tflops_per_gpu: float | None = Field(description="6·N_active × tokens/s per GPU, steady state")
+    memory_per_gpu_gb: dict[str, float] | None = Field(description="per-GPU memory by part, GB")
+    layouts: list[LayoutOption] | None = Field(description="the best layouts found (--layouts N)")
     gpus_used: int | None
     microbatches: float | None = Field(description="micro-batches per data-parallel replica per step")
     global_batch_tokens: float | None

@@ -23,7 +23,6 @@ from capacity.catalog import default_specs_dir, load_record
 
 PERCENTILES = (10, 50, 90)
 KERNEL_TERMS = ("matmul", "attention", "memory-bound ops")
-UNMODELLED = "unmodelled (wall-clock factor)"
 
 
 class Spreads(BaseModel):
@@ -64,7 +63,7 @@ def training_percentiles(
     shares = est.get("time_shares")
     if given["mfu"] is None and shares:
         kernels = sum(v for k, v in shares.items() if k in KERNEL_TERMS)
-        overheads = sum(v for k, v in shares.items() if k not in KERNEL_TERMS and k != UNMODELLED)
+        overheads = sum(v for k, v in shares.items() if k not in KERNEL_TERMS)
         k = np.exp(rng.standard_normal(n) * s.kernel_log_sd.value)
         o = np.exp(rng.standard_normal(n) * s.overhead_log_sd.value)
         u = np.exp(rng.standard_normal(n) * s.unmodelled_log_sd.value)

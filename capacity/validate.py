@@ -62,8 +62,6 @@ class ValidationReport(BaseModel):
     held_out: ErrorSummary
     median_abs_mwh_error: float | None
     assumed_days_when_count_unknown: float
-    wall_clock_factor_used: float
-    wall_clock_factor_from_runs: float
     baseline_mfu: float
 
 
@@ -167,12 +165,6 @@ def summarise(checks: list[RunCheck]) -> ErrorSummary:
     )
 
 
-def fitted_wall_clock_factor(checks: list[RunCheck], used: float) -> float:
-    """The wall-clock factor that centres the fitting runs: used × median(implied MFU / modelled MFU)."""
-    ratios = [c.implied_mfu / c.model_mfu for c in checks if c.in_fit and c.implied_mfu and c.model_mfu]
-    return used * statistics.median(ratios)
-
-
 def validate_runs(
     runs: tuple[PublishedRun, ...], chips: Catalog[Chip], a: Assumptions, eff: Efficiency
 ) -> ValidationReport:
@@ -181,14 +173,11 @@ def validate_runs(
     days = typical_days(runs, chips)
     checks = [check_run(r, chips, a, eff, r.id in fit, days) for r in runs]
     mwh = [abs(c.mwh_error) for c in checks if c.mwh_error is not None and c.in_fit]
-    used = eff.step_model.wall_clock_factor.value
     return ValidationReport(
         checks=checks,
         fitted=summarise([c for c in checks if c.in_fit]),
         held_out=summarise([c for c in checks if not c.in_fit]),
         median_abs_mwh_error=statistics.median(mwh) if mwh else None,
         assumed_days_when_count_unknown=days,
-        wall_clock_factor_used=used,
-        wall_clock_factor_from_runs=fitted_wall_clock_factor(checks, used),
         baseline_mfu=eff.flat_baseline_mfu.value,
     )

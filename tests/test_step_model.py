@@ -10,10 +10,11 @@ import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models
-from capacity.layout import memory_per_chip_bytes
+from capacity import memory
 from capacity.shape import from_preset, guess
 from capacity.step_model import optimal_batch_tokens, predict
-from capacity.step_time import Layout, ring_seconds, size_factor
+from capacity.parallel import Layout
+from capacity.step_time import ring_seconds, size_factor
 from capacity.train import TrainRequest, estimate_training
 
 CHIPS, MODELS, EFF = load_chips(), load_models(), load_efficiency()

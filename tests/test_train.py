@@ -12,7 +12,8 @@ from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models
 from capacity.errors import InputError
 from capacity.flops import attention_flops_per_token, training_flops_6nd
-from capacity.memory import activation_bytes_per_layer
+from capacity.memory import activation_bytes, activation_bytes_per_token_layer
+from capacity.shape import from_preset
 from capacity.train import Economics, TrainEstimate, TrainRequest, estimate_training
 
 CHIPS, MODELS = load_chips(), load_models()
@@ -125,10 +126,19 @@ def test_full_recompute_raises_hfu_by_a_third_of_6n() -> None:
 
 
 def test_activation_formula_matches_korthikanti() -> None:
-    # Korthikanti et al. Table 2, no parallelism: s·b·h·(34 + 5·a·s/h) bytes per layer.
-    s, h, a = 2048, 12288, 96
-    assert activation_bytes_per_layer(s, h, a, "none") == s * h * (34 + 5 * a * s / h)
-    assert activation_bytes_per_layer(s, h, a, "full") == 2 * s * h
+    # Korthikanti et al. 2022 (arXiv:2205.05198) Table 2, no parallelism, selective recomputation:
+    # 34·s·b·h bytes per layer, of which 2·s·b·h are the two dropout masks (1 byte each per element) that
+    # modern recipes leave out: 32·h per token for GPT-3's shape (q = 3h, w = h, f = 4h, no GLU).
+    # FlashAttention never stores the s×s scores, so none keeps the same bytes as selective.
+    sh = from_preset(MODELS.get("gpt3-175b"), 2048)
+    h = sh.hidden
+    assert activation_bytes_per_token_layer(sh, "selective") == (34 - 2) * h
+    assert activation_bytes_per_token_layer(sh, "none") == activation_bytes_per_token_layer(sh, "selective")
+    assert activation_bytes_per_token_layer(sh, "full") == 2 * h  # only the 16-bit layer input
+    # a whole sequence: L layers; full recomputation adds one layer's working set while it recomputes
+    s, layers = sh.seq_len, sh.layers
+    assert activation_bytes(sh, "selective") == layers * 32 * h * s
+    assert activation_bytes(sh, "full") == layers * 2 * h * s + 32 * h * s
 
 
 def test_cloud_cost_is_gpu_hours_times_price_and_cny_conversion() -> None:

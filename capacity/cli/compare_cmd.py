@@ -96,7 +96,9 @@ def compare(
     ] = False,
     every: Annotated[bool, typer.Option("--all", help="Every chip in the catalogue.")] = False,
     scenario: Annotated[Path | None, typer.Option(help="Take the workload from a scenario file.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model preset id or alias.")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Preset id or alias, a Hugging Face config.json, or a model YAML.")
+    ] = None,
     params: Annotated[str | None, typer.Option(help="Train: total parameters (instead of --model).")] = None,
     tokens: Annotated[
         str | None, typer.Option(help="Train: training tokens (selects a training workload).")
@@ -180,7 +182,7 @@ def _json_row(r: ComparisonRow) -> dict[str, Any]:
 def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.catalog import load_models
+    from capacity.model_source import resolve_model
 
     if a["scenario"] is not None:
         from capacity.scenario import load_scenarios
@@ -195,7 +197,7 @@ def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
             )
 
         return sc.kind, from_scenario
-    model = load_models().get(a["model"]) if a["model"] else None
+    model = resolve_model(a["model"]) if a["model"] else None
     if a["tokens"] is not None:
         from capacity.train import TrainRequest, estimate_training
 

@@ -50,7 +50,10 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
 @handles_errors
 def serve(
     model: Annotated[
-        str, typer.Option(help="Model preset id or alias (the architecture sizes the KV cache).")
+        str,
+        typer.Option(
+            help="Preset id or alias, a Hugging Face config.json, or a model YAML (sizes the KV cache)."
+        ),
     ],
     chip: Annotated[str, typer.Option(help="Chip id or alias.")],
     input_tokens: Annotated[str, typer.Option(help="Prompt tokens per query, e.g. 1000, 2k.")],
@@ -107,7 +110,8 @@ def serve(
         --visits-per-month 616M --queries-per-visit 5
     """
     from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.catalog import load_chips, load_models
+    from capacity.catalog import load_chips
+    from capacity.model_source import resolve_model
     from capacity.serve import ServeRequest, Traffic, estimate_serving
 
     traffic = None
@@ -127,7 +131,7 @@ def serve(
     request = build(
         ServeRequest,
         calibration=load_calibration(calibration) if calibration else None,
-        model=load_models().get(model),
+        model=resolve_model(model),
         chip=load_chips().get(chip),
         input_tokens=_tokens(input_tokens, "--input-tokens"),
         output_tokens=_tokens(output_tokens, "--output-tokens"),

@@ -12,13 +12,15 @@ import typer
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.calibration import load_calibration
-from capacity.catalog import load_chips, load_models, load_runs
+from capacity.catalog import load_chips, load_runs
 from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
+from capacity.model_source import resolve_model
+from capacity.parallel import ParallelSpec
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
-from .errors import handles_errors
+from .errors import ExitCode, handles_errors
 from .inputs import (
     CalibrationOpt,
     build,
@@ -77,7 +79,10 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
 def train(
     tokens: Annotated[str, typer.Option(help="Training tokens D, e.g. 300B, 1.4T, 2e12.")],
     model: Annotated[
-        str | None, typer.Option(help="Model preset id or alias (see `capacity models`).")
+        str | None,
+        typer.Option(
+            help="Preset id or alias (see `capacity models`), a Hugging Face config.json, or a model YAML."
+        ),
     ] = None,
     params: Annotated[
         str | None, typer.Option(help="Total parameters N, e.g. 175B, 7e9 (instead of --model).")
@@ -102,8 +107,24 @@ def train(
         str, typer.Option("--flops", help="6nd (C = 6ND, the reports' convention) or palm (adds attention).")
     ] = "6nd",
     recompute: Annotated[
-        str, typer.Option(help="Activation recomputation: none, selective or full.")
-    ] = "selective",
+        str | None,
+        typer.Option(
+            help="Activation recomputation: none, selective or full (default selective, full if needed)."
+        ),
+    ] = None,
+    tp: Annotated[int | None, typer.Option("--tp", help="Pin the tensor-parallel width.")] = None,
+    pp: Annotated[int | None, typer.Option("--pp", help="Pin the pipeline stages.")] = None,
+    dp: Annotated[int | None, typer.Option("--dp", help="Pin the data-parallel replicas.")] = None,
+    cp: Annotated[int | None, typer.Option("--cp", help="Pin the context-parallel width.")] = None,
+    ep: Annotated[int | None, typer.Option("--ep", help="Pin the expert-parallel width (MoE).")] = None,
+    vp: Annotated[int | None, typer.Option("--vp", help="Pin virtual pipeline stages per rank.")] = None,
+    micro_batch: Annotated[int | None, typer.Option(help="Pin the sequences per micro-batch.")] = None,
+    sharding: Annotated[
+        str | None, typer.Option(help="Pin the state sharding: none, zero1, zero2, zero3 (fsdp).")
+    ] = None,
+    layouts: Annotated[
+        int, typer.Option(help="List the N best layouts with step time, memory and limiting term.")
+    ] = 1,
     seq_len: Annotated[
         int | None,
         typer.Option(help="Training sequence length (default: the preset's context, at most 8192)."),
@@ -160,7 +181,7 @@ def train(
         calibration=load_calibration(calibration) if calibration else None,
         uncertainty=uncertainty,
         tokens=parse_count(tokens, "--tokens"),
-        model=load_models().get(model) if model else None,
+        model=resolve_model(model) if model else None,
         params=count(params, "--params"),
         active_params=count(active_params, "--active-params"),
         chip=chip_obj,
@@ -171,6 +192,20 @@ def train(
         precision=choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
         flops_convention=choice(flops_convention, ("6nd", "palm"), "--flops"),
         recompute=choice(recompute, ("none", "selective", "full"), "--recompute"),
+        parallel=build(
+            ParallelSpec,
+            tp=tp,
+            pp=pp,
+            dp=dp,
+            cp=cp,
+            ep=ep,
+            vp=vp,
+            micro_batch=micro_batch,
+            sharding=choice(
+                sharding and sharding.lower(), ("none", "zero1", "zero2", "zero3", "fsdp"), "--sharding"
+            ),
+        ),
+        layouts=layouts,
         seq_len=seq_len,
         batch_tokens=None if batch_tokens is None else parse_count(batch_tokens, "--batch-tokens"),
         node_size=node_size,
@@ -191,6 +226,7 @@ def train(
         sys.stderr.write(f"warning: {warning}\n")
     if not explain:
         render(est, fmt)
+        _check_pinned_memory(request, est)
         return
     from capacity.explain import explain_training
     from capacity.uncertainty import load_spreads
@@ -206,6 +242,21 @@ def train(
             fmt,
             title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
         )
+
+
+def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
+    """A layout the user pinned that does not fit in memory: exit 1 with the per-GPU breakdown."""
+    if not request.parallel.pinned() or est.memory_fits is not False or not est.memory_per_gpu_gb:
+        return
+    parts = est.memory_per_gpu_gb
+    chip = request.chip
+    usable = f" of {chip.memory_gb:g} GB" if chip is not None and chip.memory_gb else ""
+    detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if k != "total")
+    sys.stderr.write(
+        f"error: the pinned layout ({est.layout}) needs {parts['total']:.1f} GB per GPU{usable}: "
+        f"{detail} GB; pin fewer fields, add --pp/--tp, --sharding zero3 or --recompute full\n"
+    )
+    raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 
 
 def _explain_command() -> Callable[..., None]:

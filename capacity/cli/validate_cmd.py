@@ -83,6 +83,16 @@ def validate(
         float | None,
         typer.Option(help="Exit 1 if the serving median |throughput error| exceeds this (e.g. 0.2)."),
     ] = None,
+    steady: Annotated[
+        bool,
+        typer.Option(
+            "--steady", help="Steady-state throughput: published configurations vs the step-time model."
+        ),
+    ] = False,
+    max_steady_error: Annotated[
+        float | None,
+        typer.Option(help="With --steady: exit 1 if the held-out median |tokens/s error| exceeds this."),
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """Compare estimates with published runs (GPU-hours, days, MWh) and serving benchmarks (tokens/s).
@@ -97,7 +107,13 @@ def validate(
       capacity validate
       capacity validate --format json
       capacity validate --max-median-error 0.25 --max-serving-error 0.2
+      capacity validate --steady
     """
+    if steady:
+        from .validate_steady_cmd import run_steady
+
+        run_steady(fmt, max_steady_error)
+        return
     from capacity import assumptions as a
     from capacity.catalog import load_chips, load_models, load_runs
     from capacity.validate import validate_runs
@@ -114,8 +130,8 @@ def validate(
         f"{part.worst_abs_error:.0%} ({part.worst_run}), {part.interval_coverage or 0:.0%} inside P10-P90."
         for label, part in (("fitting runs", train.fitted), ("held out", train.held_out))
     ) + (
-        f" Wall-clock factor {train.wall_clock_factor_used:g} (from the fitting runs: "
-        f"{train.wall_clock_factor_from_runs:.3f}); * = chip count not published, assumed to take "
+        " Steady state from the step-time model, goodput from capacity/goodput.py (nothing fitted to these "
+        "runs); * = chip count not published, assumed to take "
         f"{train.assumed_days_when_count_unknown:g} days."
     )
     serve_summary = (

@@ -1,0 +1,141 @@
+"""Regenerate the validation tables in docs/training-model.md from the planner's own validation code.
+
+Usage: python docs/training_model.py           (rewrites the tables between the BEGIN/END markers)
+       python docs/training_model.py --check   (exit 1 if docs/training-model.md is out of date)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.catalog import load_chips, load_runs, load_steady_runs
+from capacity.steady_spec import SteadyRun, steady_model
+from capacity.validate import ErrorSummary, validate_runs
+from capacity.validate_steady import SteadyCheck, SteadySummary, summarise, validate_steady
+
+DOC = Path(__file__).resolve().with_name("training-model.md")
+SUMMARY_HEADER = (
+    "| {first} | rows | skipped | median \\|err\\| published layout | worst ratio | bias | "
+    "median \\|err\\| own layout | own slower | median \\|err\\| flat {flat} MFU |"
+)
+
+
+def pct(x: float | None, signed: bool = True) -> str:
+    return "–" if x is None or math.isnan(x) else f"{x:+.0%}" if signed else f"{x:.0%}"
+
+
+def summary_row(label: str, s: SteadySummary, skipped: int) -> str:
+    return (
+        f"| {label} | {s.rows} | {skipped} | {pct(s.median_abs_error, False)} | {s.worst_ratio:.2f}× | "
+        f"{pct(s.bias)} | {pct(s.own_median_abs_error, False)} | {s.own_slower_than_published} | "
+        f"{pct(s.baseline_median_abs_error, False)} |"
+    )
+
+
+def steady_tables() -> tuple[list[str], list[str]]:
+    """Per source group and pooled; then the same statistics over kinds of record, whatever their source."""
+    eff = load_efficiency()
+    runs = {r.id: r for r in load_steady_runs()}
+    report = validate_steady(runs.values(), eff)
+    flat = f"{report.baseline_mfu:.0%}"
+    fit = set(eff.steady_state_sets.fitting)
+
+    def skipped(keep: Callable[[SteadyCheck], bool]) -> int:
+        return sum(1 for c in report.checks if c.skipped and keep(c))
+
+    header = SUMMARY_HEADER.format(first="source | role", flat=flat)
+    groups = [header, "|---" * 10 + "|"]
+    for s in report.groups:
+        role = "fit" if s.group in fit else "held out"
+        groups.append(summary_row(f"{s.group} | {role}", s, skipped(lambda c, g=s.group: c.source_group == g)))
+    for s, in_fit in ((report.fitting, True), (report.held_out, False)):
+        if s is not None:
+            groups.append(summary_row(f"**{s.group}** | all", s, skipped(lambda c, f=in_fit: c.in_fit == f)))
+
+    def moe(r: SteadyRun) -> bool:
+        return steady_model(r).moe is not None
+
+    kinds: dict[str, Callable[[SteadyRun], bool]] = {
+        "dense, 16-bit": lambda r: not moe(r) and r.precision != "fp8",
+        "dense, FP8": lambda r: not moe(r) and r.precision == "fp8",
+        "MoE (all from Megatron-Bridge)": moe,
+        "A100, Megatron papers 2021–22": lambda r: r.chip.startswith("a100") and r.year <= 2022,
+        "sequences of 16k tokens and more": lambda r: r.seq_len >= 16_384,
+        "1,024 GPUs and more": lambda r: r.chips >= 1024,
+    }
+    sliced = [SUMMARY_HEADER.format(first="kind of record (fit and held out together)", flat=flat)]
+    sliced.append("|---" * 9 + "|")
+    for label, keep in kinds.items():
+        s = summarise(label, (c for c in report.checks if keep(runs[c.id])))
+        if s is not None:
+            sliced.append(summary_row(label, s, skipped(lambda c, k=keep: k(runs[c.id]))))
+    return groups, sliced
+
+
+def runs_table() -> list[str]:
+    """End to end: GPU-hours of published runs, estimated from what a planner knows."""
+    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    flat = f"{report.baseline_mfu:.0%}"
+    out = [
+        f"| run | role | chip | GPUs | reported GPU-hours | estimated | error | flat {flat} MFU error | "
+        "inside P10–P90 |",
+        "|---" * 9 + "|",
+    ]
+    for c in report.checks:
+        if c.skipped is None and c.reported_gpu_hours is not None and c.estimated_gpu_hours is not None:
+            gpus = f"{c.chip_count:,}{'*' if c.chip_count_assumed else ''}"
+            inside = {True: "yes", False: "no", None: "–"}[c.inside_p10_p90]
+            out.append(
+                f"| {c.run} | {'fit' if c.in_fit else 'held out'} | {c.chip} | {gpus} | "
+                f"{c.reported_gpu_hours:,.0f} | {c.estimated_gpu_hours:,.0f} | {pct(c.gpu_hours_error)} | "
+                f"{pct(c.baseline_gpu_hours_error)} | {inside} |"
+            )
+
+    def pooled(label: str, s: ErrorSummary) -> str:
+        cover = "–" if s.interval_coverage is None else f"{s.interval_coverage:.0%}"
+        return (
+            f"| **{label}** ({s.runs} runs) | median | | | | | {pct(s.median_abs_error, False)} | "
+            f"{pct(s.baseline_median_abs_error, False)} | {cover} |"
+        )
+
+    out += [pooled("fitting runs", report.fitted), pooled("held-out runs", report.held_out), ""]
+    out.append(
+        f"\\* chip count not published: solved for the median wall-clock time of the runs that publish one "
+        f"({report.assumed_days_when_count_unknown:g} days). Not compared: "
+        + "; ".join(f"{c.run} ({c.skipped})" for c in report.checks if c.skipped)
+        + "."
+    )
+    return out
+
+
+def render(doc: str) -> str:
+    groups, sliced = steady_tables()
+    blocks = {"steady-state table": groups, "steady-state slices": sliced, "published-runs table": runs_table()}
+    for name, lines in blocks.items():
+        pattern = re.compile(rf"(<!-- BEGIN {re.escape(name)}[^>]*-->\n).*?(<!-- END {re.escape(name)} -->)", re.S)
+        if not pattern.search(doc):
+            raise SystemExit(f"{DOC}: no <!-- BEGIN {name} --> … <!-- END {name} --> markers")
+        doc = pattern.sub(lambda m, body="\n".join(lines): m.group(1) + body + "\n" + m.group(2), doc)
+    return doc
+
+
+def main(argv: list[str]) -> int:
+    old = DOC.read_text()
+    new = render(old)
+    if "--check" in argv:
+        if new != old:
+            sys.stderr.write(f"{DOC.name} is out of date: run python docs/training_model.py\n")
+            return 1
+        return 0
+    if new != old:
+        DOC.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
