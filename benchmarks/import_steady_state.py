@@ -143,14 +143,14 @@ def base_model_name(text: str) -> str:
 
 
 def precision(text: str | None) -> tuple[str, str | None]:
-    """(bf16 | fp16 | fp8, the original text when it says more than the dtype)."""
+    """(bf16 | fp16 | fp8, the source's own words)."""
     raw = (text or "").strip()
     if raw.startswith("NVFP4"):
         raise Excluded("fp4 not modelled (NVFP4)")
     if "FP8" in raw.upper():
-        return "fp8", None if raw == "FP8" else raw
+        return "fp8", raw
     if raw == "BF16":
-        return "bf16", None
+        return "bf16", raw
     raise ValueError(f"unmapped precision {raw!r}")
 
 
