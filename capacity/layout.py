@@ -116,8 +116,8 @@ def check_pins(job: Job, pin: ParallelSpec) -> None:
         raise InputError(f"--tp {t} does not divide the model's {sh.heads} attention heads")
     if p > sh.layers:
         raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
-    if pin.vp and pin.vp > 1 and sh.layers % (p * pin.vp):
-        raise InputError(f"--vp {pin.vp} x --pp {p} does not divide the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and p * pin.vp > sh.layers:
+        raise InputError(f"--vp {pin.vp} x --pp {p} is more model chunks than the model's {sh.layers} layers")
     if pin.vp and pin.vp > 1 and p == 1:
         raise InputError("--vp needs a pipeline (--pp 2 or more)")
     if sh.seq_len % c:
