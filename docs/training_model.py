@@ -20,20 +20,25 @@ from capacity.validate_steady import SteadyCheck, SteadySummary, summarise, vali
 
 DOC = Path(__file__).resolve().with_name("training-model.md")
 SUMMARY_HEADER = (
-    "| {first} | rows | skipped | median \\|err\\| published layout | worst ratio | bias | "
+    "| {first} | rows | skipped | median \\|err\\| published layout | bias | worst ratio | worst record | "
     "median \\|err\\| own layout | own slower | median \\|err\\| flat {flat} MFU |"
 )
 
 
 def pct(x: float | None, signed: bool = True) -> str:
-    return "–" if x is None or math.isnan(x) else f"{x:+.0%}" if signed else f"{x:.0%}"
+    if x is None or math.isnan(x):
+        return "–"
+    return "0%" if round(x * 100) == 0 else f"{x:+.0%}" if signed else f"{x:.0%}"
 
 
-def summary_row(label: str, s: SteadySummary, skipped: int) -> str:
+def summary_row(label: str, s: SteadySummary, members: list[SteadyCheck]) -> str:
+    skipped = sum(1 for c in members if c.skipped is not None)
+    errors = {c.id: c.error for c in members if c.error is not None}
+    worst = max(errors, key=lambda k: max(1.0 + errors[k], 1.0 / (1.0 + errors[k])))
     return (
-        f"| {label} | {s.rows} | {skipped} | {pct(s.median_abs_error, False)} | {s.worst_ratio:.2f}× | "
-        f"{pct(s.bias)} | {pct(s.own_median_abs_error, False)} | {s.own_slower_than_published} | "
-        f"{pct(s.baseline_median_abs_error, False)} |"
+        f"| {label} | {s.rows} | {skipped} | {pct(s.median_abs_error, False)} | {pct(s.bias)} | "
+        f"{s.worst_ratio:.2f}× | {worst} ({pct(errors[worst])}) | {pct(s.own_median_abs_error, False)} | "
+        f"{s.own_slower_than_published} | {pct(s.baseline_median_abs_error, False)} |"
     )
 
 
@@ -42,20 +47,18 @@ def steady_tables() -> tuple[list[str], list[str]]:
     eff = load_efficiency()
     runs = {r.id: r for r in load_steady_runs()}
     report = validate_steady(runs.values(), eff)
+    checks, sets = report.checks, eff.steady_state_sets
     flat = f"{report.baseline_mfu:.0%}"
-    fit = set(eff.steady_state_sets.fitting)
 
-    def skipped(keep: Callable[[SteadyCheck], bool]) -> int:
-        return sum(1 for c in report.checks if c.skipped and keep(c))
-
-    header = SUMMARY_HEADER.format(first="source | role", flat=flat)
-    groups = [header, "|---" * 10 + "|"]
+    groups = [SUMMARY_HEADER.format(first="source | role", flat=flat), "|---" * 11 + "|"]
     for s in report.groups:
-        role = "fit" if s.group in fit else "held out"
-        groups.append(summary_row(f"{s.group} | {role}", s, skipped(lambda c, g=s.group: c.source_group == g)))
-    for s, in_fit in ((report.fitting, True), (report.held_out, False)):
-        if s is not None:
-            groups.append(summary_row(f"**{s.group}** | all", s, skipped(lambda c, f=in_fit: c.in_fit == f)))
+        role = "fit" if s.group in sets.fitting else "held out"
+        groups.append(summary_row(f"{s.group} | {role}", s, [c for c in checks if c.source_group == s.group]))
+    pooled = (
+        (report.fitting, [c for c in checks if c.in_fit]),
+        (report.held_out, [c for c in checks if c.source_group in sets.held_out]),
+    )
+    groups += [summary_row(f"**{s.group}** | all", s, members) for s, members in pooled if s is not None]
 
     def moe(r: SteadyRun) -> bool:
         return steady_model(r).moe is not None
@@ -63,17 +66,17 @@ def steady_tables() -> tuple[list[str], list[str]]:
     kinds: dict[str, Callable[[SteadyRun], bool]] = {
         "dense, 16-bit": lambda r: not moe(r) and r.precision != "fp8",
         "dense, FP8": lambda r: not moe(r) and r.precision == "fp8",
-        "MoE (all from Megatron-Bridge)": moe,
-        "A100, Megatron papers 2021–22": lambda r: r.chip.startswith("a100") and r.year <= 2022,
+        "MoE": moe,
+        "A100": lambda r: r.chip.startswith("a100"),
         "sequences of 16k tokens and more": lambda r: r.seq_len >= 16_384,
         "1,024 GPUs and more": lambda r: r.chips >= 1024,
     }
     sliced = [SUMMARY_HEADER.format(first="kind of record (fit and held out together)", flat=flat)]
-    sliced.append("|---" * 9 + "|")
+    sliced.append("|---" * 10 + "|")
     for label, keep in kinds.items():
-        s = summarise(label, (c for c in report.checks if keep(runs[c.id])))
-        if s is not None:
-            sliced.append(summary_row(label, s, skipped(lambda c, k=keep: k(runs[c.id]))))
+        members = [c for c in checks if keep(runs[c.id])]
+        if (summary := summarise(label, members)) is not None:
+            sliced.append(summary_row(label, summary, members))
     return groups, sliced
 
 
@@ -115,12 +118,14 @@ def runs_table() -> list[str]:
 
 def render(doc: str) -> str:
     groups, sliced = steady_tables()
-    blocks = {"steady-state table": groups, "steady-state slices": sliced, "published-runs table": runs_table()}
+    blocks = {"steady-state table": groups, "steady-state slices": sliced}
+    blocks["published-runs table"] = runs_table()
     for name, lines in blocks.items():
-        pattern = re.compile(rf"(<!-- BEGIN {re.escape(name)}[^>]*-->\n).*?(<!-- END {re.escape(name)} -->)", re.S)
-        if not pattern.search(doc):
+        key = re.escape(name)
+        found = re.search(rf"(<!-- BEGIN {key}[^>]*-->\n).*?(<!-- END {key} -->)", doc, re.S)
+        if found is None:
             raise SystemExit(f"{DOC}: no <!-- BEGIN {name} --> … <!-- END {name} --> markers")
-        doc = pattern.sub(lambda m, body="\n".join(lines): m.group(1) + body + "\n" + m.group(2), doc)
+        doc = doc[: found.end(1)] + "\n".join(lines) + "\n" + doc[found.start(2) :]
     return doc
 
 

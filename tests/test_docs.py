@@ -33,3 +33,10 @@ def _examples() -> list[list[str]]:
 def test_doc_example_runs(cli: Any, argv: list[str]) -> None:
     run = cli(*argv)
     assert run.exit_code == 0, run.stderr
+
+
+def test_training_model_tables_match_their_generator() -> None:
+    script = ROOT / "docs" / "training_model.py"
+    out = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": ""})  # fmt: skip
+    assert out.returncode == 0, out.stderr + "re-run python docs/training_model.py (it rewrites the tables)"

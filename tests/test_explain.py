@@ -13,6 +13,8 @@ from capacity.explain import explain_training
 from capacity.train import TrainRequest, estimate_training
 from capacity.uncertainty import load_spreads
 
+GOODPUT_ROW = "goodput: checkpoint stalls and other pauses"
+
 
 def _explain(**kw: Any) -> tuple[Any, list[Any]]:
     req = TrainRequest(**kw)
@@ -26,7 +28,8 @@ def test_the_chain_names_every_factor_with_a_source() -> None:
     )
     names = [f.factor for f in factors]
     expected = ["parameters per token N", "training tokens D", "dense peak (bf16)", "GPUs"]
-    expected += ["parallel layout", "matmul: GEMM fraction of peak", "wall-clock factor"]
+    expected += ["parallel layout", "matmul: GEMM fraction of peak", GOODPUT_ROW]
+    expected += ["failures and restarts: failures_per_gpu_hour"]
     expected += ["price per GPU-hour", "TDP", "PUE"]
     assert set(expected) <= set(names)
     assert all(f.source for f in factors)
@@ -36,18 +39,31 @@ def test_elasticities_are_what_the_model_does() -> None:
     chip, model = load_chips().get("h100"), load_models().get("llama2-70b")
     base, factors = _explain(model=model, tokens=2e12, chip=chip, gpus=512)
     by_name = {f.factor: f for f in factors}
-    # the wall-clock factor divides the whole time: elasticity -1, exactly
+    # checkpoint stalls and other pauses divide the whole time by (1 − c)(1 − o): halving that keeps
+    # the layout and doubles the days, elasticity −1 exactly
     eff = load_efficiency()
-    sm = eff.step_model
+    g = eff.goodput
+    keep = (1 - g.checkpoint_stall_share.value) * (1 - g.other_pause_share.value)
+    assert by_name[GOODPUT_ROW].value == pytest.approx(keep, abs=1e-4)
+    other = 1 - (1 - g.other_pause_share.value) / 2
     slower = eff.model_copy(
-        update={"step_model": sm.model_copy(update={"wall_clock_factor": sm.wall_clock_factor.model_copy(
-            update={"value": sm.wall_clock_factor.value / 2})})}
+        update={"goodput": g.model_copy(update={"other_pause_share": g.other_pause_share.model_copy(
+            update={"value": other})})}
     )  # fmt: skip
     half = estimate_training(
         TrainRequest(model=model, tokens=2e12, chip=chip, gpus=512), load_assumptions(), slower
     )
-    assert half.wall_clock_days / base.wall_clock_days == pytest.approx(
-        2 ** -by_name["wall-clock factor"].elasticity
+    assert half.wall_clock_days / base.wall_clock_days == pytest.approx(2 ** -by_name[GOODPUT_ROW].elasticity)
+    # failures add λ·G·t_lost of the steady-state time: elasticity f / (1 + f) in the failure rate
+    more = eff.model_copy(
+        update={"goodput": g.model_copy(update={"failures_per_gpu_hour": g.failures_per_gpu_hour.model_copy(
+            update={"value": g.failures_per_gpu_hour.value * 1.01})})}
+    )  # fmt: skip
+    failing = estimate_training(
+        TrainRequest(model=model, tokens=2e12, chip=chip, gpus=512), load_assumptions(), more
+    )
+    assert math.log(failing.wall_clock_days / base.wall_clock_days) / math.log(1.01) == pytest.approx(
+        by_name["failures and restarts: failures_per_gpu_hour"].elasticity, abs=1e-3
     )
     # a term's share of time is its first-order elasticity: 1% faster GEMMs move days by -share %
     measured = [
@@ -61,7 +77,11 @@ def test_elasticities_are_what_the_model_does() -> None:
     assert math.log(faster.wall_clock_days / base.wall_clock_days) / math.log(1.01) == pytest.approx(
         elasticity, abs=0.02
     )
-    assert "x0.7" in (by_name["wall-clock factor"].range_effect or "")
+    # what the model leaves out: the P10-P90 spread of unmodelled_log_sd (specs/uncertainty.yaml)
+    sd = load_spreads().unmodelled_log_sd.value
+    assert f"x{math.exp(-1.2816 * sd):.2f} to x{math.exp(1.2816 * sd):.2f}" in (
+        by_name[GOODPUT_ROW].range_effect or ""
+    )
 
 
 def test_given_values_are_reported_as_given(cli: Any) -> None:

@@ -66,10 +66,14 @@ def _write(tmp_path: Path, text: str | bytes, name: str = "plan.yaml") -> Path:
 
 
 def test_limits_violated_exit_1_with_the_amount(cli: Any, tmp_path: Path) -> None:
-    path = _write(tmp_path, GOOD.replace("max_cost_usd: 5e6", "max_cost_usd: 1e6"))
+    # a cost limit at half of whatever the plan costs: exceeded by 100%, whatever the model predicts
+    (sc,) = load_scenarios(_write(tmp_path, GOOD, "good.yaml"))
+    (good,) = evaluate(sc, "good.yaml")
+    cost = good.result["cost_usd"]
+    path = _write(tmp_path, GOOD.replace("max_cost_usd: 5e6", f"max_cost_usd: {cost / 2:.6e}"))
     run = cli("check", str(path))
     assert run.exit_code == 1
-    assert "max_cost_usd 1e+06 exceeded: cost_usd = " in run.stderr and "(+" in run.stderr
+    assert f"max_cost_usd {cost / 2:,.4g} exceeded: cost_usd = {cost:,.4g} (+100%)" in run.stderr
 
 
 def test_check_passes_and_writes_the_step_summary(

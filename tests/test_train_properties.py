@@ -43,6 +43,9 @@ def test_cost_is_gpu_hours_times_price(n: float, d: float, chip: object, g: int,
     assert abs(est.cost_usd - est.gpu_hours * price) <= 1e-9 * est.cost_usd  # type: ignore[attr-defined]
 
 
+# a deadline solve runs the layout search at each cluster size it bisects over: tens of them, up to a few
+# hundred ms in all, past Hypothesis's 200 ms default
+@settings(deadline=2000)
 @given(params, tokens, chips, st.floats(min_value=0.5, max_value=400))
 def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days: float) -> None:
     from capacity.errors import InputError

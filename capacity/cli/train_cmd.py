@@ -29,13 +29,15 @@ from .inputs import (
     economics,
     whole,
 )
-from .output import FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
+from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
                  ("hardware_flops", "FLOPs incl. recompute"), ("active_params", "params per token")]),
     ("time", [("chip", ""), ("precision", ""), ("gpus", ""), ("aggregate_peak_pflops", "PFLOPS dense peak"),
               ("mfu", "model FLOPs utilisation"), ("hfu", "hardware FLOPs utilisation"),
+              ("steady_state_mfu", "MFU at steady state"), ("goodput", "share of wall time making progress"),
+              ("tokens_per_s_per_gpu", "steady state"), ("step_time_s", "seconds per step"),
               ("wall_clock_days", "days"), ("gpu_hours", "GPU-hours"), ("gpu_days", "GPU-days"),
               ("data_centre_days_at_peak", "data-centre days at nameplate")]),
     ("memory", [("model_state_gb", "GB weights+grads+Adam"), ("activation_gb", "GB per sequence"),
@@ -67,6 +69,19 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
     emit_estimate(est.model_dump(mode="json"), GROUPS, fmt, "Training estimate", converted="cost")
     if fmt in (OutputFormat.json, OutputFormat.csv):
         return
+    if est.layouts:
+        rows: list[dict[str, Cell]] = []
+        for o in est.layouts:
+            q = o.parallel
+            name = f"TP{q.tp} PP{q.pp} DP{q.dp}" + "".join(
+                f" {k.upper()}{getattr(q, k)}" for k in ("cp", "ep", "vp") if getattr(q, k) > 1
+            )
+            rows.append({
+                "layout": f"{name} mb{q.micro_batch} {q.sharding} {q.recompute}",
+                "s/step": round(o.step_time_s, 2), "GB/GPU": round(o.memory_per_gpu_gb, 1), "fits": o.fits,
+                "limited by": o.limiting_term,
+            })  # fmt: skip
+        emit_rows(rows, fmt, title="Best layouts: step time, memory per GPU and the term that limits each")
     if est.published_runs_on_chip:
         emit_rows(
             [r.model_dump() for r in est.published_runs_on_chip],

@@ -97,9 +97,8 @@ def validate(
 ) -> None:
     """Compare estimates with published runs (GPU-hours, days, MWh) and serving benchmarks (tokens/s).
 
-    Runs marked 'fit' set the step-time model's wall-clock factor and its spread (specs/efficiency.yaml,
-    fitting_runs), so their errors are in-sample; 'held out' runs were not used. Each is shown next to a
-    flat 40% MFU, what peer tools assume. The TensorRT-LLM rows set the serving engine factor.
+    Runs marked 'fit' set only the spread of --uncertainty (specs/efficiency.yaml, fitting_runs); 'held
+    out' runs were not used. Each is shown next to a flat 40% MFU, what peer tools assume. The TensorRT-LLM rows set the serving engine factor.
 
     Examples:
 
