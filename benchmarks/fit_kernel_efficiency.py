@@ -15,7 +15,8 @@ from capacity.validate_steady import fit_kernel_efficiency
 def main() -> None:
     value, before, after = fit_kernel_efficiency(load_steady_runs())
     print(
-        f"training_kernel_efficiency = {value:.3f} (median signed error on fitting sources {before:+.1%} -> {after:+.1%})"
+        f"training_kernel_efficiency = {value:.3f} "
+        f"(median signed error on fitting sources {before:+.1%} -> {after:+.1%})"
     )
 
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 
+from capacity import memory
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models
 from capacity.goodput import goodput
-from capacity import memory
+from capacity.parallel import Layout, ParallelSpec
 from capacity.shape import from_preset, guess
 from capacity.step_model import optimal_batch_tokens, predict
-from capacity.parallel import Layout, ParallelSpec
 from capacity.step_time import ring_seconds, size_factor
 from capacity.train import TrainRequest, estimate_training
 

@@ -22,7 +22,7 @@ def run(**kw: object) -> object:
     return estimate_training(TrainRequest(**kw), load_assumptions(), load_efficiency())  # type: ignore[arg-type]
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(params, tokens, chips, gpus, gpus)
 def test_more_gpus_never_lengthen_the_run(n: float, d: float, chip: object, g1: int, g2: int) -> None:
     lo, hi = sorted((g1, g2))

@@ -98,7 +98,8 @@ def validate(
     """Compare estimates with published runs (GPU-hours, days, MWh) and serving benchmarks (tokens/s).
 
     Runs marked 'fit' set only the spread of --uncertainty (specs/efficiency.yaml, fitting_runs); 'held
-    out' runs were not used. Each is shown next to a flat 40% MFU, what peer tools assume. The TensorRT-LLM rows set the serving engine factor.
+    out' runs were not used. Each is shown next to a flat 40% MFU, what peer tools assume. The
+    TensorRT-LLM rows set the serving engine factor.
 
     Examples:
 
