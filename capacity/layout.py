@@ -5,13 +5,13 @@ Whatever the user pins (:class:`capacity.parallel.ParallelSpec`) is kept; the se
 * t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
   64 up to the layer count (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2 or 4 when p > 1
   and v·p divides L; c context-parallel widths 1, 2, 4, 8 from 16k-token sequences up; b sequences per
-  micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the user's recomputation (selective by default, full
-  when nothing else fits);
+  micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the recomputation the caller passes (the step model
+  searches selective and full and keeps the faster, unless the user pins one);
 * d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
   that minimises time per token when failures (which grow with the chips in use) cost more than the extra
   replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
   replica runs m = (batch / s) / (d·b) micro-batches per step (the average, not rounded);
-* e, MoE experts spread over the data-parallel ranks: the largest divisor of E up to d·c.
+* e, MoE experts spread over the data-parallel ranks: the largest width dividing both E and d·c.
 
 The layout with the least wall time per token (failures included) whose memory fits wins; if none fits,
 the one that misses memory by least is reported with ``fits = False``. Memory: :mod:`capacity.memory`.
@@ -160,10 +160,6 @@ def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int
                             yield t, p, c, v, b, shard
 
 
-def _largest_divisor_up_to(n: int, cap: int) -> int:
-    return max(k for k in range(1, min(n, cap) + 1) if n % k == 0)
-
-
 def best_width(
     per_replica_work: float, fixed: float, failure_per_chip: float, chips_per_replica: int
 ) -> float:
@@ -203,7 +199,7 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
     seen: set[Layout] = set()
 
     def layout(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> Layout:
-        ep = pin.ep or (_largest_divisor_up_to(sh.experts, d * c) if sh.experts else 1)
+        ep = pin.ep or (math.gcd(sh.experts, d * c) if sh.experts else 1)  # divides E and the DP ranks
         return Layout(
             tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / (d * b), node_size=job.node_size, cp=c, vp=v,
             micro_batch=b, sharding=shard, recompute=recompute,

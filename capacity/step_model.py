@@ -18,9 +18,9 @@ from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.goodput import Goodput, goodput, hours_lost_per_failure
-from capacity.layout import Candidate, Job, search
+from capacity.layout import Candidate, Job, Search, rank_key, search
 from capacity.links import inter_node_gb_s, intra_node_gb_s
-from capacity.parallel import ParallelSpec, Recompute, ResolvedParallel
+from capacity.parallel import ParallelSpec, ResolvedParallel
 from capacity.shape import Shape
 from capacity.step_time import ChipRates
 from capacity.units import TERA
@@ -143,6 +143,17 @@ def chip_rates(
     return rates, frac.value, frac.source
 
 
+def _better(a: Search, b: Search) -> Search:
+    """The search whose best layout fits (both or neither: the faster, or the one that misses by less),
+    its runners-up merged with the other's."""
+
+    def key(c: Candidate) -> tuple[bool, float]:
+        return (not c.fits, c.per_token_s if c.fits else c.memory.total)
+
+    merged = sorted([*a.ranked, *b.ranked], key=lambda c: (key(c), rank_key(c)))
+    return Search(ranked=merged[: max(len(a.ranked), len(b.ranked))])
+
+
 def _option(c: Candidate, seq_len: int, gpus: int) -> LayoutOption:
     lay = c.layout
     tokens = lay.microbatches * lay.dp * lay.micro_batch * seq_len
@@ -169,7 +180,6 @@ def predict(
     tokens: float,
     calibration: Calibration | None = None,
     parallel: ParallelSpec | None = None,
-    recompute: Recompute = "selective",
     usable_memory_fraction: float = 0.9,
     batch_tokens: float | None = None,
     layouts: int = 1,
@@ -190,15 +200,14 @@ def predict(
         loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
         failure_per_chip=eff.goodput.failures_per_gpu_hour.value * hours_lost_per_failure(eff.goodput),
     )  # fmt: skip
-    chosen = pin.recompute or recompute
-    found = search(job, pin, chosen, keep=layouts)
-    if not found.best.fits and chosen != "full" and pin.recompute is None:
-        retry = search(job, pin, "full", keep=layouts)  # what a team does when activations do not fit
-        if retry.best.fits or retry.best.memory.total < found.best.memory.total:
-            found = retry
+    if pin.recompute is not None:
+        found = search(job, pin, pin.recompute, keep=layouts)
+    else:  # what a team does: recompute everything when that is faster or the only way to fit
+        found = _better(search(job, pin, "selective", keep=layouts), search(job, pin, "full", keep=layouts))
+        if found.best.layout.full_recompute:
             notes.append(
-                f"no layout fits with {chosen} recomputation; full activation recomputation assumed "
-                "(its extra forward pass is in the step time; pass --recompute full to count it in HFU)"
+                "full activation recomputation assumed, the faster (or the only) way to fit; its extra "
+                "forward pass is in the step time (pass --recompute full to count it in HFU, or pin another)"
             )
     best = found.best
     lay, terms = best.layout, best.terms

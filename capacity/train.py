@@ -76,8 +76,8 @@ def modelled_step(
     return step_model.predict(
         sh, n_total, n_active, req.chip, req.precision or default_precision(req.chip), gpus,
         req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
-        calibration=applies_to(req.calibration, req.chip, []), parallel=req.parallel,
-        recompute=req.recompute_pin or "selective",
+        calibration=applies_to(req.calibration, req.chip, []),
+        parallel=req.parallel.model_copy(update={"recompute": req.recompute_pin}),
         usable_memory_fraction=prov.pick(None, "memory_usable_fraction"), batch_tokens=req.batch_tokens,
         layouts=layouts,
     )  # fmt: skip

@@ -125,6 +125,13 @@ def test_moe_pays_for_the_all_to_all_and_small_expert_gemms() -> None:
     assert est.mfu < dense.mfu
 
 
+def test_moe_has_a_layout_on_any_cluster_that_holds_it() -> None:
+    # DeepSeek-V2 (160 routed experts) on 3,584 H800s: 3.8 TB of model states in 258 TB of HBM
+    est = _predict("deepseek-v2", "h800", 3584, 8.1e12)
+    q = est.parallel
+    assert est.memory_fits and q.ep > 1 and (q.dp * q.cp) % q.ep == 0
+
+
 def test_a_guessed_shape_is_gpt3_for_175b() -> None:
     sh = guess(175e9, 2048)
     assert (sh.layers, sh.hidden) == (96, 12288)
@@ -139,7 +146,7 @@ def test_done_criterion_175b_on_1024_a100() -> None:
     Goodput: Llama 3 kept more than 90% effective training time at 16,384 GPUs (arXiv:2407.21783 §3.3.4);
     1,024 GPUs fail 16 times less often, so a team sees 90-100%: 6·175e9·300e9 / (1024 · 312e12 · 0.542 ·
     goodput) = 21.1-23.4 days. Narayanan et al. 2021 estimated 34 days with the 2021 stack's full
-    recomputation (140 TFLOP/s per GPU, arXiv:2104.04473 §5.1).
+    recomputation (140 TFLOP/s per GPU, arXiv:2104.04473).
     """
     req = TrainRequest(params=175e9, tokens=300e9, chip=CHIPS.get("a100"), gpus=1024, uncertainty=True)
     est = estimate_training(req, load_assumptions(), EFF)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from capacity.assumptions import load_assumptions, load_efficiency
@@ -24,6 +24,9 @@ def run(**kw: object) -> object:
 
 @settings(max_examples=300, deadline=None)
 @given(params, tokens, chips, gpus, gpus)
+# found by Hypothesis: 1.7T params on 2,337 BR100s fits only with full recomputation (352 days); on 4,096 a
+# selective ZeRO-3 layout fits and is taken although it is 9x slower (3,081 days)
+@example(n=1722610800538.9084, d=1722610800538.9084, chip=CHIPS.get("biren-br100"), g1=2337, g2=4096)
 def test_more_gpus_never_lengthen_the_run(n: float, d: float, chip: object, g1: int, g2: int) -> None:
     lo, hi = sorted((g1, g2))
     a, b = run(params=n, tokens=d, chip=chip, gpus=lo), run(params=n, tokens=d, chip=chip, gpus=hi)

@@ -62,12 +62,6 @@ def test_about_eight_in_ten_fitting_runs_fall_inside() -> None:
     assert part.interval_coverage is not None and 0.65 <= part.interval_coverage <= 0.95
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="5 of 8 held-out runs (62%) fall inside P10-P90: the spread is the fitting runs' stdev around "
-    "their mean log error (about -0.3 now that no wall-clock factor centres them), but the interval is "
-    "centred on the estimate, so the model's optimism pushes runs out of it",
-)
 def test_about_eight_in_ten_held_out_runs_fall_inside() -> None:
     report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
     part = report.held_out
