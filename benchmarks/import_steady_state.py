@@ -335,7 +335,7 @@ def _korthikanti(r: dict[str, Any], out: dict[str, Any], _: Any) -> None:
         "tp": p["tp"],
         "pp": p["pp"],
         "dp": p["dp"],
-        "vp": p["vp"] if p["vp"] > 1 else None,
+        "vp": p["vp"],
         "sharding": "none",
         "sharding_note": "dp = 1: nothing to shard",
     }
@@ -402,7 +402,7 @@ def _nemo_parallel(p: dict[str, Any]) -> dict[str, Any]:
         "pp": p["pp"],
         "cp": p.get("cp", 1),
         "dp": p["dp"],
-        "vp": vp if vp and vp > 1 else None,
+        "vp": vp,  # 1 when the source says so; null (searched) when it does not say
         "sharding": "zero1",
         "sharding_note": NEMO_SHARDING,
     }
@@ -470,7 +470,7 @@ def _mbridge(r: dict[str, Any], out: dict[str, Any], siblings: dict[str, dict[st
         "cp": p.get("cp", 1),
         "ep": p.get("ep", 1),
         "dp": p["dp_implied"],
-        "vp": vp if vp and vp > 1 else None,
+        "vp": vp,  # 1 when the source says so; null (searched) when it does not say
         "dp_implied": True,
         "sharding": sharding,
         "sharding_note": note,

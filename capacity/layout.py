@@ -3,15 +3,17 @@
 Whatever the user pins (:class:`capacity.parallel.ParallelSpec`) is kept; the search fills in the rest:
 
 * t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
-  64 up to the layer count (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2 or 4 when p > 1
-  and v·p divides L; c context-parallel widths 1, 2, 4, 8 from 16k-token sequences up; b sequences per
+  64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4 or
+  8 when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM allows); c context-parallel widths up to
+  64 that keep at least 4,096 tokens of a sequence per rank; b sequences per
   micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the recomputation the caller passes (the step model
   searches selective and full and keeps the faster, unless the user pins one);
 * d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
   that minimises time per token when failures (which grow with the chips in use) cost more than the extra
   replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
   replica runs m = (batch / s) / (d·b) micro-batches per step (the average, not rounded);
-* e, MoE experts spread over the data-parallel ranks: the largest width dividing both E and d·c.
+* e, MoE experts spread over the data-parallel ranks: g = gcd(E, d·c) (the largest width dividing both)
+  and g/2, g/4, g/8, since a narrower e keeps more of the all-to-all inside a node.
 
 The layout with the least wall time per token (failures included) whose memory fits wins; if none fits,
 the one that misses memory by least is reported with ``fits = False``. Memory: :mod:`capacity.memory`.
@@ -30,16 +32,15 @@ from capacity.parallel import Layout, ParallelSpec, Recompute, Sharding
 from capacity.shape import Shape
 from capacity.step_time import ChipRates, StepTerms, step_terms
 
-PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)
+PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every divisor of L up to 64
 TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-VIRTUAL_STAGES = (1, 2, 4)
-CONTEXT_WIDTHS = (1, 2, 4, 8)
+VIRTUAL_STAGES = (1, 2, 4, 8)
+CONTEXT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 MICRO_BATCHES = (1, 2, 4)
 SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
+EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
-LONG_SEQUENCE = (
-    16_384  # context parallelism is searched from here up (Megatron-Core recommends it for long s)
-)
+MIN_CONTEXT_CHUNK = 4096  # context parallelism keeps at least this many tokens of a sequence per rank
 
 
 @dataclass(frozen=True)
@@ -90,18 +91,18 @@ class Job:
     loss_bytes_per_vocab: float
     failure_per_chip: float  # failures per chip-hour × hours lost each
 
-    def score(self, lay: Layout) -> Candidate:
+    def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
         terms = step_terms(
             self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
             self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param,
         )  # fmt: skip
-        mem = memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
+        mem = mem or memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
         fits = self.memory_bytes is None or mem.total <= self.memory_bytes
         per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
         return Candidate(per_token, lay, terms, mem, fits)
 
-    def memory_of(self, lay: Layout) -> float:
-        return memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param).total
+    def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
+        return memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
 
 
 def check_pins(job: Job, pin: ParallelSpec) -> None:
@@ -140,15 +141,17 @@ def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int
     """(t, p, c, v, b, sharding) tuples to try, pins kept."""
     sh = job.sh
     tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= job.node_size and sh.heads % t == 0]
-    pps = [pin.pp] if pin.pp else [p for p in PIPELINE_DEPTHS if p <= sh.layers]
+    divisors = {p for p in range(1, min(sh.layers, 64) + 1) if sh.layers % p == 0}
+    pps = [pin.pp] if pin.pp else sorted(p for p in set(PIPELINE_DEPTHS) | divisors if p <= sh.layers)
     cps = [pin.cp] if pin.cp else [
-        c for c in CONTEXT_WIDTHS if c == 1 or (sh.seq_len >= LONG_SEQUENCE and sh.seq_len % (2 * c) == 0)
+        c for c in CONTEXT_WIDTHS
+        if c == 1 or (sh.seq_len % (2 * c) == 0 and sh.seq_len // c >= MIN_CONTEXT_CHUNK)
     ]  # fmt: skip
     bs = [pin.micro_batch] if pin.micro_batch else list(MICRO_BATCHES)
     shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
     for t in tps:
         for p in pps:
-            vs = [pin.vp] if pin.vp else [v for v in VIRTUAL_STAGES if v == 1 or sh.layers % (p * v) == 0]
+            vs = [pin.vp] if pin.vp else [v for v in VIRTUAL_STAGES if v == 1 or p * v <= sh.layers]
             for c in cps:
                 if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
                     continue
@@ -198,12 +201,32 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
     counter = 0
     seen: set[Layout] = set()
 
-    def layout(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> Layout:
-        ep = pin.ep or (math.gcd(sh.experts, d * c) if sh.experts else 1)  # divides E and the DP ranks
-        return Layout(
-            tp=t, pp=p, dp=d, ep=ep, microbatches=seqs / (d * b), node_size=job.node_size, cp=c, vp=v,
-            micro_batch=b, sharding=shard, recompute=recompute,
-        )  # fmt: skip
+    def layouts(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> list[Layout]:
+        if pin.ep or not sh.experts:
+            eps = [pin.ep or 1]
+        else:  # divides E and the data-parallel ranks; narrower keeps more of the all-to-all on the node
+            g = math.gcd(sh.experts, d * c)
+            eps = [g >> k for k in range(EXPERT_WIDTHS_TRIED) if g >> k >= 1 and g % (g >> k) == 0]
+        return [
+            Layout(
+                tp=t,
+                pp=p,
+                dp=d,
+                ep=ep,
+                microbatches=seqs / (d * b),
+                node_size=job.node_size,
+                cp=c,
+                vp=v,
+                micro_batch=b,
+                sharding=shard,
+                recompute=recompute,
+            )
+            for ep in dict.fromkeys(eps)
+        ]
+
+    def consider_all(lays: list[Layout]) -> Candidate | None:
+        scored = [c for lay in lays if (c := consider(lay)) is not None]
+        return min(scored, key=lambda c: c.per_token_s) if scored else None
 
     def worst_kept(heap: list[tuple[Key, int, Candidate]]) -> Key:
         return tuple(-x for x in heap[0][0]) if len(heap) >= keep else (math.inf,)
@@ -213,11 +236,12 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
         if lay in seen or (lay.ep > 1 and (lay.dp * lay.cp) % lay.ep):
             return None
         seen.add(lay)
-        need = job.memory_of(lay)
+        mem = job.memory_of(lay)
+        need = mem.total
         fits = job.memory_bytes is None or need <= job.memory_bytes
         if not fits and (fitting or (need,) >= worst_kept(misses)):
             return None
-        cand = job.score(lay)
+        cand = job.score(lay, mem)
         counter += 1
         key: Key
         if fits:
@@ -233,16 +257,22 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
 
     def fits_at(lay: Layout, d: int) -> bool:
         at = replace(lay, dp=d, microbatches=seqs / (d * lay.micro_batch))
-        return job.memory_bytes is None or job.memory_of(at) <= job.memory_bytes
+        return job.memory_bytes is None or job.memory_of(at).total <= job.memory_bytes
 
+    zero1_fits: set[tuple[int, int, int, int, int]] = set()
     for t, p, c, v, b, shard in _grid(job, pin):
         widest = min(job.gpus // (t * p * c), seqs // b)
         if widest < 1:
             continue
+        point = (t, p, c, v, b)
+        if shard == "zero3" and point in zero1_fits:
+            continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
+        if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
+            zero1_fits.add(point)
         if pin.dp:
-            consider(layout(t, p, c, v, b, shard, pin.dp))
+            consider_all(layouts(t, p, c, v, b, shard, pin.dp))
             continue
-        top = consider(layout(t, p, c, v, b, shard, widest))
+        top = consider_all(layouts(t, p, c, v, b, shard, widest))
         if top is None:
             continue
         work, fixed = _split(top.terms, top.layout, seqs)
@@ -256,7 +286,7 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
                     lo, hi = (lo, mid) if fits_at(top.layout, mid) else (mid, hi)
                 lo = hi
             for d in {low, lo}:
-                consider(layout(t, p, c, v, b, shard, d))
+                consider_all(layouts(t, p, c, v, b, shard, d))
     heap = fitting or misses
     if not heap:
         raise InputError(f"no layout of {job.gpus} chips can run the job with the pinned {pin.pinned()}")

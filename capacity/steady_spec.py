@@ -70,7 +70,8 @@ class Parallel(_Strict):
     cp: PosInt = 1
     ep: PosInt = 1
     vp: PosInt | None = Field(
-        default=None, description="virtual pipeline stages per rank; null when not interleaved"
+        default=None,
+        description="virtual pipeline stages per rank (1: not interleaved); null: not stated",
     )
     dp_implied: bool = Field(
         default=False, description="true when the source has no DP column and dp = chips / (tp·pp·cp)"

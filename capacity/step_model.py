@@ -143,6 +143,18 @@ def chip_rates(
     return rates, frac.value, frac.source
 
 
+def _full_may_win(found: Search) -> bool:
+    """Whether full recomputation could beat the best selective layout: it must (nothing fits), or the
+    selective layout's overheads (communication, bubble) exceed what recomputing costs — one more forward
+    pass: a third of the matmul time, 2/7 of attention, a quarter of the memory-bound time."""
+    best = found.best
+    if not best.fits:
+        return True
+    x = best.terms
+    kernels = x.matmul + x.attention + x.memory_bound
+    return x.total - kernels > x.matmul / 3.0 + x.attention * 2.0 / 7.0 + x.memory_bound / 4.0
+
+
 def _better(a: Search, b: Search) -> Search:
     """The search whose best layout fits (both or neither: the faster, or the one that misses by less),
     its runners-up merged with the other's."""
@@ -203,7 +215,9 @@ def predict(
     if pin.recompute is not None:
         found = search(job, pin, pin.recompute, keep=layouts)
     else:  # what a team does: recompute everything when that is faster or the only way to fit
-        found = _better(search(job, pin, "selective", keep=layouts), search(job, pin, "full", keep=layouts))
+        found = search(job, pin, "selective", keep=layouts)
+        if _full_may_win(found):
+            found = _better(found, search(job, pin, "full", keep=layouts))
         if found.best.layout.full_recompute:
             notes.append(
                 "full activation recomputation assumed, the faster (or the only) way to fit; its extra "

@@ -49,9 +49,11 @@ from capacity.shape import Shape
 TP_COLLECTIVES_PER_LAYER = 4  # 2 forward + 2 backward all-reduce volumes (Megatron-LM, Shoeybi et al. 2019)
 ATTENTION_FLOPS_PER_SW = 7.0  # causal: forward 2·s·w, backward 2.5 × forward (FlashAttention's own count)
 BYTES_16BIT = 2.0
-# FP8 GEMM inputs are read in 16 bits and written in 8 bits twice (as is and transposed for the backward,
-# Transformer Engine's cast-transpose): 1 + 0.5 + 0.5 bytes moved per byte of 16-bit activation
-FP8_CAST_BYTES_PER_KEPT_BYTE = 2.0
+# FP8 GEMM inputs are written in 8 bits twice (as is, and transposed for the backward): 1 + 1 bytes per
+# 16-bit element, i.e. 1 byte moved per byte of kept activation. The 16-bit read is fused into the op that
+# produces the input (Transformer Engine's LayerNormLinear/LayerNormMLP fuse the norm or activation with
+# the cast, and cast_transpose fuses the two copies), so it is not counted again.
+FP8_CAST_BYTES_PER_KEPT_BYTE = 1.0
 # MoE token permutation: dispatch and combine, forward and backward, each a read and a write of k·h values
 MOE_PERMUTE_PASSES = 8.0
 GRAD_REDUCE_BYTES = 4.0  # fp32 main gradients (Megatron-LM distributed optimizer; FSDP's fp32 reduce_dtype)
@@ -181,19 +183,22 @@ def step_terms(
     compute = matmul + attention + memory_bound
 
     layers_here = L * stage_share
-    tp_comm = (
+    tp_volume = (
         (TP_COLLECTIVES_PER_LAYER + (2 if full else 0))
         * layers_here
         * ring_seconds(tokens * h * BYTES_16BIT, t, rates.intra_bytes_s)
     )
+    # overlapped with the GEMM each collective feeds, split into t chunks: one chunk's share stays exposed
+    tp_comm = 0.0 if t == 1 else max(tp_volume / t, tp_volume - matmul * (t - 1) / t)
     kv_width = max(0.0, sh.qkv_out_width - sh.attention_width)  # K and V columns of the fused projection
     cp_bytes = 3.0 * (c - 1) * tokens * kv_width * BYTES_16BIT / t * layers_here  # fwd K,V; bwd K,V,dK,dV
     cp_comm = max(0.0, cp_bytes / link(t * c, lay.node_size, rates) - attention)
     a2a_bytes = 4.0 * tokens * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
+    a2a_bytes *= (lay.ep - 1) / lay.ep  # a token routed to an expert on its own chip stays put
     span = lay.ep * t * c
     off_node = 0.0 if span <= lay.node_size else 1.0 - lay.node_size / span
     a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / rates.intra_bytes_s)
-    expert_comm = max(0.0, a2a - compute)  # overlapped with another micro-batch
+    expert_comm = a2a  # on the critical path (Megatron-Core's default; its overlap is opt-in since v0.14)
     pp_comm = (
         0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * p, lay.node_size, rates)
     )

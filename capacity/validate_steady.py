@@ -99,7 +99,7 @@ def summarise(group: str, checks: Iterable[SteadyCheck]) -> SteadySummary | None
 def published_spec(run: SteadyRun) -> ParallelSpec:
     p = run.parallel
     return ParallelSpec(
-        tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vp=p.vp or 1, micro_batch=run.micro_batch,
+        tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vp=p.vp, micro_batch=run.micro_batch,
         sharding=p.sharding, recompute=run.recompute,
     )  # fmt: skip
 

@@ -47,8 +47,8 @@ def test_cost_is_gpu_hours_times_price(n: float, d: float, chip: object, g: int,
 
 
 # a deadline solve runs the layout search at each cluster size it bisects over: tens of them, up to a few
-# hundred ms in all, past Hypothesis's 200 ms default
-@settings(deadline=2000)
+# hundred ms in all: no per-example time limit (speed is measured in benchmarks/)
+@settings(deadline=None)
 @given(params, tokens, chips, st.floats(min_value=0.5, max_value=400))
 def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days: float) -> None:
     from capacity.errors import InputError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from typing import Any
@@ -12,7 +13,14 @@ from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models, load_runs
 from capacity.train import Economics, TrainRequest, estimate_training
 from capacity.uncertainty import load_spreads
-from capacity.validate import validate_runs
+from capacity.validate import ValidationReport, validate_runs
+
+
+@functools.cache
+def _report() -> ValidationReport:
+    """The published-run validation, computed once per test session (it runs every deadline solve)."""
+    return validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
+
 
 CHIPS, MODELS = load_chips(), load_models()
 
@@ -25,7 +33,7 @@ def _train(**kw: Any) -> Any:
 
 
 def test_stored_spread_is_the_fitting_runs_scatter() -> None:
-    report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
+    report = _report()
     logs = [
         math.log1p(c.gpu_hours_error) for c in report.checks if c.in_fit and c.gpu_hours_error is not None
     ]
@@ -57,13 +65,13 @@ def test_inputs_you_give_are_taken_as_exact() -> None:
 
 
 def test_about_eight_in_ten_fitting_runs_fall_inside() -> None:
-    report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
+    report = _report()
     part = report.fitted
     assert part.interval_coverage is not None and 0.65 <= part.interval_coverage <= 0.95
 
 
 def test_about_eight_in_ten_held_out_runs_fall_inside() -> None:
-    report = validate_runs(load_runs(), CHIPS, load_assumptions(), load_efficiency())
+    report = _report()
     part = report.held_out
     assert part.interval_coverage is not None and 0.65 <= part.interval_coverage <= 0.95
 

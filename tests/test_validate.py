@@ -3,41 +3,49 @@ held-out runs apart, and the step-time model beating a flat 40% MFU on the runs 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_runs, load_steady_runs
-from capacity.validate import validate_runs
+from capacity.validate import ValidationReport, validate_runs
 from capacity.validate_steady import fit_kernel_efficiency
 
-# Documented in README ("Validation") and enforced by .ci/run (`capacity validate --max-median-error 0.35`):
+
+@functools.cache
+def _report() -> ValidationReport:
+    """The published-run validation, computed once per test session (it runs every deadline solve)."""
+    return validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+
+
+# Documented in README ("Validation") and enforced by .ci/run (`capacity validate --max-median-error 0.3`):
 # the median |GPU-hours error| of the fitting runs and of the held-out runs each stays below this.
-MEDIAN_ERROR_BOUND = 0.35
+MEDIAN_ERROR_BOUND = 0.3
 
 
 def test_median_error_within_documented_bound() -> None:
-    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    report = _report()
     assert report.fitted.runs >= 8 and report.held_out.runs >= 8
     assert report.fitted.median_abs_error <= MEDIAN_ERROR_BOUND
     assert report.held_out.median_abs_error <= MEDIAN_ERROR_BOUND
 
 
 def test_model_beats_the_flat_baseline_on_held_out_runs() -> None:
-    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    report = _report()
     held = report.held_out
     assert held.median_abs_error < held.baseline_median_abs_error
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="without the fitted wall-clock factor the end-to-end model no longer beats a flat 40% MFU by the "
-    "old margin: held-out median 28% vs 32% flat (bar: 0.6x), fitting runs 22% vs 15% flat (README, "
-    "Validation); the model is optimistic on the dense A100/V100 runs of 2020-23",
+    reason="without the fitted wall-clock factor the end-to-end model beats a flat 40% MFU on the fitting "
+    "runs (12% vs 15%) but not by the old margin on the held-out runs: 23% vs 34% flat, bar 0.6x = 20% "
+    "(README, Validation); published runs took more GPU-hours than steady state plus goodput explain",
 )
 def test_model_beats_the_flat_baseline_by_a_margin() -> None:
-    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    report = _report()
     held = report.held_out
     assert held.median_abs_error <= 0.6 * held.baseline_median_abs_error
     assert report.fitted.median_abs_error <= report.fitted.baseline_median_abs_error
@@ -64,7 +72,7 @@ def test_stored_kernel_efficiency_is_the_fit() -> None:
 
 
 def test_runs_off_catalogue_are_skipped_with_a_reason() -> None:
-    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    report = _report()
     gopher = next(c for c in report.checks if c.run == "gopher-280b")
     assert gopher.skipped and "not in catalogue" in gopher.skipped
 
@@ -81,7 +89,7 @@ def test_cli_bound_exits_1_when_exceeded(cli: Any) -> None:
 
 def test_energy_error_tracks_the_time_error_when_accounting_matches() -> None:
     # Each run's own PUE and power per chip are used, so the MWh error is the GPU-hours error.
-    report = validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
+    report = _report()
     for c in report.checks:
         if c.in_fit and c.mwh_error is not None and c.gpu_hours_error is not None:
             assert abs(c.mwh_error - c.gpu_hours_error) < 0.03, c.run
