@@ -1,6 +1,7 @@
 """Wall time of a what-if answer: `capacity train … --format json`, end to end in a fresh process.
 
-Target (issue 3): ≤ 0.3 s median on the 2-core dev machine. The parse cache is warmed first, as it is
+Targets: ≤ 0.3 s median for a what-if (issue 3), ≤ 0.5 s for `--layouts 10` on 16,384 GPUs (issue 11), on
+the 2-core dev machine. The parse cache is warmed first, as it is
 after the first run on any machine. Usage: python benchmarks/startup.py [runs]
 """
 
@@ -13,12 +14,16 @@ import sys
 import time
 
 COMMANDS = {
+    "train --layouts 10 (16,384 GPUs)": ["train", "--model", "llama3.1-405b", "--tokens", "15T",
+                                         "--chip", "h100", "--gpus", "16384", "--layouts", "10",
+                                         "--format", "json"],
     "train (json)": ["train", "--model", "gpt3-175b", "--tokens", "300B", "--chip", "v100", "--gpus", "10000",
                      "--format", "json"],
     "chips show (json)": ["chips", "show", "h100", "--format", "json"],
     "train (table)": ["train", "--model", "llama2-70b", "--tokens", "2T", "--chip", "a100", "--gpus", "2048"],
 }  # fmt: skip
 TARGET_S = 0.3
+TARGETS_S = {"train --layouts 10 (16,384 GPUs)": 0.5}
 
 
 def main() -> int:
@@ -33,9 +38,10 @@ def main() -> int:
             subprocess.run([*base, *args], capture_output=True, check=True)
             times.append(time.perf_counter() - start)
         median = statistics.median(times)
-        flag = "ok" if median <= TARGET_S else f"over the {TARGET_S} s target"
+        target = TARGETS_S.get(name, TARGET_S)
+        flag = "ok" if median <= target else f"over the {target} s target"
         print(
-            f"{name:20s} median {median * 1e3:6.0f} ms  min {min(times) * 1e3:6.0f} ms  ({runs} runs) {flag}"
+            f"{name:34s} median {median * 1e3:6.0f} ms  min {min(times) * 1e3:6.0f} ms  ({runs} runs) {flag}"
         )
     return 0
 

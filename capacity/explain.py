@@ -4,7 +4,7 @@
     GPU-hours = days · 24 · GPUs;  cost = GPU-hours · price;  energy = GPUs · TDP · s · PUE · hours
 "Elasticity" is d ln(answer) / d ln(factor): +1 means doubling the factor doubles the answer, −1 halves it.
 For a rate of the step-time model it is the share of the steady-state time that rate sets (to first order,
-layout held fixed; failures and the wall-clock factor scale with the steady-state time): a rate that sets
+layout held fixed; goodput scales the steady-state time): a rate that sets
 30 % of it moves the answer by −0.3 per unit of log change. The GEMM fraction also sets attention's rate.
 "Range" is how far the answer moves across the factor's documented uncertainty (``specs/uncertainty.yaml``).
 """
@@ -254,7 +254,7 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
         )
     ]
     shares = est.time_shares or {}
-    # the modelled terms set the steady-state time; failures and the wall-clock factor scale with it, so a
+    # the modelled terms set the steady-state time; goodput (failures, pauses) scales with it, so a
     # rate's elasticity is its terms' share of the steady-state time
     steady = sum(v for k, v in shares.items() if k in STEP_TERMS and k != "failures and restarts") or 1.0
     failures = shares.get("failures and restarts", 0.0)

@@ -23,6 +23,7 @@ GUESS_VOCAB = 50257  # GPT-2/GPT-3 BPE vocabulary, when no preset gives one
 GUESS_HEAD_DIM = 128
 GUESS_SEQ_LEN = 2048  # GPT-3's training context
 FINE_GRAINED_TOP_K = 8  # DeepSeek-V3 (8 of 256 routed), Qwen3-235B-A22B (8 of 128)
+MOE_KV_HEADS = 8  # grouped-query attention with 8 KV heads: Mixtral, Qwen3 MoE (4), GPT-OSS, Llama 4
 COARSE_TOP_K = 2  # Mixtral 8x7B (2 of 8), for models with total/active < 4
 
 
@@ -115,7 +116,9 @@ def guess_moe(n_total: float, n_active: float, seq_len: int) -> Shape:
     """An MoE shape with about ``n_total`` parameters of which ``n_active`` are used per token.
 
     The layers and widths are the dense guess for ``n_active``; every FFN becomes E experts of width
-    f_e = f / k with k of them active per token, so a token's FFN work equals the dense shape's. k = 8
+    f_e with k of them active per token, so a token's FFN work equals the dense shape's. As in every
+    recent MoE (Mixtral, DeepSeek, Qwen3, GPT-OSS, Llama 4) the FFNs are gated (SwiGLU, f = 8·h/3, f_e =
+    8·h/(3·k)) and attention is grouped-query with 8 KV heads. k = 8
     (fine-grained experts: DeepSeek-V3, arXiv:2412.19437; Qwen3-235B-A22B), or k = 2 (Mixtral,
     arXiv:2401.04088) when total/active is below 4. E follows from the total: with attention 4·h² and a
     dense FFN 8·h² per layer, N_total / N_active = (4 + 8·E/k) / 12 of the layer weights, rounded to a
@@ -128,12 +131,16 @@ def guess_moe(n_total: float, n_active: float, seq_len: int) -> Shape:
     k = FINE_GRAINED_TOP_K if ratio >= 4.0 else COARSE_TOP_K
     raw = max(float(k), k * (12.0 * ratio - 4.0) / 8.0)
     experts = 2 ** round(math.log2(raw))  # published MoE models use powers of two (8, 64, 128, 256)
+    kv = MOE_KV_HEADS * GUESS_HEAD_DIM
     return dense.model_copy(
         update={
             "experts": experts,
             "top_k": k,
             "routed_k": k,
-            "expert_ffn": max(1, dense.ffn // k),
+            "glu": True,
+            "ffn": round(8.0 * h / 3.0),
+            "expert_ffn": max(1, round(8.0 * h / (3.0 * k))),
+            "qkv_out_width": h + 2.0 * min(kv, h),
             "moe_layers": dense.layers,
         }
     )

@@ -149,6 +149,8 @@ def estimate_training(
 
     n_total, n_active, sh = _architecture(req, prov)
     layers, attn_width, seq = sh.layers, sh.attention_width, sh.seq_len
+    if req.tokens_from_preset and req.model is not None:
+        prov.note("tokens", req.tokens, f"{req.model.id}'s recorded training tokens (its preset's sources)")
     if n_active > n_total:
         raise InputError(
             f"--active-params ({n_active:.3g}) cannot exceed the total parameters ({n_total:.3g})"

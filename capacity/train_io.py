@@ -42,7 +42,8 @@ class TrainRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
 
-    tokens: float = Field(gt=0)
+    tokens: float = Field(gt=0, description="training tokens; default the preset's recorded count")
+    tokens_from_preset: bool = Field(default=False, description="tokens came from the preset, not the user")
     model: ModelPreset | None = None
     params: float | None = Field(default=None, gt=0, description="total parameters (all experts)")
     active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
@@ -66,6 +67,19 @@ class TrainRequest(BaseModel):
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
     uncertainty: bool = Field(default=False, description="add P10/P50/P90 by Monte Carlo")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset_tokens(cls, data: object) -> object:
+        """No ``tokens``: the preset's recorded training tokens, when it has them (said in the output)."""
+        if isinstance(data, dict) and data.get("tokens") is None:
+            model = data.get("model")
+            if isinstance(model, ModelPreset) and model.training_tokens:
+                return {**data, "tokens": model.training_tokens, "tokens_from_preset": True}
+            if "tokens" in data or model is not None:
+                known = f"{model.id} has no recorded count" if isinstance(model, ModelPreset) else "no preset"
+                raise ValueError(f"--tokens: give the training tokens ({known})")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainRequest:

@@ -189,3 +189,22 @@ def test_a_chip_that_cannot_run_is_an_error_on_both_paths(cli: Any, tmp_path: Pa
     assert run.exit_code == 2 and "v100" in run.stderr and "does not support bf16" in run.stderr
     over = _write(tmp_path, GOOD.replace("max_gpus: 2048", "max_gpus: 10"), "over.yaml")
     assert cli("check", str(path), str(over)).exit_code == 1  # a violation still wins
+
+
+def test_a_scenario_pins_its_layout_under_parallel(tmp_path: Path) -> None:
+    plan = """\
+name: pinned
+kind: train
+model: llama3-70b
+tokens: 1e12
+hardware: {chip: h100, gpus: 256}
+parallel: {tp: 8, pp: 2, sharding: fsdp, micro_batch: 1}
+"""
+    (sc,) = load_scenarios(_write(tmp_path, plan))
+    (res,) = evaluate(sc, "pinned.yaml")
+    par = res.result["parallel"]
+    assert (par["tp"], par["pp"], par["dp"], par["sharding"], par["micro_batch"]) == (8, 2, 16, "zero3", 1)
+    bad = plan.replace("tp: 8", "tp: 3")
+    (sc,) = load_scenarios(_write(tmp_path, bad, "bad.yaml"))
+    (res,) = evaluate(sc, "bad.yaml")
+    assert res.error is not None and "--tp 3 does not divide the model's 64 attention heads" in res.error

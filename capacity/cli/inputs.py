@@ -62,7 +62,8 @@ def build(cls: type[M], **kw: Any) -> M:
             if err["loc"]
             else ""
         )
-        raise InputError(f"{flag or field}: {err['msg'].removeprefix('Value error, ')}") from None
+        message = err["msg"].removeprefix("Value error, ")
+        raise InputError(f"{flag}: {message}" if flag else message) from None
 
 
 def economics(

@@ -92,7 +92,10 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
 
 @handles_errors
 def train(
-    tokens: Annotated[str, typer.Option(help="Training tokens D, e.g. 300B, 1.4T, 2e12.")],
+    tokens: Annotated[
+        str | None,
+        typer.Option(help="Training tokens D, e.g. 300B, 1.4T, 2e12 (default: the preset's recorded count)."),
+    ] = None,
     model: Annotated[
         str | None,
         typer.Option(
@@ -195,7 +198,7 @@ def train(
         TrainRequest,
         calibration=load_calibration(calibration) if calibration else None,
         uncertainty=uncertainty,
-        tokens=parse_count(tokens, "--tokens"),
+        tokens=count(tokens, "--tokens"),
         model=resolve_model(model) if model else None,
         params=count(params, "--params"),
         active_params=count(active_params, "--active-params"),

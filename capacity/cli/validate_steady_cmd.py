@@ -13,20 +13,23 @@ from .output import Cell, OutputFormat, emit_json, emit_rows
 if TYPE_CHECKING:
     from capacity.validate_steady import SteadyReport, SteadySummary
 
-ROW_HEADERS = {
-    "id": "record", "role": "role", "chip": "chip", "chips": "GPUs", "model": "model", "precision": "prec",
-    "measured": "tok/s/GPU", "error": "published layout", "own_error": "own layout",
-    "baseline_error": "flat MFU", "limiting_term": "limit", "skipped": "note",
+ROW_HEADERS = {  # the table view: what fits in 80 columns; csv, json and markdown have every field
+    "id": "record", "chips": "GPUs", "measured": "tok/s/GPU", "error": "pub", "own_error": "own",
+    "baseline_error": "flat",
 }  # fmt: skip
 GROUP_HEADERS = {
-    "group": "source", "role": "role", "rows": "rows", "median_abs_error": "median |err|",
-    "worst_ratio": "worst x", "bias": "bias", "own_median_abs_error": "own layout",
-    "own_slower_than_published": "own slower", "baseline_median_abs_error": "flat MFU",
+    "group": "source", "role": "role", "rows": "rows", "median_abs_error": "|err|",
+    "worst_ratio": "worst", "bias": "bias", "own_median_abs_error": "own",
+    "own_slower_than_published": "slower", "baseline_median_abs_error": "flat",
 }  # fmt: skip
 
 
 def _pct(x: float | None, human: bool) -> Cell:
     return x if not human or x is None else f"{x:+.0%}"
+
+
+def _abs(x: float, human: bool) -> Cell:
+    return x if not human else f"{x:.0%}"
 
 
 def report_rows(report: SteadyReport, human: bool) -> list[dict[str, Cell]]:
@@ -35,7 +38,7 @@ def report_rows(report: SteadyReport, human: bool) -> list[dict[str, Cell]]:
             "id": c.id,
             "role": "fit" if c.in_fit else "held out",
             "chip": c.chip,
-            "chips": c.chips,
+            "chips": str(c.chips) if human else c.chips,
             "model": c.model,
             "precision": c.precision,
             "measured": round(c.measured),
@@ -49,18 +52,29 @@ def report_rows(report: SteadyReport, human: bool) -> list[dict[str, Cell]]:
     ]
 
 
+def _narrow(rows: list[dict[str, Cell]]) -> list[dict[str, Cell]]:
+    """The columns of ROW_HEADERS only, skipped records marked in the error column."""
+    return [
+        {
+            k: (r[k] if r["skipped"] is None or k not in ("error", "own_error") else "skip")
+            for k in ROW_HEADERS
+        }
+        for r in rows
+    ]
+
+
 def group_rows(report: SteadyReport, fit: set[str], human: bool) -> list[dict[str, Cell]]:
     def row(s: SteadySummary, role: str) -> dict[str, Cell]:
         return {
             "group": s.group, "role": role, "rows": s.rows,
-            "median_abs_error": _pct(s.median_abs_error, human),
+            "median_abs_error": _abs(s.median_abs_error, human),
             "worst_ratio": round(s.worst_ratio, 2), "bias": _pct(s.bias, human),
-            "own_median_abs_error": _pct(s.own_median_abs_error, human),
+            "own_median_abs_error": _abs(s.own_median_abs_error, human),
             "own_slower_than_published": s.own_slower_than_published,
-            "baseline_median_abs_error": _pct(s.baseline_median_abs_error, human),
+            "baseline_median_abs_error": _abs(s.baseline_median_abs_error, human),
         }  # fmt: skip
 
-    rows = [row(s, "fit" if s.group in fit else "held out") for s in report.groups]
+    rows = [row(s, "fit" if s.group in fit else "held") for s in report.groups]
     rows += [row(s, "all") for s in (report.fitting, report.held_out) if s is not None]
     return rows
 
@@ -88,7 +102,9 @@ def run_steady(fmt: OutputFormat, max_error: float | None) -> None:
         emit_rows(report_rows(report, human=False), fmt)
     else:
         emit_rows(
-            report_rows(report, True), fmt, headers=ROW_HEADERS,
+            _narrow(report_rows(report, True)) if fmt is OutputFormat.table else report_rows(report, True),
+            fmt,
+            headers=ROW_HEADERS,
             title="Steady state: measured tokens/s per GPU vs the step-time model",
         )  # fmt: skip
         emit_rows(
