@@ -3,8 +3,9 @@
 Whatever the user pins (:class:`capacity.parallel.ParallelSpec`) is kept; the search fills in the rest:
 
 * t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
-  64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4 or
-  8 when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM allows); c context-parallel widths up to
+  64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4, 8
+  and any v ≤ 8 dividing a stage's layers, when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM
+  allows); c context-parallel widths up to
   64 that keep at least 4,096 tokens of a sequence per rank; b sequences per
   micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the recomputation the caller passes (the step model
   searches selective and full and keeps the faster, unless the user pins one);
@@ -151,7 +152,13 @@ def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int
     shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
     for t in tps:
         for p in pps:
-            vs = [pin.vp] if pin.vp else [v for v in VIRTUAL_STAGES if v == 1 or p * v <= sh.layers]
+            per_stage = -(-sh.layers // p)  # and every v that splits a stage's layers evenly, up to 8
+            even = {v for v in range(2, 9) if per_stage % v == 0}
+            vs = (
+                [pin.vp]
+                if pin.vp
+                else sorted(v for v in set(VIRTUAL_STAGES) | even if v == 1 or p * v <= sh.layers)
+            )
             for c in cps:
                 if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
                     continue
