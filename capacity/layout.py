@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from capacity import memory
 from capacity.errors import InputError
@@ -41,6 +41,7 @@ MICRO_BATCHES = (1, 2, 4)
 SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
+BOUND_SLACK = 0.002  # keep groups within the 0.1 % ties of the ranking
 MIN_CONTEXT_CHUNK = 4096  # context parallelism keeps at least this many tokens of a sequence per rank
 
 
@@ -91,6 +92,7 @@ class Job:
     elementwise_passes: float
     loss_bytes_per_vocab: float
     failure_per_chip: float  # failures per chip-hour × hours lost each
+    _kernels: dict[tuple[int, int, int, int, str], float] = field(default_factory=dict, compare=False)
 
     def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
         terms = step_terms(
@@ -101,6 +103,22 @@ class Job:
         fits = self.memory_bytes is None or mem.total <= self.memory_bytes
         per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
         return Candidate(per_token, lay, terms, mem, fits)
+
+    def kernel_seconds(self, t: int, c: int, b: int, ep: int, recompute: Recompute) -> float:
+        """Kernel time (matmul, attention, memory-bound) plus the MoE all-to-all of one micro-batch through
+        every layer on one chip: what no overlap or other layout choice removes, for the search's bound."""
+        key = (t, c, b, ep, recompute)
+        if key not in self._kernels:
+            lay = Layout(
+                tp=t, pp=1, dp=max(1, ep // c), ep=ep, microbatches=1.0, node_size=self.node_size, cp=c,
+                micro_batch=b, recompute=recompute,
+            )  # fmt: skip
+            x = step_terms(
+                self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
+                self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param,
+            )  # fmt: skip
+            self._kernels[key] = x.matmul + x.attention + x.memory_bound + x.expert_comm
+        return self._kernels[key]
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
@@ -120,8 +138,13 @@ def check_pins(job: Job, pin: ParallelSpec) -> None:
         raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
     if pin.vp and pin.vp > 1 and p * pin.vp > sh.layers:
         raise InputError(f"--vp {pin.vp} x --pp {p} is more model chunks than the model's {sh.layers} layers")
-    if pin.vp and pin.vp > 1 and p == 1:
+    if pin.vp and pin.vp > 1 and pin.pp == 1:
         raise InputError("--vp needs a pipeline (--pp 2 or more)")
+    if pin.vp and pin.vp > 1 and pin.pp and pin.dp and job.seqs / (pin.dp * (pin.micro_batch or 1)) < pin.pp:
+        raise InputError(
+            f"--vp {pin.vp}: the interleaved schedule needs at least --pp {pin.pp} micro-batches per "
+            "replica; raise --batch-tokens, or lower --dp or --micro-batch"
+        )
     if sh.seq_len % c:
         raise InputError(f"--cp {c} does not divide the sequence length {sh.seq_len}")
     if pin.ep and pin.ep > 1:
@@ -199,8 +222,11 @@ def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
     return work, fixed
 
 
-def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> Search:
-    """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring)."""
+def search(
+    job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1, beat: float = math.inf
+) -> Search:
+    """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
+    bound is no better than ``beat`` (seconds per token of a layout already known) are not searched."""
     check_pins(job, pin)
     sh, seqs = job.sh, job.seqs
     fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
@@ -242,6 +268,8 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
         nonlocal counter
         if lay in seen or (lay.ep > 1 and (lay.dp * lay.cp) % lay.ep):
             return None
+        if lay.vp > 1 and lay.microbatches < lay.pp:  # interleaving needs a micro-batch per stage in flight
+            return None
         seen.add(lay)
         mem = job.memory_of(lay)
         need = mem.total
@@ -262,17 +290,42 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
                 heapq.heappop(heap)
         return cand
 
+    def worst_kept_fitting() -> float:
+        return max(cand.per_token_s for _, _, cand in fitting)
+
     def fits_at(lay: Layout, d: int) -> bool:
         at = replace(lay, dp=d, microbatches=seqs / (d * lay.micro_batch))
         return job.memory_bytes is None or job.memory_of(at).total <= job.memory_bytes
 
-    zero1_fits: set[tuple[int, int, int, int, int]] = set()
+    def bound(t: int, p: int, c: int, v: int, b: int, widest: int) -> float:
+        """Least wall time per token any width d ≤ ``widest`` of this group can reach: its kernels and
+        all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of
+        the bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b)
+        is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
+        if pin.ep or not sh.experts:
+            eps = [pin.ep or 1]
+        else:  # every width the search may pick: the divisors of E up to the ranks
+            eps = [e for e in range(1, min(sh.experts, widest * c) + 1) if sh.experts % e == 0]
+        stage_share = -(-sh.layers // p) / sh.layers
+        kernels = min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps) * stage_share
+        bubble = (p - 1) * b / (v * seqs)
+        return kernels / (b * sh.seq_len) * (1.0 / widest + job.failure_per_chip * t * p * c + bubble)
+
+    groups = []
     for t, p, c, v, b, shard in _grid(job, pin):
         widest = min(job.gpus // (t * p * c), seqs // b)
-        if widest < 1:
-            continue
+        if widest >= 1:
+            groups.append((bound(t, p, c, v, b, pin.dp or widest), t, p, c, v, b, shard, widest))
+    groups.sort(key=lambda g: g[0])  # stable: ZeRO-1 before ZeRO-3 at the same point
+
+    zero1_fits: set[tuple[int, int, int, int, int]] = set()
+    for least, t, p, c, v, b, shard, widest in groups:
+        if least > beat * (1.0 + BOUND_SLACK) or (
+            len(fitting) >= keep and least > worst_kept_fitting() * (1.0 + BOUND_SLACK)
+        ):
+            break  # every group left is slower than the layouts kept, whatever its communication
         point = (t, p, c, v, b)
-        if shard == "zero3" and point in zero1_fits:
+        if shard == "zero3" and point in zero1_fits and not sh.experts:
             continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
         if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
             zero1_fits.add(point)
@@ -280,6 +333,14 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
             consider_all(layouts(t, p, c, v, b, shard, pin.dp))
             continue
         top = consider_all(layouts(t, p, c, v, b, shard, widest))
+        unit = pin.ep or (1 << (min(sh.experts, widest * c).bit_length() - 1) if sh.experts else 1)
+        aligned = (widest * c // unit * unit) // c  # the widest d whose d·c the experts divide evenly
+        if 1 <= aligned < widest and (aligned * c) % unit == 0:
+            top = min(
+                (x for x in (top, consider_all(layouts(t, p, c, v, b, shard, aligned))) if x is not None),
+                key=lambda x: x.per_token_s,
+                default=None,
+            )
         if top is None:
             continue
         work, fixed = _split(top.terms, top.layout, seqs)
@@ -295,6 +356,8 @@ def search(job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1) -> 
             for d in {low, lo}:
                 consider_all(layouts(t, p, c, v, b, shard, d))
     heap = fitting or misses
+    if not heap and beat < math.inf:
+        return Search(ranked=[])
     if not heap:
         raise InputError(f"no layout of {job.gpus} chips can run the job with the pinned {pin.pinned()}")
     ranked = [cand for _, _, cand in sorted(heap, reverse=True)]

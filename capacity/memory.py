@@ -1,10 +1,12 @@
 """Training memory: one model for the layout search, the memory floor and the output.
 
-Model states (Rajbhandari et al. 2019, ZeRO, arXiv:1910.02054), mixed-precision Adam: 2 bytes of 16-bit
-weights, 2 of 16-bit gradients and 12 of fp32 optimizer states (master copy, momentum, variance) per
-parameter, 16 in all. ZeRO-1 shards the 12 over the data-parallel ranks, ZeRO-2 the gradients too,
-ZeRO-3 (FSDP) the weights too; a ZeRO-3 chip also holds the gathered 16-bit weights of the layers in flight
-(the one computing and the one prefetched, PyTorch FSDP's default prefetch of one layer ahead).
+Model states (Rajbhandari et al. 2019, ZeRO, arXiv:1910.02054), mixed-precision Adam as Megatron-LM runs it:
+2 bytes of 16-bit weights, 4 of fp32 main gradients (what the data-parallel reduction moves) and 12 of fp32
+optimizer states (master copy, momentum, variance) per parameter, 18 in all (Megatron-LM's distributed
+optimizer guide: 6 + 12/d bytes per parameter). ZeRO-1 shards the 12 over the data-parallel ranks, ZeRO-2
+the gradients too, ZeRO-3 (FSDP) the weights too; a ZeRO-3 chip also holds the gathered 16-bit weights of
+the layers in flight (the one computing and the one prefetched, PyTorch FSDP's default prefetch of one layer
+ahead).
 
 Activations a layer keeps for its backward pass, per token, 16-bit, derived from the shape (h hidden, q the
 fused Q/K/V output width, w the attention output width, f the FFN width, g = 2 for a GLU else 1): the
@@ -36,7 +38,7 @@ from capacity.parallel import Layout, Recompute
 from capacity.shape import Shape
 
 WEIGHT_BYTES = 2.0  # 16-bit weights
-GRADIENT_BYTES = 2.0  # 16-bit gradients
+GRADIENT_BYTES = 4.0  # fp32 main gradients (Megatron-LM's distributed optimizer; NeMo's grad_reduce_in_fp32)
 PREFETCHED_LAYERS = 2  # ZeRO-3: the layer computing and the one gathered ahead
 
 
@@ -112,8 +114,8 @@ def per_gpu(sh: Shape, n_total: float, lay: Layout, optimizer_bytes_per_param: f
         acts += activation_bytes_per_token_layer(sh, "none") * tokens
     acts += 4.0 * tokens * sh.vocab  # fp32 logits (divided over t by the vocabulary-parallel head)
     buffers = 0.0
-    if shard_w:
-        per_layer_params = (dense + expert * lay.ep) / max(1, stage_layers)
+    if shard_w:  # the gathered 16-bit weights of the layers in flight (this chip's experts only)
+        per_layer_params = (dense + expert) / max(1, stage_layers)
         buffers += PREFETCHED_LAYERS * WEIGHT_BYTES * per_layer_params
     if sh.experts:  # all-to-all dispatch and combine buffers of the routed tokens
         buffers += 2.0 * WEIGHT_BYTES * tokens * sh.routed_k * sh.hidden

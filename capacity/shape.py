@@ -120,18 +120,25 @@ def guess_moe(n_total: float, n_active: float, seq_len: int) -> Shape:
     recent MoE (Mixtral, DeepSeek, Qwen3, GPT-OSS, Llama 4) the FFNs are gated (SwiGLU, f = 8·h/3, f_e =
     8·h/(3·k)) and attention is grouped-query with 8 KV heads. k = 8
     (fine-grained experts: DeepSeek-V3, arXiv:2412.19437; Qwen3-235B-A22B), or k = 2 (Mixtral,
-    arXiv:2401.04088) when total/active is below 4. E follows from the total: with attention 4·h² and a
-    dense FFN 8·h² per layer, N_total / N_active = (4 + 8·E/k) / 12 of the layer weights, rounded to a
-    power of two as every published MoE has (so expert parallelism divides it).
+    arXiv:2401.04088) when total/active is below 4. E is rounded to a power of two (as every published MoE
+    has, so expert parallelism divides it), then f_e set so the experts hold exactly the total less
+    embeddings and attention (so a token's FFN work moves a little off the dense shape's).
     """
     dense = guess(n_active, seq_len)
     h = float(dense.hidden)
     embed = dense.vocab * h
     ratio = max(1.0, (n_total - embed) / max(1.0, n_active - embed))
     k = FINE_GRAINED_TOP_K if ratio >= 4.0 else COARSE_TOP_K
-    raw = max(float(k), k * (12.0 * ratio - 4.0) / 8.0)
-    experts = 2 ** round(math.log2(raw))  # published MoE models use powers of two (8, 64, 128, 256)
+    expert_ffn = 8.0 * h / (3.0 * k)
     kv = MOE_KV_HEADS * GUESS_HEAD_DIM
+    attention = dense.layers * h * (2.0 * h + 2.0 * min(kv, h))  # Q, O and the grouped K, V projections
+    budget = n_total - embed - attention  # what the experts hold
+    if budget <= 0:
+        return dense
+    room = max(float(k), budget / (dense.layers * 3.0 * h * expert_ffn))
+    experts = 2 ** round(math.log2(room))  # a power of two (8, 64, 128, 256), as every published MoE
+    expert_ffn = budget / (dense.layers * 3.0 * h * experts)  # the experts hold exactly the budget
+    k = min(k, experts)
     return dense.model_copy(
         update={
             "experts": experts,
@@ -139,7 +146,7 @@ def guess_moe(n_total: float, n_active: float, seq_len: int) -> Shape:
             "routed_k": k,
             "glu": True,
             "ffn": round(8.0 * h / 3.0),
-            "expert_ffn": max(1, round(8.0 * h / (3.0 * k))),
+            "expert_ffn": max(1, round(expert_ffn)),
             "qkv_out_width": h + 2.0 * min(kv, h),
             "moe_layers": dense.layers,
         }

@@ -11,6 +11,8 @@ Each constant is in ``specs/efficiency.yaml`` (``step_model`` and ``goodput``) w
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict
 
 from capacity.assumptions import Efficiency
@@ -18,7 +20,7 @@ from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.goodput import Goodput, goodput, hours_lost_per_failure
-from capacity.layout import Candidate, Job, Search, rank_key, search
+from capacity.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, search
 from capacity.links import inter_node_gb_s, intra_node_gb_s
 from capacity.parallel import ParallelSpec, ResolvedParallel
 from capacity.shape import Shape
@@ -26,7 +28,7 @@ from capacity.step_time import ChipRates
 from capacity.units import TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
-ADAM_STATE_BYTES = 12.0  # fp32 master weights, momentum and variance: the shardable part of 16 B/param
+ADAM_STATE_BYTES = 12.0  # fp32 master weights, momentum and variance: sharded with ZeRO-1 and up
 
 TERM_LABELS = {
     "matmul": "matmul",
@@ -144,25 +146,26 @@ def chip_rates(
 
 
 def _full_may_win(found: Search) -> bool:
-    """Whether full recomputation could beat the best selective layout: it must (nothing fits), or the
-    selective layout's overheads (communication, bubble) exceed what recomputing costs — one more forward
-    pass: a third of the matmul time, 2/7 of attention, a quarter of the memory-bound time."""
+    """Whether full recomputation could beat the best selective layout. Recomputing costs one more forward
+    pass and saves only memory, so it can win only by unlocking a layout that memory ruled out: when
+    nothing fits, or when the selective winner splits the model at all (tensor, pipeline or context
+    parallelism, ZeRO-2/3, fewer than the largest micro-batch), since a less split layout might then fit."""
     best = found.best
     if not best.fits:
         return True
-    x = best.terms
-    kernels = x.matmul + x.attention + x.memory_bound
-    return x.total - kernels > x.matmul / 3.0 + x.attention * 2.0 / 7.0 + x.memory_bound / 4.0
+    lay = best.layout
+    unsplit = lay.tp == 1 and lay.pp == 1 and lay.cp == 1 and lay.sharding in ("none", "zero1")
+    return not (unsplit and lay.micro_batch >= max(MICRO_BATCHES))
 
 
 def _better(a: Search, b: Search) -> Search:
-    """The search whose best layout fits (both or neither: the faster, or the one that misses by less),
-    its runners-up merged with the other's."""
+    """Both searches' layouts in one ranking, by the same rule as each search (fitting ones by time per
+    token to 0.1 %, then the simpler; then those that miss memory, by how much)."""
 
-    def key(c: Candidate) -> tuple[bool, float]:
-        return (not c.fits, c.per_token_s if c.fits else c.memory.total)
+    def key(c: Candidate) -> tuple[bool, tuple[float, ...]]:
+        return (not c.fits, tuple(rank_key(c)) if c.fits else (c.memory.total,))
 
-    merged = sorted([*a.ranked, *b.ranked], key=lambda c: (key(c), rank_key(c)))
+    merged = sorted([*a.ranked, *b.ranked], key=key)
     return Search(ranked=merged[: max(len(a.ranked), len(b.ranked))])
 
 
@@ -216,8 +219,9 @@ def predict(
         found = search(job, pin, pin.recompute, keep=layouts)
     else:  # what a team does: recompute everything when that is faster or the only way to fit
         found = search(job, pin, "selective", keep=layouts)
-        if _full_may_win(found):
-            found = _better(found, search(job, pin, "full", keep=layouts))
+        if _full_may_win(found):  # only layouts that could beat the selective ones are tried
+            beat = found.best.per_token_s if found.best.fits and layouts == 1 else math.inf
+            found = _better(found, search(job, pin, "full", keep=layouts, beat=beat))
         if found.best.layout.full_recompute:
             notes.append(
                 "full activation recomputation assumed, the faster (or the only) way to fit; its extra "

@@ -17,7 +17,9 @@ spends
   loss over the vocabulary;
 * communication, each with its overlap rule:
   - tensor-parallel all-gathers/reduce-scatters (4 per layer with sequence parallelism, the ring volume of
-    4 all-reduces): not overlapped (Megatron-LM's default);
+    4 all-reduces): overlapped with the GEMM each one feeds, split into t chunks, so one chunk's share (1/t)
+    stays exposed, more when the traffic outlasts the GEMMs (Transformer Engine's userbuffers,
+    --tp-comm-overlap in the Megatron-Core and Megatron-Bridge recipes);
   - context-parallel ring attention: each chip receives the other c − 1 chunks of K and V in the forward
     and K, V, dK, dV in the backward, overlapped with the attention computation of the same layer; only
     the excess counts (Liu et al. 2023, Ring Attention, arXiv:2310.01889; Megatron-Core's context parallel);
@@ -28,12 +30,14 @@ spends
   - ZeRO-3 / FSDP: every micro-batch all-gathers the 16-bit weights for the forward and again for the
     backward and reduce-scatters the gradients, prefetched one layer ahead so it overlaps the same
     micro-batch's computation; only the excess counts (Zhao et al. 2023, PyTorch FSDP, arXiv:2304.11277).
+    ZeRO-2 reduce-scatters every micro-batch too (sharded gradients cannot accumulate), behind its backward.
 
 Step = m × micro-batch time + bubble + exposed gradient reduction + optimizer step, with the bubble
-(p − 1)/v micro-batch times (1F1B; interleaved: Narayanan et al. 2021 §2.2.2). Without ZeRO-3 the gradients
-are reduced once per step (reduce-scatter and all-gather, or one all-reduce: the same ring volume) and only
-what the last micro-batch's backward and the next step's first forward do not hide is exposed (Megatron's
---overlap-grad-reduce and --overlap-param-gather). Ring collectives move 2·(n − 1)/n of the buffer per chip.
+(p − 1)/v micro-batch times (1F1B; interleaved: Narayanan et al. 2021 §2.2.2). With ZeRO-1 the fp32
+gradients are reduce-scattered once per step behind the last micro-batch's backward and the 16-bit weights
+all-gathered behind the next step's first forward (Megatron's --overlap-grad-reduce and
+--overlap-param-gather); plain data parallelism all-reduces them (twice the volume) behind the backward
+only. Ring collectives move 2·(n − 1)/n of the buffer per chip.
 Dense weights are replicated over d·c ranks, an expert's over d·c/e. The output head is assumed balanced
 across stages (Llama 3 drops a layer from the first and last stage).
 """
@@ -186,7 +190,7 @@ def step_terms(
     tp_volume = (
         (TP_COLLECTIVES_PER_LAYER + (2 if full else 0))
         * layers_here
-        * ring_seconds(tokens * h * BYTES_16BIT, t, rates.intra_bytes_s)
+        * ring_seconds(tokens * h * BYTES_16BIT, t, link(t, lay.node_size, rates))
     )
     # overlapped with the GEMM each collective feeds, split into t chunks: one chunk's share stays exposed
     tp_comm = 0.0 if t == 1 else max(tp_volume / t, tp_volume - matmul * (t - 1) / t)
@@ -209,8 +213,7 @@ def step_terms(
     expert_local = sh.expert_params / (t * p * lay.ep)
     dp_rate = link(t * c * p * d, lay.node_size, rates)
     # gradients are reduce-scattered in fp32 and the 16-bit weights all-gathered back (Megatron-LM's
-    # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md); a plain
-    # all-reduce moves the same ring volume
+    # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md)
     reduce_scatter = half_ring(dense_local * GRAD_REDUCE_BYTES, group, dp_rate)
     reduce_scatter += half_ring(expert_local * GRAD_REDUCE_BYTES, expert_group, dp_rate)
     all_gather = reduce_scatter * BYTES_16BIT / GRAD_REDUCE_BYTES
@@ -218,14 +221,23 @@ def step_terms(
     fsdp_comm = 0.0
     if lay.sharding == "zero3":  # all-gather for forward and for backward, reduce-scatter, per micro-batch
         fsdp_comm = max(0.0, all_gather - forward) + max(0.0, all_gather + reduce_scatter - backward)
+    elif lay.sharding == "zero2":  # sharded gradients cannot accumulate: reduce-scatter every micro-batch
+        fsdp_comm = max(0.0, reduce_scatter - backward)
     micro = compute + tp_comm + cp_comm + expert_comm + pp_comm + fsdp_comm
     m = lay.microbatches
     bubble = (p - 1) / v * micro
     # once per step: the reduce-scatter overlaps the last micro-batch's backward, the all-gather the next
-    # step's first forward (Megatron's --overlap-grad-reduce and --overlap-param-gather)
-    dp_exposed = 0.0
-    if lay.sharding != "zero3":
+    # step's first forward (Megatron's --overlap-grad-reduce and --overlap-param-gather); plain data
+    # parallelism all-reduces the fp32 gradients (twice the reduce-scatter) before the optimizer step, so
+    # only the backward hides it
+    if lay.sharding == "zero1":
         dp_exposed = max(0.0, reduce_scatter - backward) + max(0.0, all_gather - forward)
+    elif lay.sharding == "zero2":
+        dp_exposed = max(0.0, all_gather - forward)
+    elif lay.sharding == "none":
+        dp_exposed = max(0.0, 2.0 * reduce_scatter - backward)
+    else:
+        dp_exposed = 0.0
     sharded = lay.sharding != "none"  # ZeRO-1 and up: each rank steps only its shard of the states
     optimizer = optimizer_bytes_per_param * (
         dense_local / (group if sharded else 1) + expert_local / (expert_group if sharded else 1)

@@ -178,11 +178,11 @@ def estimate_training(
 
     # memory (hardware-independent part)
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
-    act_bytes = None
+    # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
+    act_scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
+    floor_act = None  # the floor: the least activation memory the job may use (full unless pinned)
     if req.model is not None:
-        # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
-        scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
-        act_bytes = scale * memory.activation_bytes(sh, recompute)
+        floor_act = act_scale * memory.activation_bytes(sh, req.recompute_pin or "full")
     if req.flops_convention == "6nd" and req.model is not None:
         share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
         if share > 0.1:
@@ -208,7 +208,7 @@ def estimate_training(
     min_gpus = None
     if chip is not None and chip.memory_gb is not None:
         usable = pick(None, "memory_usable_fraction")
-        min_gpus = memory.min_chips(state_bytes + (act_bytes or 0.0), chip.memory_gb, usable)
+        min_gpus = memory.min_chips(state_bytes + (floor_act or 0.0), chip.memory_gb, usable)
     elif chip is not None:
         warnings.append(f"{chip.id} has no published memory size: the memory floor is not estimated")
 
@@ -238,6 +238,8 @@ def estimate_training(
             sized = max(1, round(req.capacity_pflops * 1000.0 / peak))
         if req.mfu is not None:
             mfu = req.mfu
+            if req.parallel.pinned():
+                warnings.append("--mfu is given, so the layout is not modelled: the pinned layout is ignored")
         elif sized is not None:
             step = modelled_step(req, assumptions, efficiency, sized, req.layouts)
             mfu = step.mfu * convention
@@ -264,15 +266,14 @@ def estimate_training(
         if mfu is not None:
             wall_days = dc_days / mfu
 
+    act_bytes = None if req.model is None else act_scale * memory.activation_bytes(sh, recompute)
     fits = None
     if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
-        fits = gpus >= min_gpus
-        if fits and step is not None and not step.memory_fits:
-            fits = False  # the floor assumes perfect sharding; no real layout of these chips holds it
-        elif not fits:
+        fits = gpus >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled
+        if gpus < min_gpus:
             warnings.append(
                 f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
-                f"{min_gpus} ({(state_bytes + (act_bytes or 0)) / 1e9:,.0f} GB at "
+                f"{min_gpus} ({(state_bytes + (floor_act or 0)) / 1e9:,.0f} GB at "
                 f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GB each)"
             )
 

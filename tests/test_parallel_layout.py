@@ -42,10 +42,11 @@ def test_activation_bytes_match_korthikanti_for_gpt3_shape() -> None:
 
 @pytest.mark.parametrize(
     ("sharding", "bytes_per_param"),
-    [("none", 16.0), ("zero1", 4 + 12 / 8), ("zero2", 2 + 14 / 8), ("zero3", 16 / 8)],
+    [("none", 18.0), ("zero1", 6 + 12 / 8), ("zero2", 2 + 16 / 8), ("zero3", 18 / 8)],
 )
 def test_model_states_per_sharding(sharding: str, bytes_per_param: float) -> None:
-    """ZeRO (Rajbhandari et al. 2019, Fig. 1): 2 + 2 + 12 bytes, stage k shards one more of them over d."""
+    """ZeRO (Rajbhandari et al. 2019, Fig. 1) with Megatron's fp32 main gradients: 2 + 4 + 12 bytes, stage k
+    shards one more of them over d (Megatron's distributed optimizer guide: 6 + 12/d for ZeRO-1)."""
     sh = shape.guess(1e9, 2048)
     n = 1e9
     lay = Layout(tp=1, pp=1, dp=8, ep=1, microbatches=1, node_size=8, sharding=sharding)  # type: ignore[arg-type]
@@ -93,7 +94,7 @@ BASE = ["--model", "llama3-70b", "--tokens", "2T", "--chip", "h100", "--gpus", "
     [
         (["--tp", "3"], "does not divide the model's 64 attention heads"),
         (["--tp", "8", "--pp", "4", "--dp", "4"], "more than --gpus 64"),
-        (["--vp", "2"], "--vp needs a pipeline"),
+        (["--vp", "2", "--pp", "1"], "--vp needs a pipeline"),
         (["--ep", "2"], "no experts"),
         (["--cp", "3"], "does not divide the sequence length"),
         (["--sharding", "zero4"], "--sharding"),
@@ -223,12 +224,8 @@ def test_a_dense_preset_and_its_bare_count_agree() -> None:
     assert 1 / 1.15 <= ratio <= 1.15
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DeepSeek-V3's MLA attention is 2.8x wider than a guessed shape's (128 heads x 160 vs h), which "
-    "adds 16% of 6ND in attention FLOPs that bare counts cannot know: about 1.17x apart",
-)
 def test_deepseek_v3_as_preset_and_as_counts_agree_within_15_percent() -> None:
+    """Issue 11's example: 1.46x apart before; MLA's wide attention (not knowable from counts) remains."""
     preset = _days("--model", "deepseek-v3")
     counts = _days("--params", "671B", "--active-params", "37B", "--seq-len", "4096")
     assert 1 / 1.15 <= preset / counts <= 1.15
