@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -18,14 +19,16 @@ README = (ROOT / "README.md").read_text()
 
 
 def _examples() -> list[tuple[list[str], int]]:
-    """(argv, expected exit code) for each `$ capacity …` line; an `error:` line after it means exit 2."""
+    """(argv, expected exit code) for each `$ capacity …` line; an `error:` line after it means exit 2,
+    or the code a trailing `# exit N` comment names."""
     lines = README.splitlines()
     out = []
     for i, line in enumerate(lines):
         if line.startswith("$ capacity "):
             argv = shlex.split(line[2:].split("  #")[0])[1:]
             expect_error = i + 1 < len(lines) and lines[i + 1].startswith("error:")
-            out.append((argv, 2 if expect_error else 0))
+            said = re.search(r"# exit (\d)$", line)
+            out.append((argv, int(said[1]) if said else 2 if expect_error else 0))
     return out
 
 
