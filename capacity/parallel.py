@@ -15,14 +15,25 @@ sharding; ``fsdp`` is accepted as its name).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from capacity.flops import Recompute as Recompute
+
 Sharding = Literal["none", "zero1", "zero2", "zero3"]
-Recompute = Literal["none", "selective", "full"]
-SHARDINGS: tuple[Sharding, ...] = ("none", "zero1", "zero2", "zero3")
-RECOMPUTES: tuple[Recompute, ...] = ("none", "selective", "full")
+SHARDINGS: tuple[str, ...] = get_args(Sharding)
+RECOMPUTES: tuple[str, ...] = get_args(Recompute)
+
+
+def describe(
+    tp: int | None, pp: int | None, dp: int | None, cp: int | None, ep: int | None, vp: int | None,
+    micro_batch: int | None, sharding: str | None, recompute: str | None,
+) -> str:  # fmt: skip
+    """A layout in one short line, e.g. ``TP8 PP2 DP64 VP4 mb1 zero1 selective``; ``?`` where not known."""
+    widths = [f"TP{tp or '?'}", f"PP{pp or '?'}", f"DP{dp or '?'}"]
+    widths += [f"{k}{n or '?'}" for k, n in (("CP", cp), ("EP", ep), ("VP", vp)) if n != 1]
+    return " ".join([*widths, f"mb{micro_batch or '?'}", sharding or "?", recompute or "?"])
 
 
 class ParallelSpec(BaseModel):
@@ -45,6 +56,9 @@ class ParallelSpec(BaseModel):
     def _fsdp(cls, value: object) -> object:
         return "zero3" if isinstance(value, str) and value.lower() == "fsdp" else value
 
+    def describe(self) -> str:
+        return describe(**self.model_dump())
+
     def pinned(self) -> list[str]:
         """Names of the pinned fields, for messages."""
         return [k for k, v in self.model_dump().items() if v is not None]
@@ -64,6 +78,9 @@ class ResolvedParallel(BaseModel):
     micro_batch: int
     sharding: Sharding
     recompute: Recompute
+
+    def describe(self) -> str:
+        return describe(**self.model_dump())
 
 
 @dataclass(frozen=True)

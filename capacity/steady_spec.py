@@ -18,7 +18,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from capacity.chip import ChipId, Source
+from capacity.flops import Recompute
 from capacity.model_spec import ModelId, ModelPreset, MoE
+from capacity.parallel import Sharding
 from capacity.params import active_params, total_params
 
 RunId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([.-][a-z0-9]+)*$")]
@@ -27,8 +29,6 @@ PosInt = Annotated[int, Field(gt=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 Pct = Annotated[float, Field(gt=0, le=100)]
 
-Sharding = Literal["none", "zero1", "zero2", "zero3"]
-Recompute = Literal["none", "selective", "full"]
 Precision = Literal["bf16", "fp16", "fp8"]
 FlopsDefinition = Literal[
     "narayanan-2021", "korthikanti-2022", "megatron-lm-2024", "megatron-bridge", "nemo-2024", "palm"

@@ -15,7 +15,8 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
-from capacity.assumptions import Efficiency
+from capacity import memory
+from capacity.assumptions import Efficiency, load_assumptions
 from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import matmul_fraction, peak_tflops
@@ -28,7 +29,6 @@ from capacity.step_time import ChipRates
 from capacity.units import TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
-ADAM_STATE_BYTES = 12.0  # fp32 master weights, momentum and variance: sharded with ZeRO-1 and up
 
 TERM_LABELS = {
     "matmul": "matmul",
@@ -198,10 +198,15 @@ def predict(
     usable_memory_fraction: float = 0.9,
     batch_tokens: float | None = None,
     layouts: int = 1,
+    state_bytes_per_param: float | None = None,
 ) -> StepEstimate:
     """Predict the steady state, goodput and wall-clock MFU of training ``sh`` on ``gpus`` × ``chip``."""
     sm = eff.step_model
     pin = parallel or ParallelSpec()
+    if state_bytes_per_param is None:  # weights + gradients + optimizer states, specs/assumptions.yaml
+        state_bytes_per_param = load_assumptions().optimizer_bytes_per_param.value
+    # the part ZeRO-1 shards: what is left after the 16-bit weights and the fp32 main gradients
+    optimizer_bytes = state_bytes_per_param - memory.WEIGHT_BYTES - memory.GRADIENT_BYTES
     notes: list[str] = []
     rates, frac, frac_source = chip_rates(chip, precision, eff, calibration, notes)
     batch = batch_tokens or optimal_batch_tokens(6.0 * n_active * tokens, eff)
@@ -209,7 +214,7 @@ def predict(
         sh=sh, n_total=n_total, n_active=n_active, gpus=gpus, node_size=node_size, rates=rates,
         seqs=max(1, round(batch / sh.seq_len)),
         memory_bytes=None if chip.memory_gb is None else chip.memory_gb * 1e9 * usable_memory_fraction,
-        optimizer_bytes_per_param=ADAM_STATE_BYTES,
+        optimizer_bytes_per_param=optimizer_bytes,
         optimizer_step_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
         elementwise_passes=sm.elementwise_passes.value,
         loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,

@@ -79,7 +79,7 @@ def modelled_step(
         calibration=applies_to(req.calibration, req.chip, []),
         parallel=req.parallel.model_copy(update={"recompute": req.recompute_pin}),
         usable_memory_fraction=prov.pick(None, "memory_usable_fraction"), batch_tokens=req.batch_tokens,
-        layouts=layouts,
+        layouts=layouts, state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"),
     )  # fmt: skip
 
 
@@ -217,8 +217,12 @@ def estimate_training(
         applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
 
+        solved: dict[int, StepEstimate] = {}  # the deadline solve's estimates, reused for the answer
+
         def modelled(n: int) -> StepEstimate:
-            return modelled_step(req, assumptions, efficiency, n)
+            if n not in solved:
+                solved[n] = modelled_step(req, assumptions, efficiency, n, req.layouts)
+            return solved[n]
 
         def days_at(n: int) -> float:
             if req.mfu is not None:
@@ -241,7 +245,7 @@ def estimate_training(
             if req.parallel.pinned():
                 warnings.append("--mfu is given, so the layout is not modelled: the pinned layout is ignored")
         elif sized is not None:
-            step = modelled_step(req, assumptions, efficiency, sized, req.layouts)
+            step = modelled(sized)
             mfu = step.mfu * convention
             recompute = step.parallel.recompute
             hw_flops = hardware_flops(recompute)

@@ -104,11 +104,6 @@ def published_spec(run: SteadyRun) -> ParallelSpec:
     )  # fmt: skip
 
 
-def _describe(spec: ParallelSpec) -> str:
-    parts = [f"{k.upper()}{getattr(spec, k)}" for k in ("tp", "pp", "dp", "cp", "ep", "vp")]
-    return " ".join(parts) + f" mb{spec.micro_batch or '?'} {spec.sharding}"
-
-
 def check(run: SteadyRun, eff: Efficiency, in_fit: bool, own: bool = True) -> SteadyCheck:
     """Predict one record with the published layout, with the planner's own, and by the flat baseline."""
     chip = load_chips().get(run.chip)
@@ -120,7 +115,7 @@ def check(run: SteadyRun, eff: Efficiency, in_fit: bool, own: bool = True) -> St
     measured = run.measured.tokens_per_s_per_gpu
     base = SteadyCheck(
         id=run.id, source_group=run.source_group, in_fit=in_fit, chip=run.chip, chips=run.chips,
-        model=run.model or run.model_name, precision=run.precision, published_layout=_describe(spec),
+        model=run.model or run.model_name, precision=run.precision, published_layout=spec.describe(),
         measured=measured, predicted=None, error=None, own=None, own_error=None, own_layout=None,
         baseline=baseline, baseline_error=baseline / measured - 1.0, limiting_term=None,
     )  # fmt: skip

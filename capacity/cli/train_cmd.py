@@ -17,7 +17,7 @@ from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
 from capacity.model_source import resolve_model
-from capacity.parallel import ParallelSpec
+from capacity.parallel import RECOMPUTES, SHARDINGS, ParallelSpec
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 from .errors import ExitCode, handles_errors
@@ -70,17 +70,16 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
     if fmt in (OutputFormat.json, OutputFormat.csv):
         return
     if est.layouts:
-        rows: list[dict[str, Cell]] = []
-        for o in est.layouts:
-            q = o.parallel
-            name = f"TP{q.tp} PP{q.pp} DP{q.dp}" + "".join(
-                f" {k.upper()}{getattr(q, k)}" for k in ("cp", "ep", "vp") if getattr(q, k) > 1
-            )
-            rows.append({
-                "layout": f"{name} mb{q.micro_batch} {q.sharding} {q.recompute}",
-                "s/step": round(o.step_time_s, 2), "GB/GPU": round(o.memory_per_gpu_gb, 1), "fits": o.fits,
+        rows: list[dict[str, Cell]] = [
+            {
+                "layout": o.parallel.describe(),
+                "s/step": round(o.step_time_s, 2),
+                "GB/GPU": round(o.memory_per_gpu_gb, 1),
+                "fits": o.fits,
                 "limited by": o.limiting_term,
-            })  # fmt: skip
+            }
+            for o in est.layouts
+        ]
         emit_rows(rows, fmt, title="Best layouts: step time, memory per GPU and the term that limits each")
     if est.published_runs_on_chip:
         emit_rows(
@@ -209,7 +208,7 @@ def train(
         mfu=mfu,
         precision=choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
         flops_convention=choice(flops_convention, ("6nd", "palm"), "--flops"),
-        recompute=choice(recompute, ("none", "selective", "full"), "--recompute"),
+        recompute=choice(recompute, RECOMPUTES, "--recompute"),
         parallel=build(
             ParallelSpec,
             tp=tp,
@@ -219,9 +218,7 @@ def train(
             ep=ep,
             vp=vp,
             micro_batch=micro_batch,
-            sharding=choice(
-                sharding and sharding.lower(), ("none", "zero1", "zero2", "zero3", "fsdp"), "--sharding"
-            ),
+            sharding=choice(sharding and sharding.lower(), (*SHARDINGS, "fsdp"), "--sharding"),
         ),
         layouts=layouts,
         seq_len=seq_len,
