@@ -446,6 +446,13 @@ def _longseq(r: dict[str, Any], out: dict[str, Any], _: Any) -> None:
     out["notes"] = r.get("notes")
 
 
+MBRIDGE_GRAD_REDUCE = (
+    "the performance recipes set grad_reduce_in_fp32 = False (Megatron-Bridge scripts/performance: "
+    "set_llama3_common_configs, the DeepSeek-V3 and Qwen3 common configs, utils/helpers.py "
+    "set_basic_perf_overrides)"
+)
+
+
 def _mbridge(r: dict[str, Any], out: dict[str, Any], siblings: dict[str, dict[str, Any]]) -> None:
     p, m = r["parallel"], r["measured"]
     container = r["framework"].split("/")[1].strip().split()[0]
@@ -474,6 +481,8 @@ def _mbridge(r: dict[str, Any], out: dict[str, Any], siblings: dict[str, dict[st
         "dp_implied": True,
         "sharding": sharding,
         "sharding_note": note,
+        "grad_reduce": "bf16",
+        "grad_reduce_note": MBRIDGE_GRAD_REDUCE,
     }
     out["recompute"], out["recompute_note"] = None, "not stated"
     out["precision"], out["precision_note"] = precision(r["precision"])

@@ -92,14 +92,15 @@ class Job:
     elementwise_passes: float
     loss_bytes_per_vocab: float
     failure_per_chip: float  # failures per chip-hour × hours lost each
+    gradient_bytes: float = memory.GRADIENT_BYTES  # per gradient: 4 fp32, 2 with bf16 reduction
     _kernels: dict[tuple[int, int, int, int, str], float] = field(default_factory=dict, compare=False)
 
     def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
         terms = step_terms(
             self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
-            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param,
+            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
         )  # fmt: skip
-        mem = mem or memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
+        mem = mem or self.memory_of(lay)
         fits = self.memory_bytes is None or mem.total <= self.memory_bytes
         per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
         return Candidate(per_token, lay, terms, mem, fits)
@@ -115,13 +116,16 @@ class Job:
             )  # fmt: skip
             x = step_terms(
                 self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
-                self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param,
+                self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
             )  # fmt: skip
             self._kernels[key] = x.matmul + x.attention + x.memory_bound + x.expert_comm
         return self._kernels[key]
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
-        return memory.per_gpu(self.sh, self.n_total, lay, self.optimizer_bytes_per_param)
+        return memory.per_gpu(
+            self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.rates.fp8_casts,
+            self.gradient_bytes,
+        )  # fmt: skip
 
 
 def check_pins(job: Job, pin: ParallelSpec) -> None:
@@ -314,6 +318,8 @@ def search(
     groups = []
     for t, p, c, v, b, shard in _grid(job, pin):
         widest = min(job.gpus // (t * p * c), seqs // b)
+        if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
+            widest = min(widest, seqs // (b * p))
         if widest >= 1:
             groups.append((bound(t, p, c, v, b, pin.dp or widest), t, p, c, v, b, shard, widest))
     groups.sort(key=lambda g: g[0])  # stable: ZeRO-1 before ZeRO-3 at the same point

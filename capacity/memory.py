@@ -15,6 +15,12 @@ backward reads, the FFN pre-activation(s) and the activation output:
 
     2 · (4·h + q + w + (g + 1)·f) bytes
 
+With FP8 linear layers the four GEMM inputs (the two layer-norm outputs, the attention output and the
+activation output: 2·h + w + f elements) are kept as the FP8 copies the forward GEMM already made, one byte
+each, for the weight-gradient GEMM of the backward (Transformer Engine's ``Linear``/``LayerNormLinear``/
+``LayerNormMLP`` save their quantised input; NVIDIA's FP8 primer: "FP8 ... also reduces the memory for
+activations saved for the backward pass"), so they cost 2·h + w + f bytes less.
+
 For GPT-3's shape (q = 3h, w = h, f = 4h) this is 32·h, Korthikanti et al.'s 34·h (arXiv:2205.05198,
 Table 2) less the dropout masks modern recipes leave out. FlashAttention (Dao et al. 2022) never stores
 the s×s scores, which is all that Korthikanti's *selective* recomputation drops, so ``none`` and
@@ -39,6 +45,7 @@ from capacity.shape import Shape
 
 WEIGHT_BYTES = 2.0  # 16-bit weights
 GRADIENT_BYTES = 4.0  # fp32 main gradients (Megatron-LM's distributed optimizer; NeMo's grad_reduce_in_fp32)
+GRADIENT_BYTES_BF16 = 2.0  # grad_reduce_in_fp32 = False (the optimizer keeps an fp32 copy of its shard)
 PREFETCHED_LAYERS = 2  # ZeRO-3: the layer computing and the one gathered ahead
 
 
@@ -67,27 +74,41 @@ def model_state_bytes(n_total: float, bytes_per_param: float) -> float:
     return n_total * bytes_per_param
 
 
-def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute) -> float:
-    """Bytes of activations one layer keeps per token, before tensor/context parallel splits."""
+def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute, fp8: bool = False) -> float:
+    """Bytes of activations one layer keeps per token, before tensor/context parallel splits.
+
+    ``fp8``: the linear layers run in FP8 and keep their inputs in one byte (module docstring)."""
     if recompute == "full":
         return WEIGHT_BYTES * sh.hidden
     glu = 2.0 if sh.glu else 1.0
     ffn = sh.expert_ffn * sh.top_k if sh.experts else sh.ffn  # an MoE token keeps its experts' activations
-    return 2.0 * (4.0 * sh.hidden + sh.qkv_out_width + sh.attention_width + (glu + 1.0) * ffn)
-
-
-def activation_bytes(sh: Shape, recompute: Recompute) -> float:
-    """Activations of one sequence through all layers (+ one layer's working set when fully recomputed)."""
-    kept = sh.layers * activation_bytes_per_token_layer(sh, recompute) * sh.seq_len
-    if recompute == "full":
-        kept += activation_bytes_per_token_layer(sh, "none") * sh.seq_len
+    kept = 2.0 * (4.0 * sh.hidden + sh.qkv_out_width + sh.attention_width + (glu + 1.0) * ffn)
+    if fp8:  # the GEMM inputs kept as their FP8 copies: 1 byte instead of 2
+        kept -= 2.0 * sh.hidden + sh.attention_width + ffn
     return kept
 
 
-def per_gpu(sh: Shape, n_total: float, lay: Layout, optimizer_bytes_per_param: float) -> MemoryBreakdown:
+def activation_bytes(sh: Shape, recompute: Recompute, fp8: bool = False) -> float:
+    """Activations of one sequence through all layers (+ one layer's working set when fully recomputed)."""
+    kept = sh.layers * activation_bytes_per_token_layer(sh, recompute, fp8) * sh.seq_len
+    if recompute == "full":
+        kept += activation_bytes_per_token_layer(sh, "none", fp8) * sh.seq_len
+    return kept
+
+
+def per_gpu(
+    sh: Shape,
+    n_total: float,
+    lay: Layout,
+    optimizer_bytes_per_param: float,
+    fp8: bool = False,
+    gradient_bytes: float = GRADIENT_BYTES,
+) -> MemoryBreakdown:
     """Bytes one chip of layout ``lay`` holds, by part (see the module docstring).
 
-    ``optimizer_bytes_per_param``: the fp32 states per parameter (12 for mixed-precision Adam).
+    ``optimizer_bytes_per_param``: the fp32 states per parameter the optimizer shards (12 for
+    mixed-precision Adam, 16 with bf16 gradients); ``fp8``: FP8 linear layers (their inputs are kept in one
+    byte); ``gradient_bytes``: the gradient buffer per parameter (4 fp32, 2 bf16).
     """
     t, p, c = lay.tp, lay.pp, lay.cp
     group = lay.dp * c  # context-parallel ranks hold the same weights and reduce gradients together
@@ -98,12 +119,12 @@ def per_gpu(sh: Shape, n_total: float, lay: Layout, optimizer_bytes_per_param: f
     shard_g = lay.sharding in ("zero2", "zero3")
     shard_o = lay.sharding != "none"
     weights = WEIGHT_BYTES * (dense / (group if shard_w else 1) + expert / (expert_group if shard_w else 1))
-    grads = GRADIENT_BYTES * (dense / (group if shard_g else 1) + expert / (expert_group if shard_g else 1))
+    grads = gradient_bytes * (dense / (group if shard_g else 1) + expert / (expert_group if shard_g else 1))
     optim = optimizer_bytes_per_param * (
         dense / (group if shard_o else 1) + expert / (expert_group if shard_o else 1)
     )
     tokens = lay.micro_batch * sh.seq_len / (t * c)  # per chip per micro-batch
-    per_layer = activation_bytes_per_token_layer(sh, lay.recompute) * tokens
+    per_layer = activation_bytes_per_token_layer(sh, lay.recompute, fp8) * tokens
     stage_layers = math.ceil(sh.layers / p)
     if lay.vp > 1:
         held = sh.layers * (1.0 + (p - 1) / (p * lay.vp))
@@ -111,7 +132,7 @@ def per_gpu(sh: Shape, n_total: float, lay: Layout, optimizer_bytes_per_param: f
         held = min(p, math.ceil(lay.microbatches)) * stage_layers
     acts = held * per_layer
     if lay.full_recompute:
-        acts += activation_bytes_per_token_layer(sh, "none") * tokens
+        acts += activation_bytes_per_token_layer(sh, "none", fp8) * tokens
     acts += 4.0 * tokens * sh.vocab  # fp32 logits (divided over t by the vocabulary-parallel head)
     buffers = 0.0
     if shard_w:  # the gathered 16-bit weights of the layers in flight (this chip's experts only)

@@ -10,6 +10,10 @@ Sharding of the model states over the data-parallel ranks (Rajbhandari et al. 20
 ``none`` replicates everything (plain data parallel), ``zero1`` shards the optimizer states (Megatron's
 distributed optimizer), ``zero2`` also the gradients, ``zero3`` also the weights (PyTorch FSDP's full
 sharding; ``fsdp`` is accepted as its name).
+
+Gradients are reduced in ``fp32`` (Megatron-LM's default with bf16 weights) or ``bf16`` (Megatron's
+``grad_reduce_in_fp32 = False``, which NVIDIA's Megatron-Bridge performance recipes set): half the
+data-parallel traffic and gradient buffer, while the distributed optimizer keeps an fp32 copy of its shard.
 """
 
 from __future__ import annotations
@@ -23,17 +27,21 @@ from capacity.flops import Recompute as Recompute
 
 Sharding = Literal["none", "zero1", "zero2", "zero3"]
 SHARDINGS: tuple[str, ...] = get_args(Sharding)
+GradReduce = Literal["fp32", "bf16"]
+GRAD_REDUCES: tuple[str, ...] = get_args(GradReduce)
 RECOMPUTES: tuple[str, ...] = get_args(Recompute)
 
 
 def describe(
     tp: int | None, pp: int | None, dp: int | None, cp: int | None, ep: int | None, vp: int | None,
-    micro_batch: int | None, sharding: str | None, recompute: str | None,
+    micro_batch: int | None, sharding: str | None, recompute: str | None, grad_reduce: str | None = None,
 ) -> str:  # fmt: skip
-    """A layout in one short line, e.g. ``TP8 PP2 DP64 VP4 mb1 zero1 selective``; ``?`` where not known."""
+    """A layout in one short line, e.g. ``TP8 PP2 DP64 VP4 mb1 zero1 selective``; ``?`` where not known
+    (``bf16-grads`` appended when gradients are reduced in bf16)."""
     widths = [f"TP{tp or '?'}", f"PP{pp or '?'}", f"DP{dp or '?'}"]
     widths += [f"{k}{n or '?'}" for k, n in (("CP", cp), ("EP", ep), ("VP", vp)) if n != 1]
-    return " ".join([*widths, f"mb{micro_batch or '?'}", sharding or "?", recompute or "?"])
+    tail = ["bf16-grads"] if grad_reduce == "bf16" else []
+    return " ".join([*widths, f"mb{micro_batch or '?'}", sharding or "?", recompute or "?", *tail])
 
 
 class ParallelSpec(BaseModel):
@@ -50,6 +58,9 @@ class ParallelSpec(BaseModel):
     micro_batch: int | None = Field(default=None, ge=1, description="sequences per micro-batch")
     sharding: Sharding | None = Field(default=None, description="none, zero1, zero2, zero3 (fsdp)")
     recompute: Recompute | None = Field(default=None, description="activation recomputation")
+    grad_reduce: GradReduce | None = Field(
+        default=None, description="gradient reduction precision: fp32 (default) or bf16"
+    )
 
     @field_validator("sharding", mode="before")
     @classmethod
@@ -78,6 +89,7 @@ class ResolvedParallel(BaseModel):
     micro_batch: int
     sharding: Sharding
     recompute: Recompute
+    grad_reduce: GradReduce = "fp32"
 
     def describe(self) -> str:
         return describe(**self.model_dump())
@@ -107,8 +119,9 @@ class Layout:
     def full_recompute(self) -> bool:
         return self.recompute == "full"
 
-    def resolved(self) -> ResolvedParallel:
+    def resolved(self, grad_reduce: GradReduce = "fp32") -> ResolvedParallel:
         return ResolvedParallel(
             tp=self.tp, pp=self.pp, dp=self.dp, cp=self.cp, ep=self.ep, vp=self.vp,
             micro_batch=self.micro_batch, sharding=self.sharding, recompute=self.recompute,
+            grad_reduce=grad_reduce,
         )  # fmt: skip

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from capacity.chip import ChipId, Source
 from capacity.flops import Recompute
 from capacity.model_spec import ModelId, ModelPreset, MoE
-from capacity.parallel import Sharding
+from capacity.parallel import GradReduce, Sharding
 from capacity.params import active_params, total_params
 
 RunId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([.-][a-z0-9]+)*$")]
@@ -81,6 +81,10 @@ class Parallel(_Strict):
         "zero2: + gradients; zero3: + parameters (FSDP)"
     )
     sharding_note: str | None = None
+    grad_reduce: GradReduce = Field(
+        default="fp32", description="gradient reduction precision (fp32 unless the source says otherwise)"
+    )
+    grad_reduce_note: str | None = None
 
     @property
     def chips(self) -> int:

@@ -23,7 +23,7 @@ from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.goodput import Goodput, goodput, hours_lost_per_failure
 from capacity.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, search
 from capacity.links import inter_node_gb_s, intra_node_gb_s
-from capacity.parallel import ParallelSpec, ResolvedParallel
+from capacity.parallel import GradReduce, ParallelSpec, ResolvedParallel
 from capacity.shape import Shape
 from capacity.step_time import ChipRates
 from capacity.units import TERA
@@ -169,11 +169,11 @@ def _better(a: Search, b: Search) -> Search:
     return Search(ranked=merged[: max(len(a.ranked), len(b.ranked))])
 
 
-def _option(c: Candidate, seq_len: int, gpus: int) -> LayoutOption:
+def _option(c: Candidate, seq_len: int, gpus: int, grad_reduce: GradReduce) -> LayoutOption:
     lay = c.layout
     tokens = lay.microbatches * lay.dp * lay.micro_batch * seq_len
     return LayoutOption(
-        parallel=lay.resolved(),
+        parallel=lay.resolved(grad_reduce),
         step_time_s=c.terms.total,
         tokens_per_s_per_gpu=tokens / (c.terms.total * gpus),
         memory_per_gpu_gb=c.memory.total / 1e9,
@@ -205,8 +205,14 @@ def predict(
     pin = parallel or ParallelSpec()
     if state_bytes_per_param is None:  # weights + gradients + optimizer states, specs/assumptions.yaml
         state_bytes_per_param = load_assumptions().optimizer_bytes_per_param.value
-    # the part ZeRO-1 shards: what is left after the 16-bit weights and the fp32 main gradients
+    # the part ZeRO-1 shards: what is left after the 16-bit weights and the fp32 main gradients; with
+    # bf16 gradients the distributed optimizer keeps an fp32 copy of its shard's (Megatron-LM's
+    # distributed optimizer guide: 4 + 16/d bytes per parameter for 16-bit weights and gradients)
     optimizer_bytes = state_bytes_per_param - memory.WEIGHT_BYTES - memory.GRADIENT_BYTES
+    gradient_bytes = memory.GRADIENT_BYTES
+    if pin.grad_reduce == "bf16":
+        optimizer_bytes += memory.GRADIENT_BYTES
+        gradient_bytes = memory.GRADIENT_BYTES_BF16
     notes: list[str] = []
     rates, frac, frac_source = chip_rates(chip, precision, eff, calibration, notes)
     batch = batch_tokens or optimal_batch_tokens(6.0 * n_active * tokens, eff)
@@ -219,6 +225,7 @@ def predict(
         elementwise_passes=sm.elementwise_passes.value,
         loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
         failure_per_chip=eff.goodput.failures_per_gpu_hour.value * hours_lost_per_failure(eff.goodput),
+        gradient_bytes=gradient_bytes,
     )  # fmt: skip
     if pin.recompute is not None:
         found = search(job, pin, pin.recompute, keep=layouts)
@@ -263,7 +270,7 @@ def predict(
         mfu=6.0 * n_active * tokens_per_step / (wall * gpus * peak),
         steady_state_mfu=6.0 * n_active * tokens_per_step / (steady * gpus * peak),
         goodput=good,
-        parallel=lay.resolved(),
+        parallel=lay.resolved(pin.grad_reduce or "fp32"),
         microbatches=lay.microbatches,
         gpus_used=used,
         global_batch_tokens=float(tokens_per_step),
@@ -272,7 +279,7 @@ def predict(
         memory_per_gpu_gb=best.memory.gb(),
         memory_fits=best.fits,
         time_shares={k: v for k, v in shares.items() if v > 0},
-        layouts=[_option(c, sh.seq_len, gpus) for c in found.ranked],
+        layouts=[_option(c, sh.seq_len, gpus, pin.grad_reduce or "fp32") for c in found.ranked],
         matmul_fraction=frac,
         matmul_source=frac_source,
         notes=notes,

@@ -60,7 +60,6 @@ BYTES_16BIT = 2.0
 FP8_CAST_BYTES_PER_KEPT_BYTE = 1.0
 # MoE token permutation: dispatch and combine, forward and backward, each a read and a write of k·h values
 MOE_PERMUTE_PASSES = 8.0
-GRAD_REDUCE_BYTES = 4.0  # fp32 main gradients (Megatron-LM distributed optimizer; FSDP's fp32 reduce_dtype)
 
 
 @dataclass(frozen=True)
@@ -137,8 +136,12 @@ def step_terms(
     elementwise_passes: float,
     loss_bytes_per_vocab: float,
     optimizer_bytes_per_param: float,
+    gradient_bytes: float = 4.0,
 ) -> StepTerms:
-    """Seconds per training step on layout ``lay`` (see the module docstring for each term)."""
+    """Seconds per training step on layout ``lay`` (see the module docstring for each term).
+
+    ``gradient_bytes``: bytes per gradient the data-parallel reduction moves (4 fp32: Megatron-LM's
+    distributed optimizer, FSDP's fp32 reduce_dtype; 2 with ``grad_reduce_in_fp32 = False``)."""
     t, p, d, c, v = lay.tp, lay.pp, lay.dp, lay.cp, lay.vp
     s, h, L = float(sh.seq_len), float(sh.hidden), sh.layers
     tokens = lay.micro_batch * s / c  # tokens of one micro-batch on one chip's sequence share
@@ -214,9 +217,9 @@ def step_terms(
     dp_rate = link(t * c * p * d, lay.node_size, rates)
     # gradients are reduce-scattered in fp32 and the 16-bit weights all-gathered back (Megatron-LM's
     # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md)
-    reduce_scatter = half_ring(dense_local * GRAD_REDUCE_BYTES, group, dp_rate)
-    reduce_scatter += half_ring(expert_local * GRAD_REDUCE_BYTES, expert_group, dp_rate)
-    all_gather = reduce_scatter * BYTES_16BIT / GRAD_REDUCE_BYTES
+    reduce_scatter = half_ring(dense_local * gradient_bytes, group, dp_rate)
+    reduce_scatter += half_ring(expert_local * gradient_bytes, expert_group, dp_rate)
+    all_gather = reduce_scatter * BYTES_16BIT / gradient_bytes
     forward, backward = compute / 3.0, 2.0 * compute / 3.0  # the backward pass is 2 of 3 forward-equivalents
     fsdp_comm = 0.0
     if lay.sharding == "zero3":  # all-gather for forward and for backward, reduce-scatter, per micro-batch

@@ -182,7 +182,9 @@ def estimate_training(
     act_scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
     floor_act = None  # the floor: the least activation memory the job may use (full unless pinned)
     if req.model is not None:
-        floor_act = act_scale * memory.activation_bytes(sh, req.recompute_pin or "full")
+        floor_act = act_scale * memory.activation_bytes(
+            sh, req.recompute_pin or "full", req.precision == "fp8"
+        )
     if req.flops_convention == "6nd" and req.model is not None:
         share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
         if share > 0.1:
@@ -270,7 +272,11 @@ def estimate_training(
         if mfu is not None:
             wall_days = dc_days / mfu
 
-    act_bytes = None if req.model is None else act_scale * memory.activation_bytes(sh, recompute)
+    act_bytes = (
+        None
+        if req.model is None
+        else act_scale * memory.activation_bytes(sh, recompute, req.precision == "fp8")
+    )
     fits = None
     if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
         fits = gpus >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled

@@ -100,7 +100,7 @@ def published_spec(run: SteadyRun) -> ParallelSpec:
     p = run.parallel
     return ParallelSpec(
         tp=p.tp, pp=p.pp, dp=p.dp, cp=p.cp, ep=p.ep, vp=p.vp, micro_batch=run.micro_batch,
-        sharding=p.sharding, recompute=run.recompute,
+        sharding=p.sharding, recompute=run.recompute, grad_reduce=p.grad_reduce,
     )  # fmt: skip
 
 
@@ -137,7 +137,8 @@ def check(run: SteadyRun, eff: Efficiency, in_fit: bool, own: bool = True) -> St
         "limiting_term": limiting,
     }
     if own:
-        mine, layout, _ = run_model(ParallelSpec())
+        # the planner's own layout for the same run: only the gradient precision, not a layout choice, kept
+        mine, layout, _ = run_model(ParallelSpec(grad_reduce=run.parallel.grad_reduce))
         update.update({"own": mine, "own_error": mine / measured - 1.0, "own_layout": layout})
     return base.model_copy(update=update)
 

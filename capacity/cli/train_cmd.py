@@ -17,7 +17,7 @@ from capacity.chip import Chip, Dtype
 from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
 from capacity.model_source import resolve_model
-from capacity.parallel import RECOMPUTES, SHARDINGS, ParallelSpec
+from capacity.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 from .errors import ExitCode, handles_errors
@@ -139,6 +139,9 @@ def train(
     sharding: Annotated[
         str | None, typer.Option(help="Pin the state sharding: none, zero1, zero2, zero3 (fsdp).")
     ] = None,
+    grad_reduce: Annotated[
+        str | None, typer.Option(help="Gradient reduction precision: fp32 (default) or bf16.")
+    ] = None,
     layouts: Annotated[
         int, typer.Option(help="List the N best layouts with step time, memory and limiting term.")
     ] = 1,
@@ -219,6 +222,7 @@ def train(
             vp=vp,
             micro_batch=micro_batch,
             sharding=choice(sharding and sharding.lower(), (*SHARDINGS, "fsdp"), "--sharding"),
+            grad_reduce=choice(grad_reduce, GRAD_REDUCES, "--grad-reduce"),
         ),
         layouts=layouts,
         seq_len=seq_len,

@@ -1,0 +1,94 @@
+"""FP8 activations, bf16 gradient reduction and the interleaved-width search (issue 11, second pass)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from capacity import memory, shape
+from capacity.assumptions import load_assumptions, load_efficiency
+from capacity.catalog import load_chips, load_models, load_steady_runs
+from capacity.cli import app
+from capacity.parallel import Layout, ParallelSpec
+from capacity.step_time import ChipRates, step_terms
+from capacity.train import TrainRequest, estimate_training
+
+runner = CliRunner()
+
+
+def test_fp8_keeps_gemm_inputs_in_one_byte() -> None:
+    """Llama 3 70B (h 8192, q 10240, w 8192, GLU f 28672): 2·(4h + q + w + 3f) = 274,432 bytes per token and
+    layer in 16 bits; FP8 keeps the four GEMM inputs (2h + w + f = 53,248 elements) in one byte."""
+    sh = shape.from_preset(load_models().get("llama3-70b"), 8192)
+    assert memory.activation_bytes_per_token_layer(sh, "selective") == pytest.approx(274_432)
+    assert memory.activation_bytes_per_token_layer(sh, "selective", fp8=True) == pytest.approx(221_184)
+    assert memory.activation_bytes_per_token_layer(sh, "full", fp8=True) == pytest.approx(2 * 8192)
+
+
+@pytest.mark.parametrize(
+    ("grad_bytes", "optimizer", "per_param"), [(4.0, 12.0, 6 + 12 / 8), (2.0, 16.0, 4 + 16 / 8)]
+)
+def test_gradient_precision_matches_megatrons_table(
+    grad_bytes: float, optimizer: float, per_param: float
+) -> None:
+    """Megatron-LM's distributed-optimizer guide: bf16 weights with fp32 gradients 6 + 12/d bytes per
+    parameter, with bf16 gradients 4 + 16/d (the optimizer keeps an fp32 copy of its shard's gradients)."""
+    sh = shape.guess(1e9, 2048)
+    lay = Layout(tp=1, pp=1, dp=8, ep=1, microbatches=1, node_size=8, sharding="zero1")
+    mem = memory.per_gpu(sh, 1e9, lay, optimizer, gradient_bytes=grad_bytes)
+    assert (mem.weights + mem.gradients + mem.optimizer) / 1e9 == pytest.approx(per_param)
+
+
+def test_bf16_gradients_halve_the_data_parallel_reduction() -> None:
+    """The reduce-scatter moves 4 bytes per gradient in fp32 and 2 in bf16; the all-gather stays 2."""
+    sh = shape.from_preset(load_models().get("llama3-8b"), 8192)
+    lay = Layout(tp=1, pp=1, dp=64, ep=1, microbatches=1, node_size=8, sharding="none")
+    rates = ChipRates(9.9e14, 9.9e14, 0.6, 3.3e12, 4.5e11, 5.0e10, 1250)
+    fp32 = step_terms(sh, 8e9, 8e9, lay, rates, 4, 16, 36, gradient_bytes=4.0)
+    bf16 = step_terms(sh, 8e9, 8e9, lay, rates, 4, 16, 36, gradient_bytes=2.0)
+    assert bf16.dp_comm_exposed < fp32.dp_comm_exposed
+    assert bf16.matmul == fp32.matmul
+
+
+def test_grad_reduce_flag_in_output_and_memory() -> None:
+    args = ["train", "--model", "llama3-70b", "--chip", "h100", "--gpus", "64", "--precision", "fp8",
+            "--tp", "4", "--pp", "8", "--vp", "5", "--batch-tokens", "2M", "--format", "json"]  # fmt: skip
+    fp32 = json.loads(runner.invoke(app, args).stdout)
+    bf16 = json.loads(runner.invoke(app, [*args, "--grad-reduce", "bf16"]).stdout)
+    assert fp32["parallel"]["grad_reduce"] == "fp32" and bf16["parallel"]["grad_reduce"] == "bf16"
+    assert bf16["memory_per_gpu_gb"]["gradients"] == pytest.approx(fp32["memory_per_gpu_gb"]["gradients"] / 2)
+    bad = runner.invoke(app, [*args, "--grad-reduce", "fp16"])
+    assert bad.exit_code == 2 and "--grad-reduce" in bad.stderr
+
+
+def test_megatron_bridge_records_carry_their_recipes_gradient_precision() -> None:
+    runs = [r for r in load_steady_runs() if r.source_group == "megatron-bridge"]
+    assert runs and all(r.parallel.grad_reduce == "bf16" and r.parallel.grad_reduce_note for r in runs)
+    assert all(
+        r.parallel.grad_reduce == "fp32" for r in load_steady_runs() if r.source_group == "llama3-paper"
+    )
+
+
+def test_interleaved_layouts_are_tried_below_the_widest_width() -> None:
+    """Found by Hypothesis: on 3,967 A100s (a prime) the widest TP8 PP12 width leaves fewer micro-batches
+    than stages, which interleaving cannot run; the search used to drop such groups instead of narrowing
+    them, so 3,967 chips planned a slower run than 2,975."""
+    chip = load_chips().get("a100-sxm4-80gb")
+    a, e = load_assumptions(), load_efficiency()
+
+    def days(gpus: int) -> float:
+        req = TrainRequest(params=6315937523.0, tokens=1033478191.0, chip=chip, gpus=gpus)
+        return estimate_training(req, a, e).wall_clock_days  # type: ignore[no-any-return]
+
+    assert days(3967) <= days(2975) * (1 + 1e-12)
+    pinned = TrainRequest(
+        params=6315937523.0,
+        tokens=1033478191.0,
+        chip=chip,
+        gpus=3967,
+        parallel=ParallelSpec(tp=8, pp=12, vp=2),
+    )
+    lay = estimate_training(pinned, a, e).parallel  # used to raise: no layout with these pins
+    assert (lay.tp, lay.pp, lay.vp) == (8, 12, 2) and lay.dp * lay.tp * lay.pp < 3967
