@@ -1,4 +1,5 @@
-"""Shared fixtures: the tiny catalogue, a CLI runner, and a private parse cache per test session."""
+"""Shared fixtures: the tiny catalogue, a CLI runner, a private cache per test session, and the CUDA
+benchmark compiled once into it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from capacity import microbench
 from capacity.cli import app
 
 FIXTURE_SPECS = Path(__file__).parent / "fixtures" / "specs"
@@ -22,6 +24,18 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.delenv("CAPACITY_SPECS_DIR", raising=False)
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def capbench(_private_cache: None) -> Path:
+    """The CUDA benchmark, compiled once per test run (an nvcc build takes several seconds).
+
+    It is built into the session's private ``$CAPACITY_CACHE_DIR``, the cache ``capacity bench`` itself
+    reads, so the CLI's bench tests find the same binary instead of compiling a second copy elsewhere.
+    """
+    if microbench.find_nvcc() is None:
+        pytest.skip("nvcc not found: compile-only tests skipped")
+    return microbench.build()
 
 
 @pytest.fixture

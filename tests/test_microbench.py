@@ -182,25 +182,23 @@ needs_nvcc = pytest.mark.skipif(not HAS_NVCC, reason="nvcc not found: compile-on
 
 
 @needs_nvcc
-def test_benchmark_compiles_and_plans(tmp_path_factory: pytest.TempPathFactory) -> None:
-    binary = microbench.build(tmp_path_factory.getbasetemp() / "capbench-cache")
+def test_benchmark_compiles_and_plans(capbench: Path) -> None:
     plan = json.loads(
-        subprocess.run([str(binary), "--selftest"], capture_output=True, text=True, check=True).stdout
+        subprocess.run([str(capbench), "--selftest"], capture_output=True, text=True, check=True).stdout
     )
     assert (
         plan["status"] == "selftest" and [4096, 4096, 4096] in plan["shapes"] and plan["dtypes"][0] == "bf16"
     )
-    bad = subprocess.run([str(binary), "--shapes", "nonsense"], capture_output=True, text=True)
+    bad = subprocess.run([str(capbench), "--shapes", "nonsense"], capture_output=True, text=True)
     assert bad.returncode == 2 and json.loads(bad.stdout)["status"] == "usage"
 
 
 @needs_nvcc
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is present: the no-device path cannot be exercised")
-def test_without_a_gpu_the_benchmark_says_so(tmp_path_factory: pytest.TempPathFactory, cli: Any) -> None:
-    binary = microbench.build(tmp_path_factory.getbasetemp() / "capbench-cache")
+def test_without_a_gpu_the_benchmark_says_so(capbench: Path, cli: Any) -> None:
     with pytest.raises(EnvironmentMissingError, match="no CUDA GPU"):
-        microbench.run(binary, ["--no-gemm"], 60)
-    run = cli("bench", "--quick")
+        microbench.run(capbench, ["--no-gemm"], 60)
+    run = cli("bench", "--quick")  # finds the session's binary in the shared cache: no second compile
     assert run.exit_code == 3 and run.stderr.strip().splitlines()[-1].startswith("error: no CUDA GPU")
 
 
