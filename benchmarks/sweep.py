@@ -22,9 +22,10 @@ import numpy as np
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models
+from capacity.requests import training_request
 from capacity.scenario import Scenario
 from capacity.sweep import train_grid
-from capacity.train import TrainRequest, estimate_training
+from capacity.train import estimate_training
 
 CLUSTER_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 
@@ -86,7 +87,7 @@ def main() -> int:
     for i in range(sample):
         chip = chips[i % len(chips)]
         try:
-            req = TrainRequest(
+            req = training_request(
                 tokens=1e12 + i, model=model, chip=chip, gpus=CLUSTER_SIZES[i % len(CLUSTER_SIZES)]
             )
             estimate_training(req, a, eff)

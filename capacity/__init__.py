@@ -1,7 +1,50 @@
 """capacity: an AI-compute capacity planner.
 
 The library computes and returns pydantic models; it never prints or exits. The command-line
-app in :mod:`capacity.cli` parses, calls and renders.
+app in :mod:`capacity.cli` parses, calls and renders. For notebooks and scripts, the Python API
+(:mod:`capacity.api`) is available from the package itself, imported on first use so that the
+command line starts fast::
+
+    import capacity
+    est = capacity.estimate_training(model="llama3-70b", tokens=15e12, chip="h100", gpus=1024)
+    print(est.wall_clock_days, est.parallel.describe())
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Catalogue", "Economics", "ParallelSpec", "ServeEstimate", "ServeRequest", "Traffic", "TrainEstimate",
+    "TrainRequest", "__version__", "catalogue", "estimate_serving", "estimate_training", "load_scenario",
+    "run_scenario", "serving_request", "training_request",
+]  # fmt: skip
+
+if TYPE_CHECKING:
+    from capacity.api import (
+        Catalogue,
+        catalogue,
+        estimate_serving,
+        estimate_training,
+        load_scenario,
+        run_scenario,
+    )
+    from capacity.choices import Economics, Traffic
+    from capacity.parallel import ParallelSpec
+    from capacity.requests import serving_request, training_request
+    from capacity.serve import ServeEstimate, ServeRequest
+    from capacity.train_io import TrainEstimate, TrainRequest
+
+
+def __getattr__(name: str) -> Any:
+    """The API names, imported from :mod:`capacity.api` when first asked for (PEP 562)."""
+    if name not in __all__:
+        raise AttributeError(f"module 'capacity' has no attribute {name!r}")
+    from capacity import api, choices, parallel, requests, serve, train_io
+
+    for module in (api, choices, parallel, requests, serve, train_io):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(name)  # pragma: no cover - every API name is in one of the modules

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from capacity.catalog import load_models, load_record
+from capacity.chip import Source
 from capacity.errors import InputError
 from capacity.hf_config import preset_from_hf_config
 from capacity.model_spec import ModelPreset
@@ -54,3 +57,56 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:
     if path.suffix.casefold() in YAML_SUFFIXES:
         return load_record(path, ModelPreset)
     return preset_from_hf_config(path)
+
+
+class InlineModel(BaseModel):
+    """A model given by its numbers instead of a preset id; serving also needs the architecture."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    params: float = Field(gt=0, description="total parameters")
+    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
+    layers: int | None = Field(default=None, gt=0)
+    hidden_size: int | None = Field(default=None, gt=0)
+    heads: int | None = Field(default=None, gt=0)
+    kv_heads: int | None = Field(default=None, gt=0)
+    head_dim: int | None = Field(default=None, gt=0)
+    ffn_size: int | None = Field(default=None, gt=0)
+    glu: bool = True
+    vocab_size: int | None = Field(default=None, gt=0)
+    context_length: int = Field(default=4096, gt=0)
+
+
+def model_of(
+    model: str | ModelPreset | InlineModel, name: str = "inline", base_dir: Path | None = None
+) -> tuple[ModelPreset | None, InlineModel | None]:
+    """(the preset, the inline numbers) a request's ``model`` stands for: a name or path is resolved
+    (:func:`resolve_model`); inline numbers with the architecture (layers, hidden size, heads) also make a
+    preset named ``name``, without it only the counts are known (training by 6·N·D; serving refuses)."""
+    if isinstance(model, ModelPreset):
+        return model, None
+    if isinstance(model, str):
+        return resolve_model(model, base_dir), None
+    if model.layers and model.hidden_size and model.heads:
+        preset = ModelPreset(
+            id="inline",
+            name=name,
+            family="inline",
+            organisation="scenario",
+            year=2025,
+            params=model.params,
+            layers=model.layers,
+            hidden_size=model.hidden_size,
+            heads=model.heads,
+            kv_heads=model.kv_heads or model.heads,
+            head_dim=model.head_dim,
+            ffn_size=model.ffn_size or 4 * model.hidden_size,
+            glu=model.glu,
+            vocab_size=model.vocab_size or 32_000,
+            context_length=model.context_length,
+            tied_embeddings=False,
+            position_embedding="rope",
+            sources=[Source(title=f"inline in scenario {name!r}")],
+        )
+        return preset, model
+    return None, model

@@ -25,11 +25,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from capacity.catalog import load_chips, load_models
+from capacity.choices import Economics, Traffic
 from capacity.errors import InputError, SpecFileError, UnknownIdError
-from capacity.model_source import is_model_path, model_path, resolve_model
+from capacity.model_source import InlineModel, is_model_path, model_path, resolve_model
 from capacity.parallel import ParallelSpec
-from capacity.serve import Traffic
-from capacity.train import Economics
 from capacity.yamlio import locate, read_yaml, validation_problems
 
 SCHEMA_URL = "https://raw.githubusercontent.com/capacity-planner/capacity/main/schema/scenario.schema.json"
@@ -37,22 +36,6 @@ SCHEMA_URL = "https://raw.githubusercontent.com/capacity-planner/capacity/main/s
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-
-class InlineModel(_Strict):
-    """A model given by its numbers instead of a preset id; serving also needs the architecture."""
-
-    params: float = Field(gt=0, description="total parameters")
-    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
-    layers: int | None = Field(default=None, gt=0)
-    hidden_size: int | None = Field(default=None, gt=0)
-    heads: int | None = Field(default=None, gt=0)
-    kv_heads: int | None = Field(default=None, gt=0)
-    head_dim: int | None = Field(default=None, gt=0)
-    ffn_size: int | None = Field(default=None, gt=0)
-    glu: bool = True
-    vocab_size: int | None = Field(default=None, gt=0)
-    context_length: int = Field(default=4096, gt=0)
 
 
 class Hardware(_Strict):

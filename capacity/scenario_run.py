@@ -10,12 +10,9 @@ from pydantic import BaseModel, Field
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.calibration import Calibration, load_calibration
-from capacity.catalog import load_chips
-from capacity.chip import Source
 from capacity.errors import InputError
-from capacity.model_source import resolve_model
-from capacity.model_spec import ModelPreset
-from capacity.scenario import InlineModel, Scenario, Slo, with_value
+from capacity.requests import serving_request, training_request
+from capacity.scenario import Scenario, Slo, with_value
 from capacity.serve import ServeRequest, estimate_serving
 from capacity.train import TrainRequest, estimate_training
 
@@ -74,34 +71,6 @@ def expand(sc: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
     return points
 
 
-def _preset(model: str | InlineModel, name: str) -> tuple[ModelPreset | None, InlineModel | None]:
-    if isinstance(model, str):
-        return resolve_model(model), None
-    if model.layers and model.hidden_size and model.heads:
-        preset = ModelPreset(
-            id="inline",
-            name=name,
-            family="inline",
-            organisation="scenario",
-            year=2025,
-            params=model.params,
-            layers=model.layers,
-            hidden_size=model.hidden_size,
-            heads=model.heads,
-            kv_heads=model.kv_heads or model.heads,
-            head_dim=model.head_dim,
-            ffn_size=model.ffn_size or 4 * model.hidden_size,
-            glu=model.glu,
-            vocab_size=model.vocab_size or 32_000,
-            context_length=model.context_length,
-            tied_embeddings=False,
-            position_embedding="rope",
-            sources=[Source(title=f"inline in scenario {name!r}")],
-        )
-        return preset, model
-    return None, model
-
-
 def scenario_calibration(sc: Scenario, base_dir: Path | None) -> Calibration | None:
     """The calibration file a scenario names, read relative to the scenario's folder."""
     if sc.calibration is None:
@@ -112,61 +81,38 @@ def scenario_calibration(sc: Scenario, base_dir: Path | None) -> Calibration | N
 
 def train_request(sc: Scenario, calibration: Calibration | None) -> TrainRequest:
     """The training request one (already expanded) scenario describes."""
-    preset, inline = _preset(sc.model, sc.name)
     hw, eff = sc.hardware, sc.efficiency
-    return TrainRequest(
-        tokens=sc.tokens or 0.0, model=preset if inline is None else None,
-        params=inline.params if inline else None, active_params=inline.active_params if inline else None,
-        chip=load_chips().get(hw.chip) if hw.chip else None, gpus=hw.gpus, deadline_days=hw.deadline_days,
-        capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
-        precision=hw.precision if hw.precision != "int4" else None,
-        flops_convention=eff.flops_convention, recompute=eff.recompute, seq_len=eff.seq_len,
-        batch_tokens=eff.batch_tokens, parallel=sc.parallel,
+    return training_request(
+        model=sc.model, name=sc.name, tokens=sc.tokens, chip=hw.chip, gpus=hw.gpus,
+        deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
+        precision=hw.precision, flops_convention=eff.flops_convention, recompute=eff.recompute,
+        seq_len=eff.seq_len, batch_tokens=eff.batch_tokens, parallel=sc.parallel, node_size=hw.node_size,
+        economics=sc.economics, calibration=calibration,
+    )  # fmt: skip
+
+
+def serve_request(sc: Scenario, calibration: Calibration | None) -> ServeRequest:
+    """The serving request one (already expanded) scenario describes."""
+    hw, eff, slo = sc.hardware, sc.efficiency, sc.slo or Slo()
+    return serving_request(
+        model=sc.model, name=sc.name, chip=hw.chip, input_tokens=sc.input_tokens or 1,
+        output_tokens=sc.output_tokens or 1, gpus_per_replica=hw.gpus_per_replica, precision=hw.precision,
+        kv_precision=hw.kv_precision, traffic=sc.traffic, ttft_ms=slo.ttft_ms, tpot_ms=slo.tpot_ms,
+        max_batch=hw.max_batch, stack=eff.stack, stack_efficiency=eff.stack_efficiency,
         node_size=hw.node_size, economics=sc.economics, calibration=calibration,
     )  # fmt: skip
 
 
 def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
     """The estimate for one (already expanded) scenario, as a JSON-ready dict."""
-    preset, inline = _preset(sc.model, sc.name)
     calibration = scenario_calibration(sc, base_dir)
-    hw, eff = sc.hardware, sc.efficiency
-    chip = load_chips().get(hw.chip) if hw.chip else None
-    if sc.kind == "train":
-        req = train_request(sc, calibration)
-        return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
-    if preset is None:
-        raise InputError(f"scenario {sc.name!r}: serving needs the architecture (layers, hidden_size, heads)")
-    if inline is not None and inline.active_params is not None:
-        raise InputError(
-            f"scenario {sc.name!r}: serving an inline MoE model is not supported; use a preset id"
-        )
-    if chip is None:
-        raise InputError(f"scenario {sc.name!r}: serving needs hardware.chip")
-    weights = hw.precision or "bf16"
-    if weights == "fp32" or weights == "tf32":
-        raise InputError(
-            f"scenario {sc.name!r}: hardware.precision {weights} is not a serving weight precision"
-        )
-    slo = sc.slo or Slo()
-    sreq = ServeRequest(
-        model=preset,
-        chip=chip,
-        input_tokens=sc.input_tokens or 1,
-        output_tokens=sc.output_tokens or 1,
-        gpus_per_replica=hw.gpus_per_replica,
-        weight_precision=weights,
-        kv_precision=hw.kv_precision,
-        traffic=sc.traffic,
-        ttft_ms=slo.ttft_ms,
-        tpot_ms=slo.tpot_ms,
-        max_batch=hw.max_batch,
-        stack=eff.stack,
-        stack_efficiency=eff.stack_efficiency,
-        node_size=hw.node_size,
-        economics=sc.economics,
-        calibration=calibration,
-    )
+    try:
+        if sc.kind == "train":
+            req = train_request(sc, calibration)
+            return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
+        sreq = serve_request(sc, calibration)
+    except InputError as exc:
+        raise InputError(f"scenario {sc.name!r}: {exc}") from None
     est = estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
     return est.model_dump(mode="json")
 

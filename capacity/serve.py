@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +20,7 @@ from capacity import roofline
 from capacity.assumptions import Assumptions, Efficiency, ServingDefaults
 from capacity.calibration import Calibration, applies_to
 from capacity.chip import Chip, Dtype
+from capacity.choices import Economics, KvPrecision, Traffic, WeightPrecision, sixteen_bit
 from capacity.efficiency import matmul_fraction, peak_tflops
 from capacity.errors import InputError
 from capacity.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
@@ -29,30 +29,8 @@ from capacity.model_spec import ModelPreset
 from capacity.params import ffn_params
 from capacity.provenance import Assumed, Provenance
 from capacity.serving_cost import operating_costs
-from capacity.train import Economics
 
-WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
-KvPrecision = Literal["bf16", "fp16", "fp8", "int8"]
 REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64)
-
-
-class Traffic(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    qps: float | None = Field(default=None, gt=0)
-    queries_per_day: float | None = Field(default=None, gt=0)
-    visits_per_month: float | None = Field(default=None, gt=0)
-    queries_per_visit: float = Field(default=1.0, gt=0)
-    peak_to_average: float | None = Field(default=None, ge=1)
-
-    @model_validator(mode="after")
-    def _one_rate(self) -> Traffic:
-        given = [n for n in ("qps", "queries_per_day", "visits_per_month") if getattr(self, n) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of qps, queries_per_day, visits_per_month")
-        if self.queries_per_visit != 1.0 and self.visits_per_month is None:
-            raise ValueError("queries_per_visit needs visits_per_month")
-        return self
 
 
 class ServeRequest(BaseModel):
@@ -136,7 +114,7 @@ def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dty
         return weights
     if weights in ("fp8", "int8") and chip.dense_peak(weights) is not None:
         return weights
-    sixteen: Dtype = "bf16" if chip.bf16_dense_tflops is not None else "fp16"
+    sixteen: Dtype = sixteen_bit(chip)
     peak_tflops(chip, sixteen)
     prov.note(
         "compute_precision", sixteen, f"{weights} weights dequantised to {sixteen} (weight-only quantisation)"

@@ -13,8 +13,8 @@ from typing import Any
 from capacity import cost, energy
 from capacity.assumptions import ServingDefaults
 from capacity.chip import Chip
+from capacity.choices import Economics
 from capacity.provenance import Provenance
-from capacity.train import Economics
 
 
 def owned_usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> float:

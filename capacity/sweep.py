@@ -22,11 +22,12 @@ from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import Calibration
 from capacity.catalog import load_chips
 from capacity.chip import Chip
+from capacity.choices import sixteen_bit
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
-from capacity.model_source import resolve_model
+from capacity.model_source import InlineModel, resolve_model
 from capacity.provenance import Provenance
-from capacity.scenario import InlineModel, Scenario
+from capacity.scenario import Scenario
 from capacity.scenario_run import LIMIT_METRIC, scenario_calibration, train_request
 from capacity.train import modelled_step, training_seq_len
 from capacity.units import SECONDS_PER_DAY, TERA
@@ -71,7 +72,7 @@ def _chip_constants(
     unknown or, for the MFU, modelled per point by :func:`_modelled_mfu`."""
     prov = Provenance(a)
     econ = sc.economics
-    precision = sc.hardware.precision or ("bf16" if chip.bf16_dense_tflops is not None else "fp16")
+    precision = sc.hardware.precision or sixteen_bit(chip)
     if precision in ("int8", "int4"):
         raise InputError(f"hardware.precision {precision}: integer training is not modelled")
     peak = peak_tflops(chip, precision) * TERA  # type: ignore[arg-type]

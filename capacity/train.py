@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
 
 from capacity import cost, energy, flops, memory, shape, step_model
 from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import applies_to
-from capacity.chip import Chip, Dtype
+from capacity.chip import Dtype
+from capacity.choices import sixteen_bit
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.model_spec import ModelPreset
 from capacity.provenance import Provenance
 from capacity.shape import Shape
 from capacity.step_model import StepEstimate
-from capacity.train_io import Economics, PublishedComparison, TrainEstimate, TrainRequest
+from capacity.train_io import PublishedComparison, TrainEstimate, TrainRequest
 from capacity.units import SECONDS_PER_DAY, TERA
 
 PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
 MAX_SOLVE_GPUS = 10_000_000
 
-__all__ = ["Economics", "PublishedComparison", "TrainEstimate", "TrainRequest", "estimate_training"]
+__all__ = ["PublishedComparison", "TrainEstimate", "TrainRequest", "estimate_training"]
 
 
 def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Shape]:
@@ -61,10 +61,6 @@ def training_seq_len(m: ModelPreset) -> int:
     return m.pretraining_seq_len or min(m.context_length, PRETRAINING_SEQ_CAP)
 
 
-def default_precision(chip: Chip) -> Literal["bf16", "fp16"]:
-    return "bf16" if chip.bf16_dense_tflops is not None else "fp16"
-
-
 def modelled_step(
     req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int, layouts: int = 1
 ) -> StepEstimate:
@@ -74,7 +70,7 @@ def modelled_step(
     prov = Provenance(a)
     n_total, n_active, sh = _architecture(req, prov)
     return step_model.predict(
-        sh, n_total, n_active, req.chip, req.precision or default_precision(req.chip), gpus,
+        sh, n_total, n_active, req.chip, req.precision or sixteen_bit(req.chip), gpus,
         req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
         calibration=applies_to(req.calibration, req.chip, []),
         parallel=req.parallel.model_copy(update={"recompute": req.recompute_pin}),
@@ -198,7 +194,7 @@ def estimate_training(
     mfu_source = "given by the user (--mfu)" if req.mfu is not None else None
     if chip is not None:
         if precision is None:
-            precision = default_precision(chip)
+            precision = sixteen_bit(chip)
             prov.note("precision", precision, "bf16 where the chip has a known peak, else fp16")
         peak = peak_tflops(chip, precision)
     if req.mfu is not None and req.mfu * hw_flops / model_flops > 1.0:

@@ -5,36 +5,16 @@ The planner itself is :func:`capacity.train.estimate_training`. Units are in the
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capacity import flops
 from capacity.calibration import Calibration
 from capacity.chip import Chip, Dtype
+from capacity.choices import Economics
 from capacity.model_spec import ModelPreset
 from capacity.parallel import ParallelSpec, ResolvedParallel
 from capacity.provenance import Assumed
 from capacity.step_model import LayoutOption
-
-Pricing = Literal["cloud", "owned"]
-Currency = Literal["USD", "CNY"]
-
-
-class Economics(BaseModel):
-    """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    pricing: Pricing = "cloud"
-    gpu_hour_usd: float | None = Field(default=None, gt=0)
-    gpu_price_usd: float | None = Field(default=None, gt=0, description="owned: price per accelerator")
-    pue: float | None = Field(default=None, ge=1, le=3)
-    grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0, le=2)
-    electricity_usd_per_kwh: float | None = Field(default=None, ge=0)
-    server_power_factor: float | None = Field(default=None, gt=0, le=5)
-    currency: Currency = "USD"
-    cny_per_usd: float | None = Field(default=None, gt=0)
 
 
 class TrainRequest(BaseModel):

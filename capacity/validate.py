@@ -15,12 +15,14 @@ import statistics
 from pydantic import BaseModel
 
 from capacity.assumptions import Assumptions, Efficiency
-from capacity.catalog import Catalog, load_models
+from capacity.catalog import Catalog
 from capacity.chip import Chip
+from capacity.choices import Economics
 from capacity.efficiency import implied_mfu
 from capacity.errors import InputError
+from capacity.requests import training_request
 from capacity.run_spec import PublishedRun
-from capacity.train import Economics, TrainRequest, estimate_training
+from capacity.train import estimate_training
 
 
 class RunCheck(BaseModel):
@@ -98,9 +100,9 @@ def check_run(
     if why is not None or run.tokens is None or run.accelerator_hours is None:
         return base.model_copy(update={"skipped": why})
     chip = chips.get(run.chip or "")
-    request = TrainRequest(
+    request = training_request(
         tokens=run.tokens,
-        model=load_models().get(run.model or ""),
+        model=run.model,
         params=run.params_total,
         active_params=run.params_active,
         chip=chip,

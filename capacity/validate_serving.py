@@ -16,7 +16,8 @@ from capacity.assumptions import Assumptions, Efficiency, ServingBenchmark, Serv
 from capacity.catalog import Catalog
 from capacity.chip import Chip
 from capacity.model_spec import ModelPreset
-from capacity.serve import ServeRequest, estimate_serving
+from capacity.requests import serving_request
+from capacity.serve import estimate_serving
 
 
 class ServingCheck(BaseModel):
@@ -46,11 +47,11 @@ def _estimate(
     row: ServingBenchmark, chips: Catalog[Chip], models: Catalog[ModelPreset], stack: float,
     a: Assumptions, eff: Efficiency, d: ServingDefaults,
 ) -> float:  # fmt: skip
-    request = ServeRequest(
+    request = serving_request(
         model=models.get(row.model),
         chip=chips.get(row.chip),
         gpus_per_replica=row.gpus,
-        weight_precision=row.weight_precision,  # type: ignore[arg-type]
+        precision=row.weight_precision,
         kv_precision=row.kv_precision,  # type: ignore[arg-type]
         input_tokens=row.input_tokens or 1,
         output_tokens=row.output_tokens or 1,

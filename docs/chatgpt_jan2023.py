@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.catalog import load_chips, load_models
-from capacity.serve import ServeRequest, Traffic, estimate_serving
-from capacity.train import Economics
+from capacity.choices import Economics, Traffic
+from capacity.requests import serving_request
+from capacity.serve import estimate_serving
 
 VISITS_PER_MONTH = 616e6  # seed-facts.md §2.4: 616 million visits, January 2023
 GPU_HOUR_USD = 2.0  # the seed's own reconstruction uses 2-3 USD per A100-hour
@@ -25,7 +26,7 @@ def rows() -> list[str]:
     for per_visit in (1, 5, 10):
         for half in (250, 500, 1000):
             est = estimate_serving(
-                ServeRequest(
+                serving_request(
                     model=model, chip=chip, input_tokens=half, output_tokens=half,
                     traffic=Traffic(visits_per_month=VISITS_PER_MONTH, queries_per_visit=per_visit),
                     economics=Economics(gpu_hour_usd=GPU_HOUR_USD),

@@ -8,11 +8,11 @@ import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.catalog import load_chips, load_models
+from capacity.choices import Economics, Traffic
 from capacity.errors import InputError
 from capacity.kv_cache import kv_bytes_per_token
 from capacity.roofline import allreduce_s, compute_bound_batch, decode_flops_per_token, prefill_flops
-from capacity.serve import ServeEstimate, ServeRequest, Traffic, estimate_serving
-from capacity.train import Economics
+from capacity.serve import ServeEstimate, ServeRequest, estimate_serving
 
 CHIPS, MODELS = load_chips(), load_models()
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.catalog import load_chips, load_models
-from capacity.serve import ServeEstimate, ServeRequest, Traffic, estimate_serving
+from capacity.choices import Traffic
+from capacity.serve import ServeEstimate, ServeRequest, estimate_serving
 
 CHIPS, MODELS = load_chips(), load_models()
 models = st.sampled_from(["llama3.1-8b", "llama3.1-70b", "mixtral-8x7b", "llama2-13b"])

@@ -10,11 +10,12 @@ import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models
+from capacity.choices import Economics
 from capacity.errors import InputError
 from capacity.flops import attention_flops_per_token, training_flops_6nd
 from capacity.memory import activation_bytes, activation_bytes_per_token_layer
 from capacity.shape import from_preset
-from capacity.train import Economics, TrainEstimate, TrainRequest, estimate_training
+from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 CHIPS, MODELS = load_chips(), load_models()
 

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips
 from capacity.chip import DTYPES
-from capacity.train import Economics, TrainRequest, estimate_training
+from capacity.choices import Economics
+from capacity.train import TrainRequest, estimate_training
 
 CHIPS = load_chips()
 TRAINABLE = [c for c in CHIPS if c.fp16_dense_tflops or c.bf16_dense_tflops]

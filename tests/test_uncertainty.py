@@ -11,7 +11,8 @@ import pytest
 
 from capacity.assumptions import load_assumptions, load_efficiency
 from capacity.catalog import load_chips, load_models, load_runs
-from capacity.train import Economics, TrainRequest, estimate_training
+from capacity.choices import Economics
+from capacity.train import TrainRequest, estimate_training
 from capacity.uncertainty import load_spreads
 from capacity.validate import ValidationReport, validate_runs
 

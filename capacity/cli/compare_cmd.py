@@ -10,7 +10,8 @@ import typer
 from capacity.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
-from .inputs import GpuHourUsdOpt, PricingOpt, PueOpt, build, choice, count, economics, whole
+from .inputs import choice
+from .options import ECONOMICS, MODEL, SERVE, TRAIN, serving_request_of, training_request_of, with_options
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> No
 
 
 @handles_errors
+@with_options(MODEL, TRAIN, SERVE, ECONOMICS)
 def compare(
     chips: Annotated[str | None, typer.Option(help="Comma-separated chip ids or aliases.")] = None,
     vendor: Annotated[str | None, typer.Option(help="Every chip of this vendor.")] = None,
@@ -96,34 +98,15 @@ def compare(
     ] = False,
     every: Annotated[bool, typer.Option("--all", help="Every chip in the catalogue.")] = False,
     scenario: Annotated[Path | None, typer.Option(help="Take the workload from a scenario file.")] = None,
-    model: Annotated[
-        str | None, typer.Option(help="Preset id or alias, a Hugging Face config.json, or a model YAML.")
-    ] = None,
-    params: Annotated[str | None, typer.Option(help="Train: total parameters (instead of --model).")] = None,
-    tokens: Annotated[
-        str | None, typer.Option(help="Train: training tokens (selects a training workload).")
-    ] = None,
-    gpus: Annotated[str | None, typer.Option(help="Train: accelerators per option.")] = None,
-    days: Annotated[
-        float | None, typer.Option(help="Train: deadline in days; solve each chip's count.")
-    ] = None,
-    mfu: Annotated[
-        float | None, typer.Option(help="Train: one MFU for all chips (default: per chip).")
-    ] = None,
-    precision: Annotated[str | None, typer.Option(help="Precision (default bf16, else fp16).")] = None,
-    input_tokens: Annotated[str | None, typer.Option(help="Serve: prompt tokens (selects serving).")] = None,
-    output_tokens: Annotated[str | None, typer.Option(help="Serve: generated tokens per query.")] = None,
-    qps: Annotated[float | None, typer.Option(help="Serve: average queries per second.")] = None,
-    tpot_ms: Annotated[float | None, typer.Option(help="Serve: time-per-output-token target, ms.")] = None,
-    ttft_ms: Annotated[float | None, typer.Option(help="Serve: time-to-first-token target, ms.")] = None,
-    pricing: PricingOpt = "cloud",
-    gpu_hour_usd: GpuHourUsdOpt = None,
-    pue: PueOpt = None,
     sort: Annotated[str, typer.Option(help="Order by cost, time, energy or gpus.")] = "cost",
     plot: Annotated[Path | None, typer.Option(help="Also draw the comparison as a PNG chart.")] = None,
     fmt: FormatOption = OutputFormat.table,
+    *,
+    opts: dict[str, Any],
 ) -> None:
     """Compare chip options side by side for one training or serving workload.
+
+    Every workload flag of `capacity train` and `capacity serve` applies to each chip.
 
     Training when --tokens is given, serving when --input-tokens/--output-tokens are, or from --scenario.
     Best value in each column highlighted; a bar column shows the ranking.
@@ -142,8 +125,7 @@ def compare(
 
     sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
     picked = _chips(chips, vendor, domestic, every)
-    econ = economics(pricing, gpu_hour_usd, None, pue, None, None, None, "USD", None)
-    kind, estimate = _workload(locals(), econ)
+    kind, estimate = _workload(scenario, opts)
     compared = run_compare(picked, kind, estimate, sort_key)
     field = SORT_FIELDS[kind][sort_key]
     if fmt is OutputFormat.json:
@@ -179,65 +161,37 @@ def _json_row(r: ComparisonRow) -> dict[str, Any]:
     }
 
 
-def _workload(a: dict[str, Any], econ: Any) -> tuple[Any, Any]:
+def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.model_source import resolve_model
 
-    if a["scenario"] is not None:
+    if scenario is not None:
         from capacity.scenario import load_scenarios
         from capacity.scenario_run import evaluate_one
 
-        sc = load_scenarios(a["scenario"])[0]
+        sc = load_scenarios(scenario)[0]
 
         def from_scenario(chip: Chip) -> dict[str, Any]:
             hardware = sc.hardware.model_copy(update={"chip": chip.id})
-            return evaluate_one(
-                sc.model_copy(update={"hardware": hardware, "sweep": {}}), a["scenario"].parent
-            )
+            return evaluate_one(sc.model_copy(update={"hardware": hardware, "sweep": {}}), scenario.parent)
 
         return sc.kind, from_scenario
-    model = resolve_model(a["model"]) if a["model"] else None
-    if a["tokens"] is not None:
-        from capacity.train import TrainRequest, estimate_training
+    if opts["tokens"] is not None:
+        from capacity.train import estimate_training
 
-        if a["gpus"] is None and a["days"] is None:
+        if opts["gpus"] is None and opts["days"] is None:
             raise InputError("training comparison: give --gpus N or --days T")
-        base = {
-            "tokens": count(a["tokens"], "--tokens"),
-            "model": model,
-            "params": count(a["params"], "--params"),
-            "gpus": whole(a["gpus"], "--gpus"),
-            "deadline_days": a["days"],
-            "mfu": a["mfu"],
-            "precision": a["precision"],
-            "economics": econ,
-        }
 
         def train_one(chip: Chip) -> dict[str, Any]:
-            req = build(TrainRequest, chip=chip, **base)
+            req = training_request_of(opts, chip=chip)
             return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
 
         return "train", train_one
-    if a["input_tokens"] is not None and a["output_tokens"] is not None:
-        from capacity.serve import ServeRequest, Traffic, estimate_serving
-
-        if model is None:
-            raise InputError("serving comparison: give --model (the architecture sizes the KV cache)")
-        traffic = build(Traffic, qps=a["qps"]) if a["qps"] is not None else None
-        sbase = {
-            "model": model,
-            "input_tokens": whole(a["input_tokens"], "--input-tokens"),
-            "output_tokens": whole(a["output_tokens"], "--output-tokens"),
-            "traffic": traffic,
-            "tpot_ms": a["tpot_ms"],
-            "ttft_ms": a["ttft_ms"],
-            "economics": econ,
-        }
+    if opts["input_tokens"] is not None and opts["output_tokens"] is not None:
+        from capacity.serve import estimate_serving
 
         def serve_one(chip: Chip) -> dict[str, Any]:
-            weights = a["precision"] or ("bf16" if chip.bf16_dense_tflops is not None else "fp16")
-            req = build(ServeRequest, chip=chip, weight_precision=weights, **sbase)
+            req = serving_request_of(opts, chip=chip)
             est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
             return est.model_dump(mode="json")
 

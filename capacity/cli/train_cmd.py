@@ -11,24 +11,13 @@ from typing import Annotated, Any
 import typer
 
 from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.calibration import load_calibration
-from capacity.catalog import load_chips, load_runs
+from capacity.catalog import load_runs
 from capacity.chip import Chip, Dtype
-from capacity.counts import parse_count
 from capacity.efficiency import implied_mfu
-from capacity.model_source import resolve_model
-from capacity.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
 from .errors import ExitCode, handles_errors
-from .inputs import (
-    CalibrationOpt,
-    build,
-    choice,
-    count,
-    economics,
-    whole,
-)
+from .options import CHIP, ECONOMICS, MODEL, TRAIN, training_request_of, with_options
 from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -90,92 +79,11 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
 
 
 @handles_errors
+@with_options(MODEL, CHIP, TRAIN, ECONOMICS)
 def train(
-    tokens: Annotated[
-        str | None,
-        typer.Option(help="Training tokens D, e.g. 300B, 1.4T, 2e12 (default: the preset's recorded count)."),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            help="Preset id or alias (see `capacity models`), a Hugging Face config.json, or a model YAML."
-        ),
-    ] = None,
-    params: Annotated[
-        str | None, typer.Option(help="Total parameters N, e.g. 175B, 7e9 (instead of --model).")
-    ] = None,
-    active_params: Annotated[str | None, typer.Option(help="MoE: parameters used per token.")] = None,
-    chip: Annotated[
-        str | None, typer.Option(help="Chip id or alias; without it only FLOPs and PF-days.")
-    ] = None,
-    gpus: Annotated[str | None, typer.Option(help="Number of accelerators, e.g. 1024, 10k.")] = None,
-    days: Annotated[float | None, typer.Option(help="Deadline in days: solve for the GPU count.")] = None,
-    capacity_pflops: Annotated[
-        float | None,
-        typer.Option(help="A data centre's peak PFLOPS instead of chips: reports data-centre days."),
-    ] = None,
-    mfu: Annotated[
-        float | None, typer.Option(help="Model FLOPs utilisation, 0-1 (default: per chip, documented).")
-    ] = None,
-    precision: Annotated[
-        str | None, typer.Option(help="bf16, fp16, fp8, tf32 or fp32 (default bf16, else fp16).")
-    ] = None,
-    flops_convention: Annotated[
-        str, typer.Option("--flops", help="6nd (C = 6ND, the reports' convention) or palm (adds attention).")
-    ] = "6nd",
-    recompute: Annotated[
-        str | None,
-        typer.Option(
-            help="Activation recomputation: none, selective or full (default selective, full if needed)."
-        ),
-    ] = None,
-    tp: Annotated[int | None, typer.Option("--tp", help="Pin the tensor-parallel width.")] = None,
-    pp: Annotated[int | None, typer.Option("--pp", help="Pin the pipeline stages.")] = None,
-    dp: Annotated[int | None, typer.Option("--dp", help="Pin the data-parallel replicas.")] = None,
-    cp: Annotated[int | None, typer.Option("--cp", help="Pin the context-parallel width.")] = None,
-    ep: Annotated[int | None, typer.Option("--ep", help="Pin the expert-parallel width (MoE).")] = None,
-    vp: Annotated[int | None, typer.Option("--vp", help="Pin virtual pipeline stages per rank.")] = None,
-    micro_batch: Annotated[int | None, typer.Option(help="Pin the sequences per micro-batch.")] = None,
-    sharding: Annotated[
-        str | None, typer.Option(help="Pin the state sharding: none, zero1, zero2, zero3 (fsdp).")
-    ] = None,
-    grad_reduce: Annotated[
-        str | None, typer.Option(help="Gradient reduction precision: fp32 (default) or bf16.")
-    ] = None,
     layouts: Annotated[
         int, typer.Option(help="List the N best layouts with step time, memory and limiting term.")
     ] = 1,
-    seq_len: Annotated[
-        int | None,
-        typer.Option(help="Training sequence length (default: the preset's context, at most 8192)."),
-    ] = None,
-    batch_tokens: Annotated[
-        str | None,
-        typer.Option(help="Global batch in tokens, e.g. 4M (default: compute-optimal, 0.292 x C^0.3271)."),
-    ] = None,
-    node_size: Annotated[
-        int | None, typer.Option(help="Accelerators per node for the --days solve (default 8).")
-    ] = None,
-    pricing: Annotated[
-        str, typer.Option(help="cloud (GPU-hours x price) or owned (amortised capex + power).")
-    ] = "cloud",
-    gpu_hour_usd: Annotated[float | None, typer.Option(help="Cloud price per GPU-hour in USD.")] = None,
-    gpu_price_usd: Annotated[float | None, typer.Option(help="Owned: price per accelerator in USD.")] = None,
-    pue: Annotated[
-        float | None, typer.Option(help="Data-centre power usage effectiveness (default 1.25).")
-    ] = None,
-    grid_kgco2e_per_kwh: Annotated[
-        float | None, typer.Option(help="Grid carbon intensity (default 0.48).")
-    ] = None,
-    electricity_usd_per_kwh: Annotated[float | None, typer.Option(help="Owned: electricity price.")] = None,
-    server_power_factor: Annotated[
-        float | None, typer.Option(help="Server power per chip / TDP (default 1.0).")
-    ] = None,
-    currency: Annotated[str, typer.Option(help="USD or CNY for the `cost` field.")] = "USD",
-    cny_per_usd: Annotated[
-        float | None, typer.Option(help="Exchange rate for --currency CNY (default 7.2).")
-    ] = None,
-    calibration: CalibrationOpt = None,
     uncertainty: Annotated[
         bool, typer.Option("--uncertainty", help="Add P10/P50/P90 for days, GPU-hours, cost and energy.")
     ] = False,
@@ -184,6 +92,8 @@ def train(
         typer.Option("--explain", help="Show each factor of the chain, its source and how much it moves."),
     ] = False,
     fmt: FormatOption = OutputFormat.table,
+    *,
+    opts: dict[str, Any],
 ) -> None:
     """Estimate a training run: FLOPs, PF-days, GPUs, days, memory floor, cost, energy, power and CO2e.
 
@@ -195,52 +105,8 @@ def train(
       capacity train --model gpt3-175b --tokens 300B --capacity-pflops 500
       capacity train --model llama2-70b --tokens 2T --chip 910B --gpus 2048 --currency CNY --format json
     """
-    chip_obj = load_chips().get(chip) if chip else None
-    request = build(
-        TrainRequest,
-        calibration=load_calibration(calibration) if calibration else None,
-        uncertainty=uncertainty,
-        tokens=count(tokens, "--tokens"),
-        model=resolve_model(model) if model else None,
-        params=count(params, "--params"),
-        active_params=count(active_params, "--active-params"),
-        chip=chip_obj,
-        gpus=whole(gpus, "--gpus"),
-        deadline_days=days,
-        capacity_pflops=capacity_pflops,
-        mfu=mfu,
-        precision=choice(precision, ("fp32", "tf32", "bf16", "fp16", "fp8", "int8"), "--precision"),
-        flops_convention=choice(flops_convention, ("6nd", "palm"), "--flops"),
-        recompute=choice(recompute, RECOMPUTES, "--recompute"),
-        parallel=build(
-            ParallelSpec,
-            tp=tp,
-            pp=pp,
-            dp=dp,
-            cp=cp,
-            ep=ep,
-            vp=vp,
-            micro_batch=micro_batch,
-            sharding=choice(sharding and sharding.lower(), (*SHARDINGS, "fsdp"), "--sharding"),
-            grad_reduce=choice(grad_reduce, GRAD_REDUCES, "--grad-reduce"),
-        ),
-        layouts=layouts,
-        seq_len=seq_len,
-        batch_tokens=None if batch_tokens is None else parse_count(batch_tokens, "--batch-tokens"),
-        node_size=node_size,
-        economics=economics(
-            pricing,
-            gpu_hour_usd,
-            gpu_price_usd,
-            pue,
-            grid_kgco2e_per_kwh,
-            electricity_usd_per_kwh,
-            server_power_factor,
-            currency,
-            cny_per_usd,
-        ),
-    )
-    est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(chip_obj))
+    request = training_request_of(opts, layouts=layouts, uncertainty=uncertainty)
+    est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(request.chip))
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     if not explain:
