@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from capacity.catalog import Catalog
 from capacity.chip import DTYPES, Chip, Dtype
 from capacity.errors import InputError, SpecFileError
+from capacity.units import MEMORY_BYTES_PER_GB
 
 
 class _Strict(BaseModel):
@@ -70,9 +71,9 @@ def match_device(name: str, memory_bytes: int, chips: Catalog[Chip]) -> Chip | N
         candidates = [c for c in candidates if "pcie" not in c.id and "nvl" not in c.id] or candidates
     if not candidates:
         return None
-    best = min(candidates, key=lambda c: abs((c.memory_gb or 0) * 1e9 - memory_bytes))
-    # CUDA reports bytes, datasheets nominal GB (often really GiB): allow 15 % either way, no more
-    if best.memory_gb is None or not 0.85 <= memory_bytes / (best.memory_gb * 1e9) <= 1.15:
+    best = min(candidates, key=lambda c: abs((c.memory_gb or 0) * MEMORY_BYTES_PER_GB - memory_bytes))
+    # CUDA reports bytes, datasheets binary GB less what the driver reserves: allow 15 % either way
+    if best.memory_gb is None or not 0.85 <= memory_bytes / (best.memory_gb * MEMORY_BYTES_PER_GB) <= 1.15:
         return None
     return best
 

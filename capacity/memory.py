@@ -4,9 +4,10 @@ Model states (Rajbhandari et al. 2019, ZeRO, arXiv:1910.02054), mixed-precision 
 2 bytes of 16-bit weights, 4 of fp32 main gradients (what the data-parallel reduction moves) and 12 of fp32
 optimizer states (master copy, momentum, variance) per parameter, 18 in all (Megatron-LM's distributed
 optimizer guide: 6 + 12/d bytes per parameter). ZeRO-1 shards the 12 over the data-parallel ranks, ZeRO-2
-the gradients too, ZeRO-3 (FSDP) the weights too; a ZeRO-3 chip also holds the gathered 16-bit weights of
-the layers in flight (the one computing and the one prefetched, PyTorch FSDP's default prefetch of one layer
-ahead).
+the gradients too, ZeRO-3 (FSDP) the weights too: its shard is the fp32 master copy, so it keeps no 16-bit
+shard (16/d bytes per parameter; PyTorch FSDP keeps sharded parameters in fp32 and gathers them in 16 bits),
+and a ZeRO-3 chip holds the gathered 16-bit weights of the layers in flight (the one computing and the one
+prefetched, PyTorch FSDP's default prefetch of one layer ahead).
 
 Activations a layer keeps for its backward pass, per token, 16-bit, derived from the shape (h hidden, q the
 fused Q/K/V output width, w the attention output width, f the FFN width, g = 2 for a GLU else 1): the
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict
 
 from capacity.parallel import Layout, Recompute
 from capacity.shape import Shape
+from capacity.units import MEMORY_BYTES_PER_GB
 
 WEIGHT_BYTES = 2.0  # 16-bit weights
 GRADIENT_BYTES = 4.0  # fp32 main gradients (Megatron-LM's distributed optimizer; NeMo's grad_reduce_in_fp32)
@@ -118,7 +120,10 @@ def per_gpu(
     shard_w = lay.sharding == "zero3"
     shard_g = lay.sharding in ("zero2", "zero3")
     shard_o = lay.sharding != "none"
-    weights = WEIGHT_BYTES * (dense / (group if shard_w else 1) + expert / (expert_group if shard_w else 1))
+    # ZeRO-3 keeps no 16-bit shard: the fp32 master copy (in the optimizer's 12 bytes) is the shard, and the
+    # 16-bit weights exist only for the layers in flight (buffers below), 16 bytes per parameter over d in
+    # all (PyTorch FSDP's MixedPrecision keeps sharded parameters in fp32; Zhao et al. 2023, arXiv:2304.11277)
+    weights = 0.0 if shard_w else WEIGHT_BYTES * (dense + expert)
     grads = gradient_bytes * (dense / (group if shard_g else 1) + expert / (expert_group if shard_g else 1))
     optim = optimizer_bytes_per_param * (
         dense / (group if shard_o else 1) + expert / (expert_group if shard_o else 1)
@@ -147,4 +152,4 @@ def per_gpu(
 
 def min_chips(total_bytes: float, chip_memory_gb: float, usable_fraction: float) -> int:
     """Fewest chips whose usable memory holds ``total_bytes`` (perfect sharding assumed)."""
-    return max(1, math.ceil(total_bytes / (chip_memory_gb * 1e9 * usable_fraction)))
+    return max(1, math.ceil(total_bytes / (chip_memory_gb * MEMORY_BYTES_PER_GB * usable_fraction)))

@@ -29,6 +29,7 @@ from capacity.model_spec import ModelPreset
 from capacity.params import ffn_params
 from capacity.provenance import Assumed, Provenance
 from capacity.serving_cost import operating_costs
+from capacity.units import MEMORY_BYTES_PER_GB
 
 REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
@@ -151,7 +152,7 @@ def estimate_serving(
     cdtype = compute_dtype(chip, req.weight_precision, prov)
     weights = n_total * BYTES_PER_ELEMENT[req.weight_precision]
     kv_tok = kv_bytes_per_token(m, BYTES_PER_ELEMENT[kv_precision])
-    usable = chip.memory_gb * 1e9 * prov.pick(None, "memory_usable_fraction")
+    usable = chip.memory_gb * MEMORY_BYTES_PER_GB * prov.pick(None, "memory_usable_fraction")
     context = s_in + s_out / 2.0
     if s_in + s_out > m.context_length:
         prov.warnings.append(f"{s_in}+{s_out} tokens exceed {m.id}'s context length of {m.context_length}")

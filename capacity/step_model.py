@@ -26,7 +26,7 @@ from capacity.links import inter_node_gb_s, intra_node_gb_s
 from capacity.parallel import GradReduce, ParallelSpec, ResolvedParallel
 from capacity.shape import Shape
 from capacity.step_time import ChipRates
-from capacity.units import TERA
+from capacity.units import MEMORY_BYTES_PER_GB, TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
 
@@ -203,6 +203,7 @@ def predict(
     """Predict the steady state, goodput and wall-clock MFU of training ``sh`` on ``gpus`` × ``chip``."""
     sm = eff.step_model
     pin = parallel or ParallelSpec()
+    usable_frac = usable_memory_fraction
     if state_bytes_per_param is None:  # weights + gradients + optimizer states, specs/assumptions.yaml
         state_bytes_per_param = load_assumptions().optimizer_bytes_per_param.value
     # the part ZeRO-1 shards: what is left after the 16-bit weights and the fp32 main gradients; with
@@ -219,7 +220,7 @@ def predict(
     job = Job(
         sh=sh, n_total=n_total, n_active=n_active, gpus=gpus, node_size=node_size, rates=rates,
         seqs=max(1, round(batch / sh.seq_len)),
-        memory_bytes=None if chip.memory_gb is None else chip.memory_gb * 1e9 * usable_memory_fraction,
+        memory_bytes=None if chip.memory_gb is None else chip.memory_gb * MEMORY_BYTES_PER_GB * usable_frac,
         optimizer_bytes_per_param=optimizer_bytes,
         optimizer_step_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
         elementwise_passes=sm.elementwise_passes.value,

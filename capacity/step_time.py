@@ -37,7 +37,9 @@ Step = m × micro-batch time + bubble + exposed gradient reduction + optimizer s
 gradients are reduce-scattered once per step behind the last micro-batch's backward and the 16-bit weights
 all-gathered behind the next step's first forward (Megatron's --overlap-grad-reduce and
 --overlap-param-gather); plain data parallelism all-reduces them (twice the volume) behind the backward
-only. Ring collectives move 2·(n − 1)/n of the buffer per chip.
+only. Ring collectives move 2·(n − 1)/n of the buffer per chip, across nodes at the bandwidth of the
+group's network interfaces on a node (:func:`ring_link`); ranks are ordered tp, cp, dp, pp (Megatron-Core's
+default), so a data-parallel group has up to node_size / t chips on each node.
 Dense weights are replicated over d·c ranks, an expert's over d·c/e. The output head is assumed balanced
 across stages (Llama 3 drops a layer from the first and last stage).
 """
@@ -123,8 +125,25 @@ def half_ring(buffer_bytes: float, ranks: int, bytes_s: float) -> float:
 
 
 def link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
-    """Bandwidth of a group of chips ``ranks_span`` apart: inside one node, or across nodes."""
+    """Per-chip bandwidth of point-to-point traffic between chips ``ranks_span`` apart: inside one node,
+    or across nodes through the chip's own network interface."""
     return rates.intra_bytes_s if ranks_span <= node_size else rates.inter_bytes_s
+
+
+def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> float:
+    """Per-chip bandwidth of a ring collective over ``group`` chips ``stride`` ranks apart.
+
+    Inside one node: the intra-node link. Across nodes NCCL runs one ring channel per network interface of
+    the group's chips on a node (one NIC per GPU on DGX/HGX systems, rail-optimised), so the k chips of
+    the group on each node together carry the ring across the node boundary at k × the per-chip network
+    bandwidth, capped by the intra-node link each chip's share also crosses: min(intra, k · inter). A data-
+    parallel group of 8 chips per node thus reduces at the node's 8 NICs (NCCL's multi-node busbw on
+    DGX A100/H100 is close to 8 × the per-GPU NIC); with tp = 8 every group has one chip per node (k = 1).
+    """
+    if group <= 1 or group * stride <= node_size:
+        return rates.intra_bytes_s
+    k = max(1, min(group, node_size // stride))
+    return min(rates.intra_bytes_s, k * rates.inter_bytes_s)
 
 
 def step_terms(
@@ -193,13 +212,13 @@ def step_terms(
     tp_volume = (
         (TP_COLLECTIVES_PER_LAYER + (2 if full else 0))
         * layers_here
-        * ring_seconds(tokens * h * BYTES_16BIT, t, link(t, lay.node_size, rates))
+        * ring_seconds(tokens * h * BYTES_16BIT, t, ring_link(t, 1, lay.node_size, rates))
     )
     # overlapped with the GEMM each collective feeds, split into t chunks: one chunk's share stays exposed
     tp_comm = 0.0 if t == 1 else max(tp_volume / t, tp_volume - matmul * (t - 1) / t)
     kv_width = max(0.0, sh.qkv_out_width - sh.attention_width)  # K and V columns of the fused projection
     cp_bytes = 3.0 * (c - 1) * tokens * kv_width * BYTES_16BIT / t * layers_here  # fwd K,V; bwd K,V,dK,dV
-    cp_comm = max(0.0, cp_bytes / link(t * c, lay.node_size, rates) - attention)
+    cp_comm = max(0.0, cp_bytes / ring_link(c, t, lay.node_size, rates) - attention)
     a2a_bytes = 4.0 * tokens * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
     a2a_bytes *= (lay.ep - 1) / lay.ep  # a token routed to an expert on its own chip stays put
     span = lay.ep * t * c
@@ -214,7 +233,7 @@ def step_terms(
     expert_group = max(1, group // lay.ep)
     dense_local = (n_total - sh.expert_params) / (t * p)
     expert_local = sh.expert_params / (t * p * lay.ep)
-    dp_rate = link(t * c * p * d, lay.node_size, rates)
+    dp_rate = ring_link(d * c, t, lay.node_size, rates)  # ranks ordered tp, cp, dp, pp (Megatron-Core)
     # gradients are reduce-scattered in fp32 and the 16-bit weights all-gathered back (Megatron-LM's
     # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md)
     reduce_scatter = half_ring(dense_local * gradient_bytes, group, dp_rate)

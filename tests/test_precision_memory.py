@@ -45,7 +45,7 @@ def test_bf16_gradients_halve_the_data_parallel_reduction() -> None:
     """The reduce-scatter moves 4 bytes per gradient in fp32 and 2 in bf16; the all-gather stays 2."""
     sh = shape.from_preset(load_models().get("llama3-8b"), 8192)
     lay = Layout(tp=1, pp=1, dp=64, ep=1, microbatches=1, node_size=8, sharding="none")
-    rates = ChipRates(9.9e14, 9.9e14, 0.6, 3.3e12, 4.5e11, 5.0e10, 1250)
+    rates = ChipRates(9.9e14, 9.9e14, 0.6, 3.3e12, 4.5e11, 5.0e8, 1250)  # a slow network: the reduction shows
     fp32 = step_terms(sh, 8e9, 8e9, lay, rates, 4, 16, 36, gradient_bytes=4.0)
     bf16 = step_terms(sh, 8e9, 8e9, lay, rates, 4, 16, 36, gradient_bytes=2.0)
     assert bf16.dp_comm_exposed < fp32.dp_comm_exposed
@@ -92,3 +92,24 @@ def test_interleaved_layouts_are_tried_below_the_widest_width() -> None:
     )
     lay = estimate_training(pinned, a, e).parallel  # used to raise: no layout with these pins
     assert (lay.tp, lay.pp, lay.vp) == (8, 12, 2) and lay.dp * lay.tp * lay.pp < 3967
+
+
+def test_rings_across_nodes_use_the_groups_network_interfaces() -> None:
+    """NCCL runs a ring channel per NIC: a group with k chips on each 8-GPU node crosses nodes at k × the
+    per-chip network bandwidth, capped by the intra-node link (DGX H100: 8 × 50 GB/s ≈ its NVLink)."""
+    from capacity.step_time import ring_link
+
+    rates = ChipRates(9.9e14, 9.9e14, 0.6, 3.3e12, intra_bytes_s=3.15e11, inter_bytes_s=4.5e10,
+                      gemm_half_size=1250)  # fmt: skip
+    assert ring_link(8, 1, 8, rates) == 3.15e11  # inside one node
+    assert ring_link(64, 1, 8, rates) == pytest.approx(min(3.15e11, 8 * 4.5e10))  # tp 1: 8 per node
+    assert ring_link(16, 4, 8, rates) == pytest.approx(2 * 4.5e10)  # tp 4: 2 of the group per node
+    assert ring_link(16, 8, 8, rates) == pytest.approx(4.5e10)  # tp 8: one per node, one NIC
+
+
+def test_chip_memory_is_binary() -> None:
+    """An "80 GB" H100 holds 80 GiB (nvidia-smi: 81,559 MiB usable of 81,920): 90 % of it is 77.3e9 bytes,
+    so a 7B model's 18 bytes per parameter (126 GB) needs 2 chips, 175B's (3,150 GB) 41."""
+    assert memory.min_chips(126e9, 80.0, 0.9) == 2
+    assert memory.min_chips(3150e9, 80.0, 0.9) == 41
+    assert memory.min_chips(77.3e9, 80.0, 0.9) == 1 and memory.min_chips(77.4e9, 80.0, 0.9) == 2

@@ -133,7 +133,7 @@ def test_kv_cache_is_copied_when_tp_exceeds_kv_heads_and_for_mla() -> None:
     # DeepSeek-V3's MLA latent is held whole on every rank (reviewer's hand check: ~285 sequences, not 4,563)
     est = serve(model="deepseek-v3", chip="h800", weight_precision="fp8", gpus_per_replica=16,
                 input_tokens=1000, output_tokens=1000)  # fmt: skip
-    per_rank_free = 80e9 * 0.9 - 671.03e9 / 16
+    per_rank_free = 80 * 2**30 * 0.9 - 671.03e9 / 16  # an "80 GB" H800 holds 80 GiB
     assert est.max_batch_for_memory == pytest.approx(per_rank_free / (70_272 * 1500), rel=0.01)
     # Llama 3.1 70B has 8 KV heads: on 4 ranks the cache splits, no copies
     llama = serve(model="llama3.1-70b", chip="h100", gpus_per_replica=4)

@@ -85,7 +85,7 @@ def test_layout_is_legal_and_fits() -> None:
             vp=q.vp, micro_batch=q.micro_batch, sharding=q.sharding, recompute=q.recompute,
         )  # fmt: skip
         used = memory.per_gpu(sh, m.params, lay, 12.0).total
-        assert used <= 80e9 * 0.9  # H100 80 GB, 90% usable
+        assert used <= 80 * 2**30 * 0.9  # H100 "80 GB" = 80 GiB, 90% usable
         assert est.memory_per_gpu_gb["total"] == pytest.approx(used / 1e9)
         assert sum(est.time_shares.values()) == pytest.approx(1.0)
 

@@ -15,6 +15,7 @@ from capacity.catalog import load_runs
 from capacity.chip import Chip, Dtype
 from capacity.efficiency import implied_mfu
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
+from capacity.units import MEMORY_BYTES_PER_GB
 
 from .errors import ExitCode, handles_errors
 from .options import CHIP, ECONOMICS, MODEL, TRAIN, training_request_of, with_options
@@ -130,16 +131,32 @@ def train(
 
 
 def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
-    """A layout the user pinned that does not fit in memory: exit 1 with the per-GPU breakdown."""
-    if not request.parallel.pinned() or est.memory_fits is not False or not est.memory_per_gpu_gb:
+    """A layout the user pinned that does not fit in memory: exit 1 with the per-GPU breakdown, the usable
+    memory it was held against, and only the remedies the pins leave open."""
+    pins = request.parallel
+    if not pins.pinned() or est.memory_fits is not False or not est.memory_per_gpu_gb:
         return
     parts = est.memory_per_gpu_gb
     chip = request.chip
-    usable = f" of {chip.memory_gb:g} GB" if chip is not None and chip.memory_gb else ""
+    usable = ""
+    if chip is not None and chip.memory_gb:
+        fraction = load_assumptions().memory_usable_fraction.value
+        usable = (
+            f" of {chip.memory_gb * MEMORY_BYTES_PER_GB * fraction / 1e9:.1f} GB usable "
+            f"({fraction:.0%} of {chip.memory_gb:g} GiB)"
+        )
     detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if k != "total")
+    remedies = ["pin fewer fields"]
+    remedies += [f"raise --{k}" for k in ("pp", "tp") if getattr(pins, k) is None]
+    remedies += ["--sharding zero3"] if pins.sharding != "zero3" else []
+    remedies += ["--recompute full"] if request.recompute_pin != "full" else []
+    pinned = ", ".join(f"{k} {getattr(pins, k)}" for k in pins.pinned())
     sys.stderr.write(
-        f"error: the pinned layout ({est.layout}) needs {parts['total']:.1f} GB per GPU{usable}: "
-        f"{detail} GB; pin fewer fields, add --pp/--tp, --sharding zero3 or --recompute full\n"
+        f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per GPU"
+        f"{usable}: {detail} GB; {', '.join(remedies[:-1])} or {remedies[-1]}\n"
+        if len(remedies) > 1
+        else f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per "
+        f"GPU{usable}: {detail} GB; {remedies[0]}\n"
     )
     raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 
