@@ -75,6 +75,10 @@ class Search:
         return self.ranked[0]
 
 
+_KERNELS: dict[tuple[object, ...], dict[tuple[int, int, int, int, str], float]] = {}
+MAX_SHARED_KERNELS = 512  # jobs whose kernel times are kept between searches
+
+
 @dataclass(frozen=True)
 class Job:
     """Everything about the job the search needs besides the layout."""
@@ -109,6 +113,10 @@ class Job:
         """Kernel time (matmul, attention, memory-bound) plus the MoE all-to-all of one micro-batch through
         every layer on one chip: what no overlap or other layout choice removes, for the search's bound."""
         key = (t, c, b, ep, recompute)
+        if not self._kernels:  # share with every search of the same model on the same chip (deadline solves)
+            if len(_KERNELS) > MAX_SHARED_KERNELS:
+                _KERNELS.clear()
+            self._kernels.update(_KERNELS.setdefault(self.kernel_key, {}))
         if key not in self._kernels:
             lay = Layout(
                 tp=t, pp=1, dp=max(1, ep // c), ep=ep, microbatches=1.0, node_size=self.node_size, cp=c,
@@ -118,8 +126,18 @@ class Job:
                 self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
                 self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
             )  # fmt: skip
-            self._kernels[key] = x.matmul + x.attention + x.memory_bound + x.expert_comm
+            self._kernels[key] = _KERNELS[self.kernel_key][key] = (
+                x.matmul + x.attention + x.memory_bound + x.expert_comm
+            )
         return self._kernels[key]
+
+    @property
+    def kernel_key(self) -> tuple[object, ...]:
+        """What the kernel times depend on: not the chip count, the batch or the memory."""
+        return (
+            self.sh, self.n_total, self.n_active, self.rates, self.node_size, self.elementwise_passes,
+            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
+        )  # fmt: skip
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(
@@ -306,22 +324,32 @@ def search(
         all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of
         the bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b)
         is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
-        if pin.ep or not sh.experts:
-            eps = [pin.ep or 1]
-        else:  # every width the search may pick: the divisors of E up to the ranks
-            eps = [e for e in range(1, min(sh.experts, widest * c) + 1) if sh.experts % e == 0]
+        cap = 1 if pin.ep or not sh.experts else min(sh.experts, widest * c)
+        key = (t, c, b, cap)
+        if key not in least_kernels:
+            if pin.ep or not sh.experts:
+                eps = [pin.ep or 1]
+            else:  # every width the search may pick: the divisors of E up to the ranks
+                eps = [e for e in range(1, cap + 1) if sh.experts % e == 0]
+            least_kernels[key] = min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
         stage_share = -(-sh.layers // p) / sh.layers
-        kernels = min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps) * stage_share
+        kernels = least_kernels[key] * stage_share
         bubble = (p - 1) * b / (v * seqs)
         return kernels / (b * sh.seq_len) * (1.0 / widest + job.failure_per_chip * t * p * c + bubble)
 
+    least_kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
     groups = []
+    bounds: dict[tuple[int, int, int, int, int], tuple[float, int]] = {}  # the same for every sharding
     for t, p, c, v, b, shard in _grid(job, pin):
-        widest = min(job.gpus // (t * p * c), seqs // b)
-        if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
-            widest = min(widest, seqs // (b * p))
+        point = (t, p, c, v, b)
+        if point not in bounds:
+            widest = min(job.gpus // (t * p * c), seqs // b)
+            if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
+                widest = min(widest, seqs // (b * p))
+            bounds[point] = (bound(t, p, c, v, b, pin.dp or widest) if widest >= 1 else math.inf, widest)
+        least, widest = bounds[point]
         if widest >= 1:
-            groups.append((bound(t, p, c, v, b, pin.dp or widest), t, p, c, v, b, shard, widest))
+            groups.append((least, t, p, c, v, b, shard, widest))
     groups.sort(key=lambda g: g[0])  # stable: ZeRO-1 before ZeRO-3 at the same point
 
     zero1_fits: set[tuple[int, int, int, int, int]] = set()

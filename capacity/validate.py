@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from capacity.assumptions import Assumptions, Efficiency
 from capacity.catalog import Catalog
@@ -20,6 +20,7 @@ from capacity.chip import Chip
 from capacity.choices import Economics
 from capacity.efficiency import implied_mfu
 from capacity.errors import InputError
+from capacity.memo import same_arguments
 from capacity.requests import training_request
 from capacity.run_spec import PublishedRun
 from capacity.train import estimate_training
@@ -59,6 +60,8 @@ class ErrorSummary(BaseModel):
 
 
 class ValidationReport(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     checks: list[RunCheck]
     fitted: ErrorSummary
     held_out: ErrorSummary
@@ -167,6 +170,7 @@ def summarise(checks: list[RunCheck]) -> ErrorSummary:
     )
 
 
+@same_arguments
 def validate_runs(
     runs: tuple[PublishedRun, ...], chips: Catalog[Chip], a: Assumptions, eff: Efficiency
 ) -> ValidationReport:

@@ -26,6 +26,7 @@ from capacity.assumptions import Efficiency
 from capacity.catalog import load_chips
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
+from capacity.memo import same_arguments
 from capacity.parallel import ParallelSpec
 from capacity.steady_spec import SteadyRun, steady_model
 from capacity.step_model import predict
@@ -153,6 +154,7 @@ class SteadyReport(BaseModel):
     baseline_mfu: float
 
 
+@same_arguments
 def validate_steady(runs: Iterable[SteadyRun], eff: Efficiency, own: bool = True) -> SteadyReport:
     """Every record predicted with its published layout (and the planner's own), summarised by source."""
     sets = eff.steady_state_sets

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent / "capacity"
 
 # lowest first; every module of the package is in exactly one layer (a new module must be placed here)
 LAYERS: dict[str, set[str]] = {
-    "core": {"errors", "units", "yamlio", "parse_cache", "counts"},
+    "core": {"errors", "units", "yamlio", "parse_cache", "counts", "memo"},
     "formulas": {
         "chip", "model_spec", "run_spec", "flops", "parallel", "params", "shape", "memory", "step_time",
         "kv_cache", "roofline", "links", "cost", "energy", "choices",

@@ -23,11 +23,13 @@ def run(**kw: object) -> object:
     return estimate_training(TrainRequest(**kw), load_assumptions(), load_efficiency())  # type: ignore[arg-type]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(params, tokens, chips, gpus, gpus)
 # found by Hypothesis: 1.7T params on 2,337 BR100s fits only with full recomputation (352 days); on 4,096 a
 # selective ZeRO-3 layout fits and is taken although it is 9x slower (3,081 days)
 @example(n=1722610800538.9084, d=1722610800538.9084, chip=CHIPS.get("biren-br100"), g1=2337, g2=4096)
+# found by Hypothesis: on 3,967 chips (a prime) the interleaved group that wins on 2,975 was dropped
+@example(n=6315937523.0, d=1033478191.0, chip=CHIPS.get("a100-sxm4-80gb"), g1=2975, g2=3967)
 def test_more_gpus_never_lengthen_the_run(n: float, d: float, chip: object, g1: int, g2: int) -> None:
     lo, hi = sorted((g1, g2))
     a, b = run(params=n, tokens=d, chip=chip, gpus=lo), run(params=n, tokens=d, chip=chip, gpus=hi)
@@ -49,7 +51,7 @@ def test_cost_is_gpu_hours_times_price(n: float, d: float, chip: object, g: int,
 
 # a deadline solve runs the layout search at each cluster size it bisects over: tens of them, up to a few
 # hundred ms in all: no per-example time limit (speed is measured in benchmarks/)
-@settings(deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(params, tokens, chips, st.floats(min_value=0.5, max_value=400))
 def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days: float) -> None:
     from capacity.errors import InputError
@@ -63,7 +65,7 @@ def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days
     assert est.wall_clock_days <= days * (1 + 1e-9)  # type: ignore[attr-defined]
 
 
-@settings(max_examples=200)
+@settings(max_examples=120)
 @given(chips, st.sampled_from(DTYPES), params, tokens, gpus)
 def test_any_chip_and_precision_either_estimates_or_says_why(
     chip: object, dtype: str, n: float, d: float, g: int
