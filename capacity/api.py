@@ -60,5 +60,6 @@ def load_scenario(path: str | Path) -> list[Scenario]:
 
 
 def run_scenario(path: str | Path) -> list[ScenarioResult]:
-    """Every point of every scenario in a file, with its estimate and limit violations."""
+    """Every point of every scenario in a file: its typed ``estimate`` (a :class:`TrainEstimate` or
+    :class:`ServeEstimate`, ``None`` with ``error`` when it could not be evaluated) and limit violations."""
     return [r for sc in load_scenario(path) for r in evaluate(sc, str(path))]

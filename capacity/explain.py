@@ -16,6 +16,7 @@ import math
 from pydantic import BaseModel
 
 from capacity.assumptions import Assumptions, Efficiency
+from capacity.step_time import Share
 from capacity.train import TrainEstimate, TrainRequest, estimate_training
 from capacity.uncertainty import Spreads
 
@@ -178,29 +179,28 @@ def explain_training(
     return rows
 
 
-STEP_TERMS = {  # time-share term -> (the rate or constant that sets it, its elasticity sign)
-    "matmul": ("GEMM fraction of peak", -1.0),
-    "attention": ("attention_fraction_of_gemm", -1.0),
-    "memory-bound ops": ("hbm_efficiency", -1.0),
-    "tensor-parallel comm": ("link_efficiency", -1.0),
-    "expert all-to-all": ("network_efficiency", -1.0),
-    "pipeline comm": ("link efficiency", -1.0),
-    "context-parallel comm": ("link efficiency", -1.0),
-    "ZeRO-3/FSDP comm": ("network_efficiency", -1.0),
-    "pipeline bubble": ("micro-batches per step", -1.0),
-    "data-parallel comm": ("network_efficiency", -1.0),
-    "failures and restarts": ("failures_per_gpu_hour", 1.0),
+STEP_TERMS: dict[
+    str, tuple[str, float]
+] = {  # time-share term -> (the rate or constant that sets it, its elasticity sign)
+    Share.MATMUL: ("GEMM fraction of peak", -1.0),
+    Share.ATTENTION: ("attention_fraction_of_gemm", -1.0),
+    Share.MEMORY_BOUND: ("hbm_efficiency", -1.0),
+    Share.TENSOR_PARALLEL: ("link_efficiency", -1.0),
+    Share.EXPERT_ALL_TO_ALL: ("network_efficiency", -1.0),
+    Share.PIPELINE: ("link efficiency", -1.0),
+    Share.CONTEXT_PARALLEL: ("link efficiency", -1.0),
+    Share.FSDP: ("network_efficiency", -1.0),
+    Share.BUBBLE: ("micro-batches per step", -1.0),
+    Share.DATA_PARALLEL: ("network_efficiency", -1.0),
+    Share.FAILURES: ("failures_per_gpu_hour", 1.0),
 }
 
 
 MICRO_BATCH_TERMS = (
-    "matmul", "attention", "memory-bound ops", "tensor-parallel comm", "expert all-to-all", "pipeline comm",
-    "context-parallel comm", "ZeRO-3/FSDP comm",
+    Share.MATMUL, Share.ATTENTION, Share.MEMORY_BOUND, Share.TENSOR_PARALLEL, Share.EXPERT_ALL_TO_ALL,
+    Share.PIPELINE, Share.CONTEXT_PARALLEL, Share.FSDP,
 )  # fmt: skip
-OTHER_PAUSES = "evaluation, data stalls, stragglers"
-
-
-KERNELS = ("matmul", "attention", "memory-bound ops")
+KERNELS = (Share.MATMUL, Share.ATTENTION, Share.MEMORY_BOUND)
 
 
 def _moved_time(shares: dict[str, float], m: float, fp8: bool, micro: float) -> dict[str, float]:
@@ -212,18 +212,18 @@ def _moved_time(shares: dict[str, float], m: float, fp8: bool, micro: float) -> 
       micro-batch it hides behind), and faster kernels expose more of it;
     * the GEMM fraction also sets attention's rate, except in FP8 runs (attention stays at 16 bits).
     """
-    follow = 1.0 + shares.get("pipeline bubble", 0.0) / micro
+    follow = 1.0 + shares.get(Share.BUBBLE, 0.0) / micro
     moved = {k: v * follow if k in MICRO_BATCH_TERMS else v for k, v in shares.items()}
-    if shares.get("expert all-to-all", 0.0) > 0:
-        moved["expert all-to-all"] += sum(moved.get(k, 0.0) for k in KERNELS)
+    if shares.get(Share.EXPERT_ALL_TO_ALL, 0.0) > 0:
+        moved[Share.EXPERT_ALL_TO_ALL] += sum(moved.get(k, 0.0) for k in KERNELS)
         moved.update({k: 0.0 for k in KERNELS if k in moved})
-    dp = shares.get("data-parallel comm", 0.0)
+    dp = shares.get(Share.DATA_PARALLEL, 0.0)
     if dp > 0:
-        moved["data-parallel comm"] = dp + micro / m
+        moved[Share.DATA_PARALLEL] = dp + micro / m
         for k in KERNELS:
             moved[k] = moved.get(k, 0.0) - shares.get(k, 0.0) / m
-    if not fp8 and "matmul" in moved:
-        moved["matmul"] += moved.get("attention", 0.0)
+    if not fp8 and Share.MATMUL in moved:
+        moved[Share.MATMUL] += moved.get(Share.ATTENTION, 0.0)
     return moved
 
 
@@ -256,8 +256,8 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
     shares = est.time_shares or {}
     # the modelled terms set the steady-state time; goodput (failures, pauses) scales with it, so a
     # rate's elasticity is its terms' share of the steady-state time
-    steady = sum(v for k, v in shares.items() if k in STEP_TERMS and k != "failures and restarts") or 1.0
-    failures = shares.get("failures and restarts", 0.0)
+    steady = sum(v for k, v in shares.items() if k in STEP_TERMS and k != Share.FAILURES) or 1.0
+    failures = shares.get(Share.FAILURES, 0.0)
     micro = sum(v for k, v in shares.items() if k in MICRO_BATCH_TERMS) or 1.0
     moved = _moved_time(shares, est.microbatches or 1.0, est.precision == "fp8", micro)
     for term, share in shares.items():
@@ -265,7 +265,7 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
             continue
         knob, sign = STEP_TERMS[term]
         rate_elasticity = sign * moved.get(term, share) / steady
-        elasticity = failures / (steady + failures) if term == "failures and restarts" else rate_elasticity
+        elasticity = failures / (steady + failures) if term == Share.FAILURES else rate_elasticity
         rows.append(
             Factor(
                 factor=f"{term}: {knob}",
@@ -282,7 +282,7 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
     rows.append(
         Factor(
             factor="goodput: checkpoint stalls and other pauses",
-            value=round(1.0 - shares.get("checkpoint stalls", 0.0) - shares.get(OTHER_PAUSES, 0.0), 4),
+            value=round(1.0 - shares.get(Share.CHECKPOINTS, 0.0) - shares.get(Share.OTHER_PAUSES, 0.0), 4),
             unit="",
             moves=moves,
             elasticity=-1.0,

@@ -69,20 +69,36 @@ class Slo(_Strict):
     tpot_ms: float | None = Field(default=None, gt=0)
 
 
+def _limit(metric: str, what: str) -> Any:
+    """A budget on the estimate's field ``metric`` (declared here once; checks, the schema and the docs
+    read it from the field's ``metric``)."""
+    return Field(default=None, ge=0, description=f"at most this {what} ({metric})",
+                 json_schema_extra={"metric": metric})  # fmt: skip
+
+
 class Limits(_Strict):
     """Budgets: ``capacity check`` exits 1 when an evaluated value exceeds one."""
 
-    max_cost_usd: float | None = Field(default=None, ge=0)
-    max_wall_clock_days: float | None = Field(default=None, ge=0)
-    max_gpus: float | None = Field(default=None, ge=0)
-    max_energy_mwh: float | None = Field(default=None, ge=0)
-    max_co2e_t: float | None = Field(default=None, ge=0)
-    max_facility_power_mw: float | None = Field(default=None, ge=0)
-    max_cost_usd_per_month: float | None = Field(default=None, ge=0)
-    max_cost_usd_per_query: float | None = Field(default=None, ge=0)
-    max_cost_usd_per_million_tokens: float | None = Field(default=None, ge=0)
-    max_ttft_ms: float | None = Field(default=None, ge=0)
-    max_tpot_ms: float | None = Field(default=None, ge=0)
+    max_cost_usd: float | None = _limit("cost_usd", "training cost, USD")
+    max_wall_clock_days: float | None = _limit("wall_clock_days", "wall-clock time, days")
+    max_gpus: float | None = _limit("gpus", "number of accelerators")
+    max_energy_mwh: float | None = _limit("energy_mwh", "facility energy, MWh")
+    max_co2e_t: float | None = _limit("co2e_t", "emissions, tCO2e")
+    max_facility_power_mw: float | None = _limit("facility_power_mw", "facility power, MW")
+    max_cost_usd_per_month: float | None = _limit("cost_usd_per_month", "serving cost per month, USD")
+    max_cost_usd_per_query: float | None = _limit("cost_usd_per_query", "serving cost per query, USD")
+    max_cost_usd_per_million_tokens: float | None = _limit(
+        "cost_usd_per_million_output_tokens", "serving cost per million output tokens, USD"
+    )
+    max_ttft_ms: float | None = _limit("ttft_ms", "time to first token, ms")
+    max_tpot_ms: float | None = _limit("tpot_ms", "time per output token, ms")
+
+    @classmethod
+    def metric(cls, limit: str) -> str:
+        """The estimate field a limit bounds."""
+        extra = cls.model_fields[limit].json_schema_extra
+        assert isinstance(extra, dict)
+        return str(extra["metric"])
 
 
 class Scenario(_Strict):

@@ -6,29 +6,16 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.calibration import Calibration, load_calibration
 from capacity.errors import InputError
 from capacity.requests import serving_request, training_request
-from capacity.scenario import Scenario, Slo, with_value
-from capacity.serve import ServeRequest, estimate_serving
-from capacity.train import TrainRequest, estimate_training
+from capacity.scenario import Limits, Scenario, Slo, with_value
+from capacity.serve import ServeEstimate, ServeRequest, estimate_serving
+from capacity.train import TrainEstimate, TrainRequest, estimate_training
 
-LIMIT_METRIC = {
-    "max_cost_usd": "cost_usd",
-    "max_wall_clock_days": "wall_clock_days",
-    "max_gpus": "gpus",
-    "max_energy_mwh": "energy_mwh",
-    "max_co2e_t": "co2e_t",
-    "max_facility_power_mw": "facility_power_mw",
-    "max_cost_usd_per_month": "cost_usd_per_month",
-    "max_cost_usd_per_query": "cost_usd_per_query",
-    "max_cost_usd_per_million_tokens": "cost_usd_per_million_output_tokens",
-    "max_ttft_ms": "ttft_ms",
-    "max_tpot_ms": "tpot_ms",
-}
 MAX_POINTS = 20_000  # per-point evaluation takes about 2 ms a point
 
 
@@ -39,11 +26,20 @@ class Violation(BaseModel):
     message: str
 
 
+Estimate = TrainEstimate | ServeEstimate
+
+
 class ScenarioResult(BaseModel):
+    """One evaluated point: the typed ``estimate`` (``None`` when it could not be evaluated, with
+    ``error`` saying why) and ``result``, the same estimate as the JSON the CLI prints."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
     file: str
     scenario: str
     kind: str
     point: dict[str, Any]
+    estimate: Estimate | None = Field(default=None, exclude=True)
     result: dict[str, Any]
     violations: list[Violation]
     error: str | None = Field(default=None, description="why this point could not be evaluated")
@@ -103,26 +99,29 @@ def serve_request(sc: Scenario, calibration: Calibration | None) -> ServeRequest
     )  # fmt: skip
 
 
-def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
-    """The estimate for one (already expanded) scenario, as a JSON-ready dict."""
+def estimate_one(sc: Scenario, base_dir: Path | None = None) -> Estimate:
+    """The estimate for one (already expanded) scenario."""
     calibration = scenario_calibration(sc, base_dir)
     try:
         if sc.kind == "train":
-            req = train_request(sc, calibration)
-            return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
+            return estimate_training(train_request(sc, calibration), load_assumptions(), load_efficiency())
         sreq = serve_request(sc, calibration)
     except InputError as exc:
         raise InputError(f"scenario {sc.name!r}: {exc}") from None
-    est = estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
-    return est.model_dump(mode="json")
+    return estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
 
 
-def check_limits(sc: Scenario, result: dict[str, Any]) -> list[Violation]:
+def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:
+    """The estimate for one (already expanded) scenario, as the JSON-ready dict the CLI prints."""
+    return estimate_one(sc, base_dir).model_dump(mode="json")
+
+
+def check_limits(sc: Scenario, result: Estimate) -> list[Violation]:
     """Each limit the result exceeds, or could not be checked against, with by how much."""
     out = []
     for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
-        metric = LIMIT_METRIC[limit]
-        value = result.get(metric)
+        metric = Limits.metric(limit)
+        value = getattr(result, metric, None)
         if value is None:
             message = f"{limit}: {metric} could not be evaluated for this scenario"
             out.append(Violation(limit=limit, allowed=allowed, value=None, message=message))
@@ -130,7 +129,7 @@ def check_limits(sc: Scenario, result: dict[str, Any]) -> list[Violation]:
             over = f" (+{value / allowed - 1:.0%})" if allowed > 0 else ""
             message = f"{limit} {allowed:,.4g} exceeded: {metric} = {value:,.4g}{over}"
             out.append(Violation(limit=limit, allowed=allowed, value=value, message=message))
-    if sc.kind == "serve" and result.get("slo_met") is False:
+    if getattr(result, "slo_met", None) is False:
         out.append(
             Violation(limit="slo", allowed=0, value=None, message="no batch meets the latency targets")
         )
@@ -142,11 +141,14 @@ def evaluate(sc: Scenario, file: str) -> list[ScenarioResult]:
     evaluated (a chip without the precision, a model that fits no replica) carries the reason instead."""
     results = []
     for point, one in expand(sc):
+        est: Estimate | None
         try:
-            result, error = evaluate_one(one, Path(file).parent), None
+            est, error = estimate_one(one, Path(file).parent), None
         except InputError as exc:
-            result, error = {}, str(exc)
-        violations = check_limits(one, result) if error is None else []
-        results.append(ScenarioResult(file=file, scenario=sc.name, kind=sc.kind, point=point, result=result,
-                                      violations=violations, error=error))  # fmt: skip
+            est, error = None, str(exc)
+        results.append(ScenarioResult(
+            file=file, scenario=sc.name, kind=sc.kind, point=point, estimate=est,
+            result={} if est is None else est.model_dump(mode="json"),
+            violations=[] if est is None else check_limits(one, est), error=error,
+        ))  # fmt: skip
     return results

@@ -25,23 +25,24 @@ from capacity.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, sea
 from capacity.links import inter_node_gb_s, intra_node_gb_s
 from capacity.parallel import GradReduce, ParallelSpec, ResolvedParallel
 from capacity.shape import Shape
-from capacity.step_time import ChipRates
+from capacity.step_time import ChipRates, Share
 from capacity.units import MEMORY_BYTES_PER_GB, TERA
 
 FALLBACK_FLOP_PER_BYTE = 150.0  # A100's dense BF16 peak over its HBM bandwidth, for chips without a figure
 
-TERM_LABELS = {
-    "matmul": "matmul",
-    "attention": "attention",
-    "memory_bound": "memory-bound ops",
-    "optimizer": "memory-bound ops",
-    "tp_comm": "tensor-parallel comm",
-    "cp_comm": "context-parallel comm",
-    "expert_comm": "expert all-to-all",
-    "pp_comm": "pipeline comm",
-    "fsdp_comm": "ZeRO-3/FSDP comm",
-    "bubble": "pipeline bubble",
-    "dp_comm_exposed": "data-parallel comm",
+
+TERM_LABELS: dict[str, Share] = {  # StepTerms field -> the share it is reported under
+    "matmul": Share.MATMUL,
+    "attention": Share.ATTENTION,
+    "memory_bound": Share.MEMORY_BOUND,
+    "optimizer": Share.MEMORY_BOUND,
+    "tp_comm": Share.TENSOR_PARALLEL,
+    "cp_comm": Share.CONTEXT_PARALLEL,
+    "expert_comm": Share.EXPERT_ALL_TO_ALL,
+    "pp_comm": Share.PIPELINE,
+    "fsdp_comm": Share.FSDP,
+    "bubble": Share.BUBBLE,
+    "dp_comm_exposed": Share.DATA_PARALLEL,
 }
 
 
@@ -251,11 +252,9 @@ def predict(
     shares: dict[str, float] = {}
     for name, label in TERM_LABELS.items():
         shares[label] = shares.get(label, 0.0) + getattr(terms, name) / wall
-    shares.update({
-        "failures and restarts": good.failures,
-        "checkpoint stalls": good.checkpoints,
-        "evaluation, data stalls, stragglers": good.other,
-    })  # fmt: skip
+    shares.update(
+        {Share.FAILURES: good.failures, Share.CHECKPOINTS: good.checkpoints, Share.OTHER_PAUSES: good.other}
+    )
     if gpus - used >= lay.tp * lay.pp * lay.cp:  # a whole replica's worth of chips idle
         notes.append(
             f"only {used} of {gpus} chips have work: a {batch / 1e6:.3g}M-token batch of {sh.seq_len}-token "

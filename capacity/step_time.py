@@ -47,6 +47,7 @@ across stages (Llama 3 drops a layer from the first and last stage).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from capacity.memory import activation_bytes_per_token_layer
 from capacity.parallel import Layout
@@ -62,6 +63,24 @@ BYTES_16BIT = 2.0
 FP8_CAST_BYTES_PER_KEPT_BYTE = 1.0
 # MoE token permutation: dispatch and combine, forward and backward, each a read and a write of k·h values
 MOE_PERMUTE_PASSES = 8.0
+
+
+class Share(StrEnum):
+    """The parts of wall time an estimate reports (``time_shares``), steady-state terms then goodput."""
+
+    MATMUL = "matmul"
+    ATTENTION = "attention"
+    MEMORY_BOUND = "memory-bound ops"
+    TENSOR_PARALLEL = "tensor-parallel comm"
+    CONTEXT_PARALLEL = "context-parallel comm"
+    EXPERT_ALL_TO_ALL = "expert all-to-all"
+    PIPELINE = "pipeline comm"
+    FSDP = "ZeRO-3/FSDP comm"
+    BUBBLE = "pipeline bubble"
+    DATA_PARALLEL = "data-parallel comm"
+    FAILURES = "failures and restarts"
+    CHECKPOINTS = "checkpoint stalls"
+    OTHER_PAUSES = "evaluation, data stalls, stragglers"
 
 
 @dataclass(frozen=True)

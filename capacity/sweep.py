@@ -27,8 +27,8 @@ from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.model_source import InlineModel, resolve_model
 from capacity.provenance import Provenance
-from capacity.scenario import Scenario
-from capacity.scenario_run import LIMIT_METRIC, scenario_calibration, train_request
+from capacity.scenario import Limits, Scenario
+from capacity.scenario_run import scenario_calibration, train_request
 from capacity.train import modelled_step, training_seq_len
 from capacity.units import SECONDS_PER_DAY, TERA
 
@@ -200,7 +200,7 @@ def grid_violations(sc: Scenario, grid: TrainGrid) -> npt.NDArray[np.bool_]:
     """Per point that ran: True where a limit is exceeded or its quantity could not be evaluated."""
     bad = np.zeros(grid.chip.size, dtype=bool)
     for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
-        values = grid.columns[LIMIT_METRIC[limit]]
+        values = grid.columns[Limits.metric(limit)]
         bad |= np.isnan(values) | (values > allowed)
     return bad & ~cannot_run(grid)
 

@@ -10,13 +10,13 @@ up to whole nodes), or ``capacity_pflops`` (a data centre's peak, reported in da
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 from capacity import cost, energy, flops, memory, shape, step_model
 from capacity.assumptions import Assumptions, Efficiency
 from capacity.calibration import applies_to
-from capacity.chip import Dtype
-from capacity.choices import sixteen_bit
+from capacity.chip import Chip, Dtype
+from capacity.choices import Economics, sixteen_bit
+from capacity.deadline import solve_gpus
 from capacity.efficiency import peak_tflops
 from capacity.errors import InputError
 from capacity.model_spec import ModelPreset
@@ -27,7 +27,6 @@ from capacity.train_io import PublishedComparison, TrainEstimate, TrainRequest
 from capacity.units import SECONDS_PER_DAY, TERA
 
 PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
-MAX_SOLVE_GPUS = 10_000_000
 
 __all__ = ["PublishedComparison", "TrainEstimate", "TrainRequest", "estimate_training"]
 
@@ -79,54 +78,23 @@ def modelled_step(
     )  # fmt: skip
 
 
-def _power_step(n: int, days_n: float, deadline: float, slope: float, most: float) -> float:
-    """n · (deadline / days_n)^(1/slope): where days = a·n^slope meets the deadline, at most ``most``·n."""
-    exponent = min(math.log(deadline / days_n) / slope, math.log(most))
-    return n * math.exp(exponent)
-
-
-def _solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, start: int) -> int:
-    """Fewest whole nodes (at least ``start`` chips) whose modelled days meet ``deadline``.
-
-    Days fall roughly as a power of the node count, so each guess is the secant in log-log space through
-    the nearest node counts known to miss and to meet the deadline; a bisection finishes what the secant
-    leaves (a guess outside the bracket is replaced by its midpoint). Exact: the answer meets the deadline
-    and one node fewer does not.
-    """
-    first = max(1, math.ceil(start / node))
-    known: dict[int, float] = {}
-
-    def days(n_nodes: int) -> float:
-        if n_nodes not in known:
-            known[n_nodes] = days_at(n_nodes * node)
-        return known[n_nodes]
-
-    if days(first) <= deadline:
-        return first * node
-    lo, hi = first, first * 2  # lo misses; find an hi that meets
-    while days(hi) > deadline:
-        if math.isfinite(days(lo)) and math.isfinite(days(hi)) and days(hi) < days(lo):
-            slope = math.log(days(hi) / days(lo)) / math.log(hi / lo)  # < 0
-            jump = _power_step(hi, days(hi), deadline, slope, 8.0) if slope < 0 else hi * 2
-            nxt = max(hi + 1, math.ceil(jump * 1.02))
-        else:
-            nxt = hi * 2
-        lo, hi = hi, nxt
-        if hi * node > MAX_SOLVE_GPUS:
-            raise InputError(
-                f"--days {deadline:g}: not met even with {MAX_SOLVE_GPUS:,} chips (the batch leaves "
-                "the extra chips without work); allow more days"
+def _workload(req: TrainRequest, n_active: float, sh: Shape, warnings: list[str]) -> tuple[float, float]:
+    """Workload stage: the model FLOPs on the request's convention (6·N·D, or PaLM's with attention) and
+    attention's forward FLOPs per token that recomputation repeats (0 under 6·N·D), :mod:`capacity.flops`."""
+    layers, width, seq = sh.layers, sh.attention_width, sh.seq_len
+    if req.flops_convention == "palm":
+        if req.model is None:
+            raise InputError("--flops palm needs the architecture: use --model PRESET")
+        attention_fwd = flops.attention_flops_per_token(layers, width, seq) / 3.0
+        return flops.training_flops_palm(n_active, req.tokens, layers, width, seq), attention_fwd
+    if req.model is not None:
+        share = flops.attention_flops_per_token(layers, width, seq) / (6.0 * n_active)
+        if share > 0.1:
+            warnings.append(
+                f"at {seq} tokens of context attention adds {share:.0%} to 6·N·D, which leaves it out; "
+                "use --flops palm for the fuller count"
             )
-    while hi - lo > 1:
-        guess = (lo + hi) // 2
-        d_lo, d_hi = days(lo), days(hi)
-        if math.isfinite(d_lo) and d_lo > d_hi > 0:
-            slope = math.log(d_hi / d_lo) / math.log(hi / lo)
-            if slope < 0:
-                guess = math.ceil(_power_step(lo, d_lo, deadline, slope, hi / lo))
-        mid = guess if lo < guess < hi else (lo + hi) // 2
-        lo, hi = (lo, mid) if days(mid) <= deadline else (mid, hi)
-    return hi * node
+    return flops.training_flops_6nd(n_active, req.tokens), 0.0
 
 
 def estimate_training(
@@ -144,7 +112,6 @@ def estimate_training(
     pick, assumed, warnings = prov.pick, prov.assumed, prov.warnings
 
     n_total, n_active, sh = _architecture(req, prov)
-    layers, attn_width, seq = sh.layers, sh.attention_width, sh.seq_len
     if req.tokens_from_preset and req.model is not None:
         prov.note("tokens", req.tokens, f"{req.model.id}'s recorded training tokens (its preset's sources)")
     if n_active > n_total:
@@ -156,15 +123,7 @@ def estimate_training(
             "--precision int8: integer training is not modelled; use bf16, fp16, fp8, tf32 or fp32"
         )
 
-    # compute: model FLOPs, and hardware FLOPs on the same basis
-    attention_fwd = 0.0
-    if req.flops_convention == "palm":
-        if req.model is None:
-            raise InputError("--flops palm needs the architecture: use --model PRESET")
-        model_flops = flops.training_flops_palm(n_active, req.tokens, layers, attn_width, seq)
-        attention_fwd = flops.attention_flops_per_token(layers, attn_width, seq) / 3.0
-    else:
-        model_flops = flops.training_flops_6nd(n_active, req.tokens)
+    model_flops, attention_fwd = _workload(req, n_active, sh, warnings)
     recompute = req.recompute_pin or "selective"  # the step model may fall back to full below
 
     def hardware_flops(rc: flops.Recompute) -> float:
@@ -181,14 +140,6 @@ def estimate_training(
         floor_act = act_scale * memory.activation_bytes(
             sh, req.recompute_pin or "full", req.precision == "fp8"
         )
-    if req.flops_convention == "6nd" and req.model is not None:
-        share = flops.attention_flops_per_token(layers, attn_width, seq) / (6.0 * n_active)
-        if share > 0.1:
-            warnings.append(
-                f"at {seq} tokens of context attention adds {share:.0%} to 6·N·D, which leaves it out; "
-                "use --flops palm for the fuller count"
-            )
-
     chip, gpus, precision = req.chip, req.gpus, req.precision
     peak, mfu, step = None, req.mfu, None
     mfu_source = "given by the user (--mfu)" if req.mfu is not None else None
@@ -234,7 +185,7 @@ def estimate_training(
             return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
 
         if req.deadline_days is not None:
-            gpus = _solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+            gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
         sized = gpus
         if req.capacity_pflops is not None:  # the data centre's chips, for the model only
             sized = max(1, round(req.capacity_pflops * 1000.0 / peak))
@@ -280,41 +231,16 @@ def estimate_training(
             warnings.append(
                 f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
                 f"{min_gpus} ({(state_bytes + (floor_act or 0)) / 1e9:,.0f} GB at "
-                f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GB each)"
+                f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each)"
             )
 
     power_mw = energy_mwh = co2 = pue = grid = None
     if chip is not None and gpus is not None and wall_days is not None:
-        pue = pick(econ.pue, "pue")
-        grid = pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
-        if chip.tdp_w is None:
-            warnings.append(
-                f"{chip.id} has no published TDP: power, energy, carbon"
-                + (" and the electricity cost" if econ.pricing == "owned" else "")
-                + " are not estimated"
-            )
-        else:
-            spf = pick(econ.server_power_factor, "server_power_factor")
-            power_w = energy.facility_power_w(gpus, chip.tdp_w, spf, pue)
-            power_mw = power_w / 1e6
-            energy_mwh = energy.energy_mwh(power_w, wall_days * 24.0)
-            co2 = energy.co2e_tonnes(energy_mwh, grid)
-
+        pue, grid = pick(econ.pue, "pue"), pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
+        power_mw, energy_mwh, co2 = _energy(chip, gpus, wall_days, pue, grid, econ, prov, warnings)
     price_hour = cost_usd = capex = None
     if chip is not None and gpu_hours is not None and wall_days is not None and gpus is not None:
-        if econ.pricing == "cloud":
-            price_hour = prov.cloud_price(chip, econ.gpu_hour_usd)
-            cost_usd = cost.cloud_cost_usd(gpu_hours, price_hour)
-        else:
-            price = prov.gpu_price(chip, econ.gpu_price_usd)
-            capex = cost.capex_usd(
-                gpus, price, pick(None, "server_capex_factor"), pick(None, "network_capex_factor")
-            )
-            cost_usd = cost.amortised_usd(capex, wall_days * 24.0, pick(None, "hardware_life_years"))
-            if energy_mwh is not None:
-                cost_usd += cost.electricity_usd(
-                    energy_mwh, pick(econ.electricity_usd_per_kwh, "electricity_usd_per_kwh")
-                )
+        price_hour, cost_usd, capex = _money(chip, gpus, gpu_hours, wall_days, energy_mwh, econ, prov)
     rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
 
     est = TrainEstimate(
@@ -391,3 +317,41 @@ def estimate_training(
         "server_power_factor": econ.server_power_factor, "pue": econ.pue,
     }  # fmt: skip
     return est.model_copy(update=training_percentiles(est.model_dump(), given, assumptions, load_spreads()))
+
+
+def _energy(
+    chip: Chip, gpus: int, wall_days: float, pue: float, grid: float, econ: Economics, prov: Provenance,
+    warnings: list[str],
+) -> tuple[float | None, float | None, float | None]:  # fmt: skip
+    """Energy stage: (facility MW, MWh, tCO2e) of ``gpus`` chips over ``wall_days`` (capacity/energy.py)."""
+    if chip.tdp_w is None:
+        warnings.append(
+            f"{chip.id} has no published TDP: power, energy, carbon"
+            + (" and the electricity cost" if econ.pricing == "owned" else "")
+            + " are not estimated"
+        )
+        return None, None, None
+    spf = prov.pick(econ.server_power_factor, "server_power_factor")
+    power_w = energy.facility_power_w(gpus, chip.tdp_w, spf, pue)
+    mwh = energy.energy_mwh(power_w, wall_days * 24.0)
+    return power_w / 1e6, mwh, energy.co2e_tonnes(mwh, grid)
+
+
+def _money(
+    chip: Chip, gpus: int, gpu_hours: float, wall_days: float, energy_mwh: float | None, econ: Economics,
+    prov: Provenance,
+) -> tuple[float | None, float, float | None]:  # fmt: skip
+    """Money stage: (USD per GPU-hour, USD, capex USD) in the economics' pricing (:mod:`capacity.cost`)."""
+    if econ.pricing == "cloud":
+        price_hour = prov.cloud_price(chip, econ.gpu_hour_usd)
+        return price_hour, cost.cloud_cost_usd(gpu_hours, price_hour), None
+    price = prov.gpu_price(chip, econ.gpu_price_usd)
+    capex = cost.capex_usd(
+        gpus, price, prov.pick(None, "server_capex_factor"), prov.pick(None, "network_capex_factor")
+    )
+    usd = cost.amortised_usd(capex, wall_days * 24.0, prov.pick(None, "hardware_life_years"))
+    if energy_mwh is not None:
+        usd += cost.electricity_usd(
+            energy_mwh, prov.pick(econ.electricity_usd_per_kwh, "electricity_usd_per_kwh")
+        )
+    return None, usd, capex

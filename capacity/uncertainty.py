@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict
 
 from capacity.assumptions import Assumption, Assumptions
 from capacity.catalog import default_specs_dir, load_record
+from capacity.step_time import Share
 
 PERCENTILES = (10, 50, 90)
-KERNEL_TERMS = ("matmul", "attention", "memory-bound ops")
+KERNEL_TERMS = (Share.MATMUL, Share.ATTENTION, Share.MEMORY_BOUND)
 
 
 class Spreads(BaseModel):

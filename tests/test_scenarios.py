@@ -4,6 +4,7 @@ file:line; limits exit 1; the GitHub step summary is written."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +209,18 @@ parallel: {tp: 8, pp: 2, sharding: fsdp, micro_batch: 1}
     (sc,) = load_scenarios(_write(tmp_path, bad, "bad.yaml"))
     (res,) = evaluate(sc, "bad.yaml")
     assert res.error is not None and "--tp 3 does not divide the model's 64 attention heads" in res.error
+
+
+def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
+    """Each limit names the estimate field it bounds in its own metadata; the README's list is that set."""
+    from capacity.scenario import Limits
+    from capacity.serve import ServeEstimate
+    from capacity.train_io import TrainEstimate
+
+    fields = set(TrainEstimate.model_fields) | set(ServeEstimate.model_fields)
+    for limit in Limits.model_fields:
+        assert Limits.metric(limit) in fields, limit
+    schema = scenario_json_schema()["definitions"]["Limits"]["properties"]
+    assert {k: v["metric"] for k, v in schema.items()} == {k: Limits.metric(k) for k in Limits.model_fields}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("Limits: ", 1)[1].split(";", 1)[0]
+    assert set(re.findall(r"`(max_\w+)`", readme)) == set(Limits.model_fields)
