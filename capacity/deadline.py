@@ -1,8 +1,9 @@
 """The deadline solve: the fewest chips, in whole nodes, whose modelled wall-clock time meets ``--days``.
 
 Time falls with the chip count but not smoothly (layouts change at node and divisor boundaries), so the
-solve brackets the answer by doubling (or a power-law jump), then narrows it with a power-law step (days ∝ n^slope between two
-evaluated counts) and bisection; every count it tries is evaluated by the caller's ``days_at``.
+solve brackets the answer by doubling (or a power-law jump), then narrows it with a power-law step
+(days ∝ n^slope between two evaluated counts) and bisection; every count it tries is evaluated by the
+caller's ``days_at``.
 """
 
 from __future__ import annotations

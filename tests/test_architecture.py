@@ -21,7 +21,10 @@ LAYERS: dict[str, set[str]] = {
         "catalog", "steady_spec", "assumptions", "calibration", "hf_config", "model_source", "provenance",
         "goodput", "efficiency", "uncertainty",
     },
-    "estimate": {"deadline", "layout", "step_model", "train_io", "train", "serving_cost", "serve", "explain", "requests"},
+    "estimate": {
+        "deadline", "layout", "step_model", "train_io", "train", "serving_cost", "serve", "explain",
+        "requests",
+    },
     "plans": {
         "scenario", "scenario_run", "scenario_schema", "sweep", "compare", "validate", "validate_serving",
         "validate_steady", "microbench", "api",
