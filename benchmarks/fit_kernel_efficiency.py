@@ -8,8 +8,8 @@ Usage: python benchmarks/fit_kernel_efficiency.py
 
 from __future__ import annotations
 
-from capacity.catalog import load_steady_runs
-from capacity.validate_steady import fit_kernel_efficiency
+from capacity.data.catalog import load_steady_runs
+from capacity.plans.validate_steady import fit_kernel_efficiency
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ Reads the reference YAML (358 records), keeps the rows whose chip is in the cata
 to give tokens/s per GPU, and writes one file per source group plus ``EXCLUDED.md`` (every dropped
 reference id with its reason). tokens/s per GPU is taken as published where a record has it; else from the
 step time (global batch tokens / (step time x chips)); else from the published TFLOP/s per GPU divided by
-the FLOPs per token of *that source's* definition (``capacity.steady_spec.source_flops_per_token``).
+the FLOPs per token of *that source's* definition (``capacity.data.steady_spec.source_flops_per_token``).
 Every written file is validated with ``SteadyRunFile`` before it is written.
 
 Usage: python benchmarks/import_steady_state.py [REFERENCE_YAML [OUT_DIR]]
@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from capacity.catalog import load_chips, load_models
-from capacity.steady_spec import (
+from capacity.data.catalog import load_chips, load_models
+from capacity.data.steady_spec import (
     Architecture,
     Measured,
     Parallel,
@@ -178,10 +178,10 @@ def gpt_architecture(r: dict[str, Any], *, tied: bool, why_tied: str) -> tuple[d
 
 
 def _count(arch: dict[str, Any], seq_len: int) -> float:
-    """Weights of an inline architecture (capacity/params.py)."""
-    from capacity.chip import Source
-    from capacity.model_spec import ModelPreset
-    from capacity.params import total_params
+    """Weights of an inline architecture (capacity/formulas/params.py)."""
+    from capacity.formulas.params import total_params
+    from capacity.records.chip import Source
+    from capacity.records.model_spec import ModelPreset
 
     preset = ModelPreset(
         id="count",

@@ -3,7 +3,7 @@
 1. 100,000-point sweep (every catalogue chip x 14 cluster sizes x token counts) written as CSV by
    `capacity run`, end to end in a fresh process. Target <= 1.5 s on the 2-core dev machine (issue 12; the
    layout search runs once per chip, cluster size and token anchor and dominates).
-2. 10^6 points through the library (capacity.sweep.train_grid). Target <= 1 s (issue 12).
+2. 10^6 points through the library (capacity.plans.sweep.train_grid). Target <= 1 s (issue 12).
 3. The naive loop (estimate_training per point) on a sample, extrapolated; the ratio is printed.
 
 Usage: python benchmarks/sweep.py
@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models
-from capacity.requests import training_request
-from capacity.scenario import Scenario
-from capacity.sweep import train_grid
-from capacity.train import estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.requests import training_request
+from capacity.estimate.train import estimate_training
+from capacity.plans.scenario import Scenario
+from capacity.plans.sweep import train_grid
 
 CLUSTER_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536]
 

@@ -2,7 +2,7 @@
 
 The library computes and returns pydantic models; it never prints or exits. The command-line
 app in :mod:`capacity.cli` parses, calls and renders. For notebooks and scripts, the Python API
-(:mod:`capacity.api`) is available from the package itself, imported on first use so that the
+(:mod:`capacity.plans.api`) is available from the package itself, imported on first use so that the
 command line starts fast::
 
     import capacity
@@ -23,7 +23,10 @@ __all__ = [
 ]  # fmt: skip
 
 if TYPE_CHECKING:
-    from capacity.api import (
+    from capacity.estimate.requests import serving_request, training_request
+    from capacity.estimate.serve import ServeEstimate, ServeRequest
+    from capacity.estimate.train_io import TrainEstimate, TrainRequest
+    from capacity.plans.api import (
         Catalogue,
         catalogue,
         estimate_serving,
@@ -31,18 +34,17 @@ if TYPE_CHECKING:
         load_scenario,
         run_scenario,
     )
-    from capacity.choices import Economics, Traffic
-    from capacity.parallel import ParallelSpec
-    from capacity.requests import serving_request, training_request
-    from capacity.serve import ServeEstimate, ServeRequest
-    from capacity.train_io import TrainEstimate, TrainRequest
+    from capacity.records.choices import Economics, Traffic
+    from capacity.records.parallel import ParallelSpec
 
 
 def __getattr__(name: str) -> Any:
-    """The API names, imported from :mod:`capacity.api` when first asked for (PEP 562)."""
+    """The API names, imported from :mod:`capacity.plans.api` when first asked for (PEP 562)."""
     if name not in __all__:
         raise AttributeError(f"module 'capacity' has no attribute {name!r}")
-    from capacity import api, choices, parallel, requests, serve, train_io
+    from capacity.estimate import requests, serve, train_io
+    from capacity.plans import api
+    from capacity.records import choices, parallel
 
     for module in (api, choices, parallel, requests, serve, train_io):
         if hasattr(module, name):

@@ -5,11 +5,11 @@ Usage: python docs/chatgpt_jan2023.py   (prints the markdown table; tests/test_d
 
 from __future__ import annotations
 
-from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-from capacity.catalog import load_chips, load_models
-from capacity.choices import Economics, Traffic
-from capacity.requests import serving_request
-from capacity.serve import estimate_serving
+from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.requests import serving_request
+from capacity.estimate.serve import estimate_serving
+from capacity.records.choices import Economics, Traffic
 
 VISITS_PER_MONTH = 616e6  # seed-facts.md §2.4: 616 million visits, January 2023
 GPU_HOUR_USD = 2.0  # the seed's own reconstruction uses 2-3 USD per A100-hour

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_runs, load_steady_runs
-from capacity.steady_spec import SteadyRun, steady_model
-from capacity.validate import ErrorSummary, validate_runs
-from capacity.validate_steady import SteadyCheck, SteadySummary, summarise, validate_steady
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_runs, load_steady_runs
+from capacity.data.steady_spec import SteadyRun, steady_model
+from capacity.plans.validate import ErrorSummary, validate_runs
+from capacity.plans.validate_steady import SteadyCheck, SteadySummary, summarise, validate_steady
 
 DOC = Path(__file__).resolve().with_name("training-model.md")
 SUMMARY_HEADER = (

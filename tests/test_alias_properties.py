@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from capacity.catalog import load_chips, load_models
+from capacity.data.catalog import load_chips, load_models
 
 CHIPS = load_chips()
 NAMES = sorted({(name, c.id) for c in CHIPS for name in [c.id, *c.aliases]})

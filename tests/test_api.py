@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 import capacity
-from capacity.errors import InputError
-from capacity.model_source import InlineModel
-from capacity.requests import serving_request, training_request
+from capacity.core.errors import InputError
+from capacity.data.model_source import InlineModel
+from capacity.estimate.requests import serving_request, training_request
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,7 +39,7 @@ def test_readme_example_runs() -> None:
 
 def test_import_is_light() -> None:
     """``import capacity`` alone does not load the planner (PEP 562 lazy attributes)."""
-    code = "import sys, capacity; print('capacity.train' in sys.modules, capacity.__version__)"
+    code = "import sys, capacity; print('capacity.estimate.train' in sys.modules, capacity.__version__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split()[0] == "False"
     with pytest.raises(AttributeError):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.catalog import load_chips, normalise
-from capacity.chip import DTYPES, Chip
+from capacity.data.catalog import load_chips, normalise
+from capacity.records.chip import DTYPES, Chip
 
 CHIPS = list(load_chips())
 CANONICAL = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.catalog import load_chips, load_models, normalise
-from capacity.errors import UnknownIdError
+from capacity.core.errors import UnknownIdError
+from capacity.data.catalog import load_chips, load_models, normalise
 from conftest import FIXTURE_SPECS
 
 

@@ -101,7 +101,7 @@ def test_usage_error_exits_2(cli: Any) -> None:
 
 
 def test_traceback_flag_reraises(cli: Any) -> None:
-    from capacity.errors import UnknownIdError
+    from capacity.core.errors import UnknownIdError
 
     with pytest.raises(UnknownIdError):
         cli("--traceback", "chips", "show", "nope")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from capacity.compare import best_index
+from capacity.plans.compare import best_index
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ["compare", "--model", "glm-130b", "--tokens", "400B", "--days", "60", "--precision", "fp16"]

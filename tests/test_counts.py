@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.counts import parse_count
-from capacity.errors import InputError
+from capacity.core.counts import parse_count
+from capacity.core.errors import InputError
 
 
 @pytest.mark.parametrize(

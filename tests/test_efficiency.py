@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_runs
-from capacity.efficiency import implied_mfu, matmul_fraction
-from capacity.train import TrainRequest, estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_runs
+from capacity.data.efficiency import implied_mfu, matmul_fraction
+from capacity.estimate.train import TrainRequest, estimate_training
 
 CHIPS, EFF = load_chips(), load_efficiency()
 

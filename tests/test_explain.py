@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models
-from capacity.explain import explain_training
-from capacity.train import TrainRequest, estimate_training
-from capacity.uncertainty import load_spreads
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models
+from capacity.data.uncertainty import load_spreads
+from capacity.estimate.explain import explain_training
+from capacity.estimate.train import TrainRequest, estimate_training
 
 GOODPUT_ROW = "goodput: checkpoint stalls and other pauses"
 

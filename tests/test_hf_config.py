@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from capacity.catalog import load_models
-from capacity.errors import InputError
-from capacity.hf_config import SUPPORTED_TYPES, preset_from_hf_config, preset_id
-from capacity.model_source import resolve_model
-from capacity.params import total_params
+from capacity.core.errors import InputError
+from capacity.data.catalog import load_models
+from capacity.data.hf_config import SUPPORTED_TYPES, preset_from_hf_config, preset_id
+from capacity.data.model_source import resolve_model
+from capacity.formulas.params import total_params
 
 HF = Path(__file__).parent / "fixtures" / "hf"
 

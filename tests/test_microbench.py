@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 
 from capacity import microbench
-from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-from capacity.calibration import Calibration, from_bench, load_calibration, match_device
-from capacity.catalog import load_chips, load_models
-from capacity.errors import EnvironmentMissingError, InputError, SpecFileError
-from capacity.serve import ServeRequest, estimate_serving
-from capacity.train import TrainRequest, estimate_training
+from capacity.core.errors import EnvironmentMissingError, InputError, SpecFileError
+from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.data.calibration import Calibration, from_bench, load_calibration, match_device
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.serve import ServeRequest, estimate_serving
+from capacity.estimate.train import TrainRequest, estimate_training
 
 FIXTURE = Path(__file__).parent / "fixtures" / "bench" / "h100-sxm-synthetic.json"
 CHIPS = load_chips()

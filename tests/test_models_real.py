@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.catalog import load_models, normalise
-from capacity.model_spec import ModelPreset
-from capacity.params import active_params, total_params
+from capacity.data.catalog import load_models, normalise
+from capacity.formulas.params import active_params, total_params
+from capacity.records.model_spec import ModelPreset
 
 MODELS = list(load_models())
 REQUIRED = [

@@ -10,14 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from capacity import memory, shape
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models, load_steady_runs
 from capacity.cli import app
-from capacity.goodput import goodput
-from capacity.parallel import Layout, ParallelSpec
-from capacity.step_time import ChipRates, step_terms
-from capacity.train import TrainRequest, estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models, load_steady_runs
+from capacity.data.goodput import goodput
+from capacity.estimate.train import TrainRequest, estimate_training
+from capacity.formulas import memory, shape
+from capacity.formulas.step_time import ChipRates, step_terms
+from capacity.records.parallel import Layout, ParallelSpec
 
 runner = CliRunner()
 EFF = load_efficiency()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from capacity.catalog import load_models
-from capacity.params import active_params, attention_params, ffn_params, total_params
+from capacity.data.catalog import load_models
+from capacity.formulas.params import active_params, attention_params, ffn_params, total_params
 from conftest import FIXTURE_SPECS
 
 

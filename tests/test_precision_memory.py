@@ -7,13 +7,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from capacity import memory, shape
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models, load_steady_runs
 from capacity.cli import app
-from capacity.parallel import Layout, ParallelSpec
-from capacity.step_time import ChipRates, step_terms
-from capacity.train import TrainRequest, estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models, load_steady_runs
+from capacity.estimate.train import TrainRequest, estimate_training
+from capacity.formulas import memory, shape
+from capacity.formulas.step_time import ChipRates, step_terms
+from capacity.records.parallel import Layout, ParallelSpec
 
 runner = CliRunner()
 
@@ -97,7 +97,7 @@ def test_interleaved_layouts_are_tried_below_the_widest_width() -> None:
 def test_rings_across_nodes_use_the_groups_network_interfaces() -> None:
     """NCCL runs a ring channel per NIC: a group with k chips on each 8-GPU node crosses nodes at k × the
     per-chip network bandwidth, capped by the intra-node link (DGX H100: 8 × 50 GB/s ≈ its NVLink)."""
-    from capacity.step_time import ring_link
+    from capacity.formulas.step_time import ring_link
 
     rates = ChipRates(9.9e14, 9.9e14, 0.6, 3.3e12, intra_bytes_s=3.15e11, inter_bytes_s=4.5e10,
                       gemm_half_size=1250)  # fmt: skip

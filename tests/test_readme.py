@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from test_microbench import HAS_GPU
 
-from capacity.calibration import from_bench
-from capacity.catalog import load_chips
+from capacity.data.calibration import from_bench
+from capacity.data.catalog import load_chips
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

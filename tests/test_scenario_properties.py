@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from capacity.catalog import load_chips, load_models
-from capacity.errors import InputError
-from capacity.scenario import Hardware, Limits, Scenario, load_scenarios
-from capacity.scenario_run import evaluate_one
+from capacity.core.errors import InputError
+from capacity.data.catalog import load_chips, load_models
+from capacity.plans.scenario import Hardware, Limits, Scenario, load_scenarios
+from capacity.plans.scenario_run import evaluate_one
 
 CHIP_IDS = sorted(c.id for c in load_chips())
 MODEL_IDS = sorted(m.id for m in load_models())

@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from capacity.scenario import load_scenarios
-from capacity.scenario_run import evaluate
-from capacity.scenario_schema import scenario_json_schema
+from capacity.plans.scenario import load_scenarios
+from capacity.plans.scenario_run import evaluate
+from capacity.plans.scenario_schema import scenario_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "specs" / "scenarios").glob("*.yaml"))
@@ -213,9 +213,9 @@ parallel: {tp: 8, pp: 2, sharding: fsdp, micro_batch: 1}
 
 def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
     """Each limit names the estimate field it bounds in its own metadata; the README's list is that set."""
-    from capacity.scenario import Limits
-    from capacity.serve import ServeEstimate
-    from capacity.train_io import TrainEstimate
+    from capacity.estimate.serve import ServeEstimate
+    from capacity.estimate.train_io import TrainEstimate
+    from capacity.plans.scenario import Limits
 
     fields = set(TrainEstimate.model_fields) | set(ServeEstimate.model_fields)
     for limit in Limits.model_fields:

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-from capacity.catalog import load_chips, load_models
-from capacity.choices import Economics, Traffic
-from capacity.errors import InputError
-from capacity.kv_cache import kv_bytes_per_token
-from capacity.roofline import allreduce_s, compute_bound_batch, decode_flops_per_token, prefill_flops
-from capacity.serve import ServeEstimate, ServeRequest, estimate_serving
+from capacity.core.errors import InputError
+from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.serve import ServeEstimate, ServeRequest, estimate_serving
+from capacity.formulas.kv_cache import kv_bytes_per_token
+from capacity.formulas.roofline import allreduce_s, compute_bound_batch, decode_flops_per_token, prefill_flops
+from capacity.records.choices import Economics, Traffic
 
 CHIPS, MODELS = load_chips(), load_models()
 

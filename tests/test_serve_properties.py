@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-from capacity.catalog import load_chips, load_models
-from capacity.choices import Traffic
-from capacity.serve import ServeEstimate, ServeRequest, estimate_serving
+from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.serve import ServeEstimate, ServeRequest, estimate_serving
+from capacity.records.choices import Traffic
 
 CHIPS, MODELS = load_chips(), load_models()
 models = st.sampled_from(["llama3.1-8b", "llama3.1-70b", "mixtral-8x7b", "llama2-13b"])

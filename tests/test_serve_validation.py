@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from capacity.assumptions import (
+from capacity.data.assumptions import (
     load_assumptions,
     load_efficiency,
     load_serving_benchmarks,
     load_serving_defaults,
 )
-from capacity.catalog import load_chips, load_models
-from capacity.validate_serving import engine_factor, validate_serving
+from capacity.data.catalog import load_chips, load_models
+from capacity.plans.validate_serving import engine_factor, validate_serving
 
 # Documented in README ("capacity validate"): median |throughput error| of the compared rows stays below this.
 MEDIAN_ERROR_BOUND = 0.20

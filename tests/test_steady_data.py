@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from capacity.catalog import load_chips, load_models, load_record, load_steady_runs
-from capacity.errors import SpecFileError
-from capacity.steady_spec import SteadyRun, SteadyRunFile, source_flops_per_token, steady_model
+from capacity.core.errors import SpecFileError
+from capacity.data.catalog import load_chips, load_models, load_record, load_steady_runs
+from capacity.data.steady_spec import SteadyRun, SteadyRunFile, source_flops_per_token, steady_model
 
 ROOT = Path(__file__).resolve().parent.parent
 STEADY = ROOT / "specs" / "steady_state"

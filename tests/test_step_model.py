@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from capacity import memory
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models
-from capacity.goodput import goodput
-from capacity.parallel import Layout, ParallelSpec
-from capacity.shape import from_preset, guess
-from capacity.step_model import optimal_batch_tokens, predict
-from capacity.step_time import ring_seconds, size_factor
-from capacity.train import TrainRequest, estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models
+from capacity.data.goodput import goodput
+from capacity.estimate.step_model import optimal_batch_tokens, predict
+from capacity.estimate.train import TrainRequest, estimate_training
+from capacity.formulas import memory
+from capacity.formulas.shape import from_preset, guess
+from capacity.formulas.step_time import ring_seconds, size_factor
+from capacity.records.parallel import Layout, ParallelSpec
 
 CHIPS, MODELS, EFF = load_chips(), load_models(), load_efficiency()
 HALF = EFF.step_model.gemm_half_size.value

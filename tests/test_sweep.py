@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.scenario import Scenario, load_scenarios
-from capacity.scenario_run import evaluate
-from capacity.sweep import grid_rows, grid_violations, train_grid, vectorisable
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.plans.scenario import Scenario, load_scenarios
+from capacity.plans.scenario_run import evaluate
+from capacity.plans.sweep import grid_rows, grid_violations, train_grid, vectorisable
 
 ROOT = Path(__file__).resolve().parent.parent
 SWEEP = ROOT / "specs" / "scenarios" / "sweep-cluster-size.yaml"
@@ -85,7 +85,7 @@ def test_cli_csv_and_check(cli: Any, tmp_path: Path) -> None:
 def test_bad_sweep_values(bad: dict[str, list[float]]) -> None:
     from pydantic import ValidationError
 
-    from capacity.errors import InputError
+    from capacity.core.errors import InputError
 
     with pytest.raises((InputError, ValidationError)):
         sc = _scenario(sweep=bad)

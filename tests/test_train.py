@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models
-from capacity.choices import Economics
-from capacity.errors import InputError
-from capacity.flops import attention_flops_per_token, training_flops_6nd
-from capacity.memory import activation_bytes, activation_bytes_per_token_layer
-from capacity.shape import from_preset
-from capacity.train import TrainEstimate, TrainRequest, estimate_training
+from capacity.core.errors import InputError
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_training
+from capacity.formulas.flops import attention_flops_per_token, training_flops_6nd
+from capacity.formulas.memory import activation_bytes, activation_bytes_per_token_layer
+from capacity.formulas.shape import from_preset
+from capacity.records.choices import Economics
 
 CHIPS, MODELS = load_chips(), load_models()
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips
-from capacity.chip import DTYPES
-from capacity.choices import Economics
-from capacity.train import TrainRequest, estimate_training
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips
+from capacity.estimate.train import TrainRequest, estimate_training
+from capacity.records.chip import DTYPES
+from capacity.records.choices import Economics
 
 CHIPS = load_chips()
 TRAINABLE = [c for c in CHIPS if c.fp16_dense_tflops or c.bf16_dense_tflops]
@@ -54,7 +54,7 @@ def test_cost_is_gpu_hours_times_price(n: float, d: float, chip: object, g: int,
 @settings(max_examples=50, deadline=None)
 @given(params, tokens, chips, st.floats(min_value=0.5, max_value=400))
 def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days: float) -> None:
-    from capacity.errors import InputError
+    from capacity.core.errors import InputError
 
     try:
         est = run(params=n, tokens=d, chip=chip, deadline_days=days)
@@ -70,7 +70,7 @@ def test_deadline_is_met_with_whole_nodes(n: float, d: float, chip: object, days
 def test_any_chip_and_precision_either_estimates_or_says_why(
     chip: object, dtype: str, n: float, d: float, g: int
 ) -> None:
-    from capacity.errors import InputError
+    from capacity.core.errors import InputError
 
     try:
         est = run(params=n, tokens=d, chip=chip, gpus=g, precision=dtype)

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_models, load_runs
-from capacity.choices import Economics
-from capacity.train import TrainRequest, estimate_training
-from capacity.uncertainty import load_spreads
-from capacity.validate import ValidationReport, validate_runs
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models, load_runs
+from capacity.data.uncertainty import load_spreads
+from capacity.estimate.train import TrainRequest, estimate_training
+from capacity.plans.validate import ValidationReport, validate_runs
+from capacity.records.choices import Economics
 
 
 @functools.cache

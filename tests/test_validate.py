@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_chips, load_runs, load_steady_runs
-from capacity.validate import ValidationReport, validate_runs
-from capacity.validate_steady import fit_kernel_efficiency
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_runs, load_steady_runs
+from capacity.plans.validate import ValidationReport, validate_runs
+from capacity.plans.validate_steady import fit_kernel_efficiency
 
 
 @functools.cache

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from capacity.catalog import load_chips, load_record
-from capacity.chip import Chip
-from capacity.errors import SpecFileError
-from capacity.yamlio import MAX_YAML_BYTES, read_yaml
+from capacity.core.errors import SpecFileError
+from capacity.core.yamlio import MAX_YAML_BYTES, read_yaml
+from capacity.data.catalog import load_chips, load_record
+from capacity.records.chip import Chip
 from conftest import FIXTURE_SPECS
 
 GOOD = (FIXTURE_SPECS / "chips" / "tiny-gpu.yaml").read_text()
@@ -125,7 +125,7 @@ def test_edited_file_is_reparsed_not_served_from_cache(tmp_path: Path) -> None:
     assert load_chips(tmp_path / "specs").get("tiny-npu").memory_gb == 64
     path = tmp_path / "specs" / "chips" / "tiny-npu.yaml"
     path.write_text(path.read_text().replace("memory_gb: 64", "memory_gb: 32"))
-    from capacity import catalog
+    from capacity.data import catalog
 
     catalog._chips.cache_clear()
     assert load_chips(tmp_path / "specs").get("tiny-npu").memory_gb == 32

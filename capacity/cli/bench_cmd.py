@@ -59,8 +59,8 @@ def bench(
         --calibration calib.json
     """
     from capacity import microbench
-    from capacity.calibration import from_bench
-    from capacity.catalog import load_chips
+    from capacity.data.calibration import from_bench
+    from capacity.data.catalog import load_chips
 
     chosen = choice(backend, ("cuda", "torch"), "--backend")
     sys.stderr.write(

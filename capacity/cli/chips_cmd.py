@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from capacity.catalog import load_chips
-from capacity.chip import DTYPES, Chip, Dtype
 from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
-from capacity.errors import InputError
+from capacity.core.errors import InputError
+from capacity.data.catalog import load_chips
+from capacity.records.chip import DTYPES, Chip, Dtype
 
 app = typer.Typer(
     invoke_without_command=True,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from capacity.errors import EnvironmentMissingError, InputError
+from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
 from .inputs import choice
@@ -15,8 +15,8 @@ from .options import ECONOMICS, MODEL, SERVE, TRAIN, serving_request_of, trainin
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
-    from capacity.chip import Chip
-    from capacity.compare import ComparisonRow
+    from capacity.plans.compare import ComparisonRow
+    from capacity.records.chip import Chip
 
 COLUMNS = {
     "train": [
@@ -33,7 +33,7 @@ BAR_WIDTH = 16
 
 
 def _chips(chips: str | None, vendor: str | None, domestic: bool, every: bool) -> list[Chip]:
-    from capacity.catalog import load_chips
+    from capacity.data.catalog import load_chips
 
     catalogue = load_chips()
     if chips:
@@ -120,8 +120,8 @@ def compare(
         --precision fp16
       capacity compare --all --scenario specs/scenarios/ci-plan-with-limits.yaml --sort time
     """
-    from capacity.compare import SORT_FIELDS, best_index
-    from capacity.compare import compare as run_compare
+    from capacity.plans.compare import SORT_FIELDS, best_index
+    from capacity.plans.compare import compare as run_compare
 
     sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
     picked = _chips(chips, vendor, domestic, every)
@@ -163,11 +163,11 @@ def _json_row(r: ComparisonRow) -> dict[str, Any]:
 
 def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
-    from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+    from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 
     if scenario is not None:
-        from capacity.scenario import load_scenarios
-        from capacity.scenario_run import evaluate_one
+        from capacity.plans.scenario import load_scenarios
+        from capacity.plans.scenario_run import evaluate_one
 
         sc = load_scenarios(scenario)[0]
 
@@ -177,7 +177,7 @@ def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
 
         return sc.kind, from_scenario
     if opts["tokens"] is not None:
-        from capacity.train import estimate_training
+        from capacity.estimate.train import estimate_training
 
         if opts["gpus"] is None and opts["days"] is None:
             raise InputError("training comparison: give --gpus N or --days T")
@@ -188,7 +188,7 @@ def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
 
         return "train", train_one
     if opts["input_tokens"] is not None and opts["output_tokens"] is not None:
-        from capacity.serve import estimate_serving
+        from capacity.estimate.serve import estimate_serving
 
         def serve_one(chip: Chip) -> dict[str, Any]:
             req = serving_request_of(opts, chip=chip)

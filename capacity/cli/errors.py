@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 
-from capacity.errors import CapacityError, EnvironmentMissingError, SpecFileError
+from capacity.core.errors import CapacityError, EnvironmentMissingError, SpecFileError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from capacity.counts import parse_count
-from capacity.errors import InputError
+from capacity.core.counts import parse_count
+from capacity.core.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
 

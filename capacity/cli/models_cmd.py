@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from capacity.catalog import load_models
 from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
-from capacity.model_spec import ModelPreset
-from capacity.params import active_params, total_params
+from capacity.data.catalog import load_models
+from capacity.formulas.params import active_params, total_params
+from capacity.records.model_spec import ModelPreset
 
 app = typer.Typer(
     invoke_without_command=True,

@@ -1,11 +1,11 @@
 """The workload flags, declared once and shared: ``train``, ``explain``, ``serve`` and ``compare`` take the
 same option sets (:data:`TRAIN`, :data:`SERVE`, :data:`ECONOMICS`, ...) and turn them into requests through
-the library's one construction site each (:mod:`capacity.requests`).
+the library's one construction site each (:mod:`capacity.estimate.requests`).
 
 A command declares only its own options and is decorated with :func:`with_options`; the shared ones are
 added to its signature for typer and handed to it as one dict, ``opts``. Allowed values come from the
-library's types (:mod:`capacity.choices`, :mod:`capacity.parallel`); defaults that live in ``specs/`` are
-named, not copied, in the help.
+library's types (:mod:`capacity.records.choices`, :mod:`capacity.records.parallel`); defaults that live
+in ``specs/`` are named, not copied, in the help.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Annotated, Any, get_type_hints
 
 import typer
 
-from capacity.choices import (
+from capacity.core.errors import InputError
+from capacity.records.choices import (
     CURRENCIES,
     FLOPS_CONVENTIONS,
     KV_PRECISIONS,
@@ -29,8 +30,7 @@ from capacity.choices import (
     Economics,
     Traffic,
 )
-from capacity.errors import InputError
-from capacity.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
+from capacity.records.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
 
 from .inputs import build, choice, count, whole
 
@@ -182,14 +182,14 @@ def traffic_of(opts: dict[str, Any]) -> Traffic | None:
 
 
 def calibration_of(opts: dict[str, Any]) -> Any:
-    from capacity.calibration import load_calibration
+    from capacity.data.calibration import load_calibration
 
     return load_calibration(opts["calibration"]) if opts["calibration"] else None
 
 
 def training_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
     """The training request the flags describe (``fixed`` overrides, e.g. ``compare``'s chip)."""
-    from capacity.requests import training_request
+    from capacity.estimate.requests import training_request
 
     kw: dict[str, Any] = {
         "model": opts["model"],
@@ -216,7 +216,7 @@ def training_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
 
 def serving_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
     """The serving request the flags describe (``fixed`` overrides, e.g. ``compare``'s chip)."""
-    from capacity.requests import serving_request
+    from capacity.estimate.requests import serving_request
 
     if opts["model"] is None:
         raise InputError("--model: serving needs the architecture (a preset id or a config.json)")

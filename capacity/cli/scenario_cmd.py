@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from capacity.errors import CapacityError, SpecFileError
+from capacity.core.errors import CapacityError, SpecFileError
 
 from .errors import ExitCode, handles_errors
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
-    from capacity.scenario import Scenario
-    from capacity.scenario_run import ScenarioResult
-    from capacity.sweep import TrainGrid
+    from capacity.plans.scenario import Scenario
+    from capacity.plans.scenario_run import ScenarioResult
+    from capacity.plans.sweep import TrainGrid
 
 FilesArg = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
 SUMMARY_COLUMNS = [
@@ -47,7 +47,7 @@ class Evaluated:
 
     def rows(self, human: bool) -> list[dict[str, Cell]]:
         """Summary rows of every result; columns are the union, in order of first appearance."""
-        from capacity.sweep import grid_rows
+        from capacity.plans.sweep import grid_rows
 
         rows: list[dict[str, Cell]] = []
         for r in self.results:
@@ -81,7 +81,7 @@ class Evaluated:
         return out
 
     def violations(self) -> list[str]:
-        from capacity.sweep import grid_violations
+        from capacity.plans.sweep import grid_violations
 
         out = []
         for r in self.results:
@@ -102,10 +102,10 @@ class Evaluated:
 
 
 def _evaluate(files: list[Path]) -> Evaluated:
-    from capacity.assumptions import load_assumptions, load_efficiency
-    from capacity.scenario import load_scenarios
-    from capacity.scenario_run import evaluate
-    from capacity.sweep import train_grid, vectorisable
+    from capacity.data.assumptions import load_assumptions, load_efficiency
+    from capacity.plans.scenario import load_scenarios
+    from capacity.plans.scenario_run import evaluate
+    from capacity.plans.sweep import train_grid, vectorisable
 
     out = Evaluated()
     for path in files:
@@ -145,7 +145,7 @@ def _grids_csv(ev: Evaluated) -> None:
     """Sweep grids straight to CSV: one header, rows written from the column arrays (no dict per row)."""
     import csv
 
-    from capacity.sweep import grid_rows
+    from capacity.plans.sweep import grid_rows
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     for i, (sc, grid, file) in enumerate(ev.grids):
@@ -255,6 +255,6 @@ def schema() -> None:
     \b
       capacity schema > schema/scenario.schema.json
     """
-    from capacity.scenario_schema import scenario_json_schema
+    from capacity.plans.scenario_schema import scenario_json_schema
 
     sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")

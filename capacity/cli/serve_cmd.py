@@ -47,8 +47,8 @@ def serve(fmt: FormatOption = OutputFormat.table, *, opts: dict[str, Any]) -> No
       capacity serve --model gpt3-175b --chip a100 --input-tokens 500 --output-tokens 500 \\
         --visits-per-month 616M --queries-per-visit 5
     """
-    from capacity.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.serve import estimate_serving
+    from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+    from capacity.estimate.serve import estimate_serving
 
     request = serving_request_of(opts)
     est = estimate_serving(request, load_assumptions(), load_efficiency(), load_serving_defaults())

@@ -10,12 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-from capacity.assumptions import load_assumptions, load_efficiency
-from capacity.catalog import load_runs
-from capacity.chip import Chip, Dtype
-from capacity.efficiency import implied_mfu
-from capacity.train import TrainEstimate, TrainRequest, estimate_training
-from capacity.units import MEMORY_BYTES_PER_GB
+from capacity.core.units import MEMORY_BYTES_PER_GB
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_runs
+from capacity.data.efficiency import implied_mfu
+from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_training
+from capacity.records.chip import Chip, Dtype
 
 from .errors import ExitCode, handles_errors
 from .options import CHIP, ECONOMICS, MODEL, TRAIN, training_request_of, with_options
@@ -114,8 +114,8 @@ def train(
         render(est, fmt)
         _check_pinned_memory(request, est)
         return
-    from capacity.explain import explain_training
-    from capacity.uncertainty import load_spreads
+    from capacity.data.uncertainty import load_spreads
+    from capacity.estimate.explain import explain_training
 
     factors = explain_training(request, est, load_assumptions(), load_efficiency(), load_spreads())
     if fmt is OutputFormat.json:

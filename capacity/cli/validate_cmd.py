@@ -11,8 +11,8 @@ from .errors import ExitCode, handles_errors
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
-    from capacity.validate import ValidationReport
-    from capacity.validate_serving import ServingReport
+    from capacity.plans.validate import ValidationReport
+    from capacity.plans.validate_serving import ServingReport
 
 TRAIN_HEADERS = {
     "run": "run", "chip": "chip", "trust": "trust", "role": "role", "gpus": "GPUs", "implied_mfu": "MFU got",
@@ -114,10 +114,10 @@ def validate(
 
         run_steady(fmt, max_steady_error)
         return
-    from capacity import assumptions as a
-    from capacity.catalog import load_chips, load_models, load_runs
-    from capacity.validate import validate_runs
-    from capacity.validate_serving import validate_serving
+    from capacity.data import assumptions as a
+    from capacity.data.catalog import load_chips, load_models, load_runs
+    from capacity.plans.validate import validate_runs
+    from capacity.plans.validate_serving import validate_serving
 
     train = validate_runs(load_runs(), load_chips(), a.load_assumptions(), a.load_efficiency())
     serve = validate_serving(
@@ -130,8 +130,8 @@ def validate(
         f"{part.worst_abs_error:.0%} ({part.worst_run}), {part.interval_coverage or 0:.0%} inside P10-P90."
         for label, part in (("fitting runs", train.fitted), ("held out", train.held_out))
     ) + (
-        " Steady state from the step-time model, goodput from capacity/goodput.py (nothing fitted to these "
-        "runs); * = chip count not published, assumed to take "
+        " Steady state from the step-time model, goodput from capacity/data/goodput.py (nothing fitted to "
+        "these runs); * = chip count not published, assumed to take "
         f"{train.assumed_days_when_count_unknown:g} days."
     )
     serve_summary = (

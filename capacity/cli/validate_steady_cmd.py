@@ -11,7 +11,7 @@ from .errors import ExitCode
 from .output import Cell, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
-    from capacity.validate_steady import SteadyReport, SteadySummary
+    from capacity.plans.validate_steady import SteadyReport, SteadySummary
 
 ROW_HEADERS = {  # the table view: what fits in 80 columns; csv, json and markdown have every field
     "id": "record", "chips": "GPUs", "measured": "tok/s/GPU", "error": "pub", "own_error": "own",
@@ -81,9 +81,9 @@ def group_rows(report: SteadyReport, fit: set[str], human: bool) -> list[dict[st
 
 def run_steady(fmt: OutputFormat, max_error: float | None) -> None:
     """Evaluate and render; exit 1 if the held-out median |error| exceeds ``max_error``."""
-    from capacity.assumptions import load_efficiency
-    from capacity.catalog import load_steady_runs
-    from capacity.validate_steady import validate_steady
+    from capacity.data.assumptions import load_efficiency
+    from capacity.data.catalog import load_steady_runs
+    from capacity.plans.validate_steady import validate_steady
 
     eff = load_efficiency()
     report = validate_steady(load_steady_runs(), eff)

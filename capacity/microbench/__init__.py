@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from capacity.errors import CapacityError, EnvironmentMissingError
+from capacity.core.errors import CapacityError, EnvironmentMissingError
 
 WANTED_ARCHS = (80, 86, 89, 90, 100)
 QUICK_ARGS = [

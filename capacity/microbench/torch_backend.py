@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from capacity.errors import EnvironmentMissingError
+from capacity.core.errors import EnvironmentMissingError
 
 
 def run_torch(shapes: list[tuple[int, int, int]], iters: int, mem_gib: float) -> dict[str, Any]:

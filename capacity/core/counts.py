@@ -1,0 +1,22 @@
+"""Parse human counts: ``175e9``, ``175B``, ``1.4T``, ``300M``, ``6.7b``, ``10k``, ``2,048``."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from capacity.core.errors import InputError
+
+_SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
+_PATTERN = re.compile(r"^\s*([-+]?[0-9][0-9_,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([kmbgtp]?)\s*$", re.IGNORECASE)
+
+
+def parse_count(text: str, what: str = "count") -> float:
+    """A positive count from text; raises :class:`InputError` naming ``what`` otherwise."""
+    match = _PATTERN.match(text)
+    if not match:
+        raise InputError(f"{what}: {text!r} is not a number; use e.g. 175e9, 175B, 1.4T, 300M")
+    value = float(match.group(1).replace(",", "").replace("_", "")) * _SUFFIX[match.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"{what}: must be positive, got {text!r}")
+    return value

@@ -1,0 +1,230 @@
+"""Safe YAML loading with file:line:col in every error.
+
+YAML 1.2 (ruamel.yaml) so ``1e15`` is a number and ``no`` stays a string. Hostile input is
+refused with one clear line: files over :data:`MAX_YAML_BYTES`, binary files, explicit tags
+(``!!python/object`` and friends are never constructed), and alias bombs (the expanded tree is
+walked with a node budget of :data:`MAX_NODES`, so "billion laughs" stops early).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from capacity.core.errors import SpecFileError
+
+MAX_YAML_BYTES = 1_000_000
+MAX_NODES = 100_000
+_PLAIN_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_yaml(path: Path) -> Any:
+    """Read one YAML document from ``path`` and return plain Python data with line info kept.
+
+    Raises :class:`SpecFileError` (one ``file:line:col: message`` line) for anything unsafe or broken.
+    """
+    text = _read_text(path)
+    return parse_yaml(text, str(path))
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """Parse YAML ``text`` (``name`` is used in error messages) safely; see module docstring."""
+    from ruamel.yaml import YAML  # imported here: ~15 ms, and only needed when the parse cache misses
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    if not text.strip():
+        raise SpecFileError([f"{name}:1:1: the file is empty; expected a YAML mapping"])
+    try:
+        doc = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise SpecFileError([f"{name}:{where}: YAML syntax error: {problem}"]) from None
+    except YAMLError as exc:
+        raise SpecFileError([f"{name}:1:1: YAML error: {str(exc).splitlines()[0]}"]) from None
+    if doc is None:
+        raise SpecFileError([f"{name}:1:1: the file is empty (only comments); expected a YAML mapping"])
+    _check_tree(doc, name)
+    return doc
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise SpecFileError([f"{path}: no such file"]) from None
+    except OSError as exc:
+        raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
+    if path.is_dir():
+        raise SpecFileError([f"{path}: is a directory, expected a YAML file"])
+    if size > MAX_YAML_BYTES:
+        raise SpecFileError(
+            [f"{path}: file is {size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for a YAML spec"]
+        )
+    raw = path.read_bytes()
+    if b"\x00" in raw:
+        raise SpecFileError([f"{path}:1:1: binary file (NUL bytes); expected UTF-8 YAML text"])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecFileError([f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"]) from None
+
+
+def _check_tree(doc: Any, name: str) -> None:
+    """Walk the expanded tree once: refuse explicit tags and alias bombs, turn dates into strings."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+
+    budget = [MAX_NODES]
+
+    def visit(node: Any, parent: Any, key: Any) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise SpecFileError(
+                [f"{name}:1:1: document expands to over {MAX_NODES:,} nodes (alias bomb?); refusing to load"]
+            )
+        tag = getattr(getattr(node, "tag", None), "value", None)
+        if isinstance(node, TaggedScalar):
+            if tag != _PLAIN_STR_TAG:
+                line, col = _position(parent, key)
+                raise SpecFileError([f"{name}:{line}:{col}: explicit YAML tag {tag!r} is not allowed"])
+            parent[key] = str(node.value)
+            return
+        if tag is not None and isinstance(node, CommentedMap | CommentedSeq):
+            line, col = node.lc.line + 1, node.lc.col + 1
+            raise SpecFileError([f"{name}:{line}:{col}: explicit YAML tag {tag!r} is not allowed"])
+        if isinstance(node, dt.date | dt.datetime) and parent is not None:
+            parent[key] = node.isoformat()
+        elif isinstance(node, CommentedMap):
+            for k in list(node):
+                visit(node[k], node, k)
+        elif isinstance(node, CommentedSeq):
+            for i in range(len(node)):
+                visit(node[i], node, i)
+
+    visit(doc, None, None)
+
+
+def _position(parent: Any, key: Any) -> tuple[int, int]:
+    """1-based (line, col) of ``parent[key]``'s value, falling back to the parent's own position."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    try:
+        if isinstance(parent, CommentedMap):
+            line, col = parent.lc.value(key)
+            return line + 1, col + 1
+        if isinstance(parent, CommentedSeq):
+            line, col = parent.lc.item(key)
+            return line + 1, col + 1
+    except (KeyError, TypeError, IndexError, AttributeError):
+        pass
+    lc = getattr(parent, "lc", None)
+    if lc is not None and lc.line is not None:
+        return lc.line + 1, lc.col + 1
+    return 1, 1
+
+
+def locate(doc: Any, loc: Sequence[int | str]) -> tuple[int, int]:
+    """Follow a pydantic error ``loc`` through a loaded document to the deepest position found."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    node: Any = doc
+    parent: Any = None
+    key: Any = None
+    for part in loc:
+        in_map = isinstance(node, Mapping) and part in node
+        in_seq = isinstance(node, Sequence) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_map or in_seq):
+            break
+        parent, key, node = node, part, node[part]
+    if parent is None:
+        lc = getattr(doc, "lc", None)
+        return (lc.line + 1, lc.col + 1) if lc is not None else (1, 1)
+    if (
+        isinstance(node, CommentedMap | CommentedSeq)
+        and node.lc.line is not None
+        and not isinstance(parent, CommentedSeq)
+    ):
+        # point at the key that opens the nested block
+        try:
+            line, col = parent.lc.key(key)
+            return line + 1, col + 1
+        except (KeyError, TypeError, AttributeError):
+            return node.lc.line + 1, node.lc.col + 1
+    return _position(parent, key)
+
+
+def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[BaseModel]) -> list[str]:
+    """Turn a pydantic ``ValidationError`` into ``file:line:col: field.path: message`` lines."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(err["loc"])
+        line, col = locate(doc, loc)
+        path = ".".join(str(p) for p in loc) or "(document)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and loc:
+            line, col = _key_position(doc, loc) or (line, col)
+            allowed = _field_names(model, loc[:-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            msg = "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
+            if allowed and not close:
+                msg += "; allowed: " + ", ".join(allowed)
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] in {"model_type", "dict_type"} and not loc:
+            msg = "expected a YAML mapping (key: value pairs) at the top level"
+        problems.append(f"{name}:{line}:{col}: {path}: {msg}")
+    return problems
+
+
+def _key_position(doc: Any, loc: Sequence[int | str]) -> tuple[int, int] | None:
+    """1-based position of the *key* ``loc[-1]`` inside the mapping at ``loc[:-1]``."""
+    node = doc
+    for part in loc[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    try:
+        line, col = node.lc.key(loc[-1])
+    except (AttributeError, KeyError, TypeError):
+        return None
+    return line + 1, col + 1
+
+
+def _field_names(model: type[BaseModel], loc: Sequence[int | str]) -> list[str]:
+    """Names of the fields of the model found at ``loc`` under ``model`` (empty if not a model)."""
+    current: Any = model
+    for part in loc:
+        current = _inner_model(current, part)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _inner_model(annotation: Any, part: int | str) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(part))
+        return None if field is None else _strip(field.annotation)
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, dict) and isinstance(part, int | str):
+        args = typing.get_args(annotation)
+        return _strip(args[-1]) if args else None
+    return None
+
+
+def _strip(annotation: Any) -> Any:
+    """``X | None`` → ``X`` (the first non-None member of a union)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return members[0] if members else None
+    return annotation

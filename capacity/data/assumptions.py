@@ -1,0 +1,199 @@
+"""Default assumptions and efficiency data (``specs/assumptions.yaml``, ``specs/efficiency.yaml``).
+
+Every default an estimate uses lives in these files with its source, so an output can say where each
+number came from and a user can override it with a flag.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from capacity.data.catalog import default_specs_dir, load_record
+from capacity.records.chip import Dtype
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Assumption(_Strict):
+    value: float
+    source: str
+    note: str | None = None
+
+
+class Assumptions(_Strict):
+    """Defaults used when the user gives no value. Units are in the names."""
+
+    pue: Assumption
+    server_power_factor: Assumption = Field(
+        description="average server power per accelerator / accelerator TDP"
+    )
+    grid_kgco2e_per_kwh: Assumption
+    electricity_usd_per_kwh: Assumption
+    cloud_usd_per_gpu_hour: Assumption = Field(description="fallback when the catalogue has no cloud price")
+    cny_per_usd: Assumption
+    hardware_life_years: Assumption
+    server_capex_factor: Assumption = Field(description="server cost / accelerator cost")
+    network_capex_factor: Assumption = Field(description="cluster network cost multiplier")
+    optimizer_bytes_per_param: Assumption = Field(description="weights + gradients + optimiser states")
+    memory_usable_fraction: Assumption = Field(description="share of accelerator memory a job can use")
+    node_size: Assumption = Field(description="accelerators per node when rounding a deadline solve")
+
+
+class MatmulMeasurement(_Strict):
+    """A published dense GEMM measurement; the fraction is taken against the catalogue's own peak."""
+
+    chips: list[str] = Field(min_length=1)
+    dtypes: list[Dtype] = Field(min_length=1)
+    measured_tflops: float = Field(gt=0)
+    source: str
+    note: str | None = None
+
+
+class FallbackFractions(_Strict):
+    nvidia: dict[Dtype, float]
+    other: dict[Dtype, float]
+    source: str
+
+
+class StepConstants(_Strict):
+    """Constants of the training step-time model (``step_model`` in ``specs/efficiency.yaml``)."""
+
+    gemm_half_size: Assumption
+    training_kernel_efficiency: Assumption = Field(
+        description="achieved kernel rates in training / the best microbenchmark rates (fitted)"
+    )
+    attention_fraction_of_gemm: Assumption
+    elementwise_passes: Assumption
+    loss_bytes_per_vocab: Assumption
+    optimizer_step_bytes_per_param: Assumption
+    network_efficiency: Assumption
+    batch_size_coefficient: Assumption
+    batch_size_exponent: Assumption
+
+
+class GoodputConstants(_Strict):
+    """What stops a run apart from steady state (``goodput`` in ``specs/efficiency.yaml``)."""
+
+    failures_per_gpu_hour: Assumption
+    restart_hours: Assumption = Field(description="restart, re-initialisation and checkpoint reload")
+    checkpoint_interval_hours: Assumption
+    checkpoint_stall_share: Assumption
+    other_pause_share: Assumption = Field(description="evaluation, data stalls, stragglers, slow steps")
+
+
+class SteadySets(_Strict):
+    """Which steady-state source groups may set constants, and which are held out (decided by source)."""
+
+    fitting: list[str] = Field(min_length=1)
+    held_out: list[str] = Field(min_length=1)
+    source: str
+
+
+class FittingRuns(_Strict):
+    runs: list[str] = Field(min_length=1)
+    source: str
+
+
+class Efficiency(_Strict):
+    """Matmul fraction of peak per chip, memory and link efficiencies, and the step-time model's constants."""
+
+    matmul_measurements: list[MatmulMeasurement]
+    fallback_matmul_fraction: FallbackFractions
+    hbm_efficiency: Assumption
+    link_efficiency: Assumption
+    step_model: StepConstants
+    goodput: GoodputConstants
+    fitting_runs: FittingRuns
+    steady_state_sets: SteadySets
+    flat_baseline_mfu: Assumption
+
+
+@lru_cache(maxsize=4)
+def _assumptions(path: Path) -> Assumptions:
+    return load_record(path, Assumptions)
+
+
+@lru_cache(maxsize=4)
+def _efficiency(path: Path) -> Efficiency:
+    return load_record(path, Efficiency)
+
+
+def load_assumptions(specs_dir: Path | None = None) -> Assumptions:
+    return _assumptions(((specs_dir or default_specs_dir()) / "assumptions.yaml").resolve())
+
+
+def load_efficiency(specs_dir: Path | None = None) -> Efficiency:
+    return _efficiency(((specs_dir or default_specs_dir()) / "efficiency.yaml").resolve())
+
+
+class StackPresets(_Strict):
+    ideal: Assumption
+    tensorrt_llm: Assumption = Field(alias="tensorrt-llm")
+
+
+class ServingDefaults(_Strict):
+    """Defaults of the serving model (``specs/serving.yaml``)."""
+
+    allreduce_latency_us: Assumption
+    max_batch: Assumption
+    weight_fraction_of_memory: Assumption
+    days_per_month: Assumption
+    peak_to_average: Assumption
+    stack_presets: StackPresets
+    default_stack: str
+
+    def stack(self, name: str) -> Assumption:
+        presets = {"ideal": self.stack_presets.ideal, "tensorrt-llm": self.stack_presets.tensorrt_llm}
+        if name not in presets:
+            from capacity.core.errors import InputError
+
+            known = ", ".join(presets)
+            raise InputError(f"--stack: unknown preset {name!r}; use one of {known} or --stack-efficiency")
+        return presets[name]
+
+
+class ServingBenchmark(_Strict):
+    """A published serving throughput measurement."""
+
+    engine: str
+    model: str
+    model_name: str
+    chip: str
+    gpus: int = Field(gt=0)
+    weight_precision: str
+    kv_precision: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    output_tokens_per_s: float = Field(gt=0)
+    itl_ms: float | None = None
+    verify: str
+    source: str
+    url: str | None = None
+    note: str | None = None
+
+
+class ServingBenchmarks(_Strict):
+    benchmarks: list[ServingBenchmark]
+
+
+@lru_cache(maxsize=4)
+def _serving(path: Path) -> ServingDefaults:
+    return load_record(path, ServingDefaults)
+
+
+@lru_cache(maxsize=4)
+def _serving_benchmarks(path: Path) -> ServingBenchmarks:
+    return load_record(path, ServingBenchmarks)
+
+
+def load_serving_defaults(specs_dir: Path | None = None) -> ServingDefaults:
+    return _serving(((specs_dir or default_specs_dir()) / "serving.yaml").resolve())
+
+
+def load_serving_benchmarks(specs_dir: Path | None = None) -> ServingBenchmarks:
+    return _serving_benchmarks(((specs_dir or default_specs_dir()) / "serving_benchmarks.yaml").resolve())

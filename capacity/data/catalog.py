@@ -1,0 +1,174 @@
+"""Load the data catalogues in ``specs/`` (chips, model presets, runs) and resolve ids and aliases.
+
+Where the data is found, in order: the ``specs_dir`` argument; ``$CAPACITY_SPECS_DIR``; the copy
+shipped inside the installed package (``capacity/specs``, put there by the wheel build); the
+``specs/`` folder of a source checkout.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from capacity.core.errors import SpecFileError, UnknownIdError
+from capacity.core.parse_cache import ParsedYamlCache
+from capacity.core.yamlio import locate, read_yaml, validation_problems
+from capacity.data.steady_spec import SteadyRun, SteadyRunFile
+from capacity.records.chip import Chip
+from capacity.records.model_spec import ModelPreset
+from capacity.records.run_spec import PublishedRun
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R", bound="_Record")
+
+
+class _Record(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def aliases(self) -> list[str]: ...
+
+
+def default_specs_dir() -> Path:
+    """The catalogue folder an installed package or a checkout uses when none is given."""
+    env = os.environ.get("CAPACITY_SPECS_DIR")
+    if env:
+        return Path(env)
+    packaged = Path(str(resources.files("capacity"))) / "specs"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "specs"  # a checkout: capacity/data/catalog.py -> specs/
+
+
+def normalise(name: str) -> str:
+    """Case-, width- and separator-insensitive key: ``'Ａ100 sxm'`` and ``'a100-SXM'`` match."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(ch for ch in folded if not ch.isspace() and ch not in "-_")
+
+
+class Catalog(Generic[R]):
+    """Records of one kind keyed by id, with aliases resolved case- and width-insensitively."""
+
+    def __init__(self, kind: str, records: list[R]) -> None:
+        self.kind: str = kind
+        self.by_id: dict[str, R] = {}
+        self._index: dict[str, str] = {}
+        for record in records:
+            if record.id in self.by_id:
+                raise SpecFileError([f"{kind} id {record.id!r} is defined twice"])
+            self.by_id[record.id] = record
+        for rec in records:
+            for name in [rec.id, *rec.aliases]:
+                owner = self._index.setdefault(normalise(name), rec.id)
+                if owner != rec.id:
+                    raise SpecFileError([f"{kind} alias {name!r} names both {owner!r} and {rec.id!r}"])
+
+    def __iter__(self) -> Iterator[R]:
+        return iter(self.by_id.values())
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, name: str) -> R:
+        """The record whose id or alias is ``name``; :class:`UnknownIdError` with close matches otherwise."""
+        key = normalise(name)
+        if key in self._index:
+            return self.by_id[self._index[key]]
+        close = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
+        suggestions = list(dict.fromkeys(self._index[c] for c in close))
+        raise UnknownIdError(self.kind, name, suggestions, sorted(self.by_id))
+
+
+def load_record(path: Path, model: type[T]) -> T:
+    """Read and validate one spec file; errors carry ``file:line:col: field: message``."""
+    cache = ParsedYamlCache.shared()
+    try:
+        data = cache.load(path)
+    finally:
+        cache.save()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        doc = read_yaml(path)  # re-read with line and column information for the message
+        raise SpecFileError(validation_problems(exc, doc, str(path), model)) from None
+
+
+def _load_dir(folder: Path, model: type[T]) -> list[T]:
+    if not folder.is_dir():
+        raise SpecFileError([f"{folder}: catalogue folder not found (set CAPACITY_SPECS_DIR or reinstall)"])
+    records = []
+    for path in sorted(folder.glob("*.yaml")):
+        record = load_record(path, model)
+        record_id = getattr(record, "id", path.stem)
+        if record_id != path.stem:
+            raise SpecFileError([f"{path}:1:1: id: {record_id!r} must match the file name {path.stem!r}"])
+        records.append(record)
+    return records
+
+
+@lru_cache(maxsize=8)
+def _chips(folder: Path) -> Catalog[Chip]:
+    return Catalog("chip", _load_dir(folder / "chips", Chip))
+
+
+@lru_cache(maxsize=8)
+def _models(folder: Path) -> Catalog[ModelPreset]:
+    return Catalog("model", _load_dir(folder / "models", ModelPreset))
+
+
+def load_chips(specs_dir: Path | None = None) -> Catalog[Chip]:
+    """The accelerator catalogue (``specs/chips/*.yaml``)."""
+    return _chips((specs_dir or default_specs_dir()).resolve())
+
+
+def load_models(specs_dir: Path | None = None) -> Catalog[ModelPreset]:
+    """The model presets (``specs/models/*.yaml``)."""
+    return _models((specs_dir or default_specs_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _runs(folder: Path) -> tuple[PublishedRun, ...]:
+    return tuple(_load_dir(folder / "runs", PublishedRun))
+
+
+def load_runs(specs_dir: Path | None = None) -> tuple[PublishedRun, ...]:
+    """Published training runs (``specs/runs/*.yaml``)."""
+    return _runs((specs_dir or default_specs_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _steady_runs(folder: Path) -> tuple[SteadyRun, ...]:
+    if not (folder / "steady_state").is_dir():
+        raise SpecFileError(
+            [f"{folder / 'steady_state'}: catalogue folder not found (set CAPACITY_SPECS_DIR)"]
+        )
+    runs: list[SteadyRun] = []
+    seen: dict[str, Path] = {}
+    for path in sorted((folder / "steady_state").glob("*.yaml")):
+        group = load_record(path, SteadyRunFile)
+        if group.source_group != path.stem:
+            line, col = locate(read_yaml(path), ("source_group",))
+            problem = f"source_group: {group.source_group!r} must be the file name {path.stem!r}"
+            raise SpecFileError([f"{path}:{line}:{col}: {problem}"])
+        for i, run in enumerate(group.runs):
+            if run.id in seen:
+                line, col = locate(read_yaml(path), ("runs", i, "id"))
+                raise SpecFileError(
+                    [f"{path}:{line}:{col}: runs.{i}.id: {run.id!r} is also defined in {seen[run.id]}"]
+                )
+            seen[run.id] = path
+            runs.append(run)
+    return tuple(runs)
+
+
+def load_steady_runs(specs_dir: Path | None = None) -> tuple[SteadyRun, ...]:
+    """Published steady-state training throughputs (``specs/steady_state/*.yaml``, one per source group)."""
+    return _steady_runs((specs_dir or default_specs_dir()).resolve())

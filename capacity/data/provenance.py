@@ -1,0 +1,64 @@
+"""Record every value an estimate assumed, with its source, and resolve prices the same way everywhere."""
+
+from __future__ import annotations
+
+import statistics
+
+from pydantic import BaseModel
+
+from capacity.core.errors import InputError
+from capacity.data.assumptions import Assumption, Assumptions
+from capacity.records.chip import Chip
+
+
+class Assumed(BaseModel):
+    """One input the estimate did not get from the user: its value and its source."""
+
+    name: str
+    value: float | str
+    source: str
+
+
+class Provenance:
+    """Collects assumed values and warnings while an estimate is computed."""
+
+    def __init__(self, assumptions: Assumptions) -> None:
+        self.defaults = assumptions
+        self.assumed: list[Assumed] = []
+        self.warnings: list[str] = []
+
+    def note(self, name: str, value: float | str, source: str) -> None:
+        if all(a.name != name for a in self.assumed):
+            self.assumed.append(Assumed(name=name, value=value, source=source))
+
+    def pick(self, given: float | None, name: str, default: Assumption | None = None) -> float:
+        """``given`` if set, else the documented default (from assumptions.yaml unless passed), recorded."""
+        if given is not None:
+            return given
+        chosen: Assumption = default or getattr(self.defaults, name)
+        self.note(name, chosen.value, chosen.source)
+        return float(chosen.value)
+
+    def cloud_price(self, chip: Chip, given: float | None) -> float:
+        """USD per GPU-hour: the user's, else the median catalogue snapshot, else the flagged fallback."""
+        if given is not None:
+            return given
+        if chip.cloud_prices:
+            price = statistics.median(p.usd_per_gpu_hour for p in chip.cloud_prices)
+            snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in chip.cloud_prices)
+            self.note("gpu_hour_usd", price, f"median of catalogue snapshots: {snaps}")
+            return price
+        price = self.pick(None, "cloud_usd_per_gpu_hour")
+        self.warnings.append(f"no cloud price for {chip.id} in the catalogue: assumed {price} USD/GPU-hour")
+        return price
+
+    def gpu_price(self, chip: Chip, given: float | None) -> float:
+        """USD per accelerator for owned hardware: the user's, else the catalogue's launch price."""
+        if given is not None:
+            return given
+        if chip.launch_price is None:
+            raise InputError(
+                f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
+            )
+        self.note("gpu_price_usd", chip.launch_price.usd, chip.launch_price.source)
+        return chip.launch_price.usd

@@ -1,0 +1,66 @@
+"""The deadline solve: the fewest chips, in whole nodes, whose modelled wall-clock time meets ``--days``.
+
+Time falls with the chip count but not smoothly (layouts change at node and divisor boundaries), so the
+solve brackets the answer by doubling (or a power-law jump), then narrows it with a power-law step
+(days ∝ n^slope between two evaluated counts) and bisection; every count it tries is evaluated by the
+caller's ``days_at``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from capacity.core.errors import InputError
+
+MAX_SOLVE_GPUS = 10_000_000
+
+
+def _power_step(n: int, days_n: float, deadline: float, slope: float, most: float) -> float:
+    """n · (deadline / days_n)^(1/slope): where days = a·n^slope meets the deadline, at most ``most``·n."""
+    exponent = min(math.log(deadline / days_n) / slope, math.log(most))
+    return n * math.exp(exponent)
+
+
+def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, start: int) -> int:
+    """Fewest whole nodes (at least ``start`` chips) whose modelled days meet ``deadline``.
+
+    Days fall roughly as a power of the node count, so each guess is the secant in log-log space through
+    the nearest node counts known to miss and to meet the deadline; a bisection finishes what the secant
+    leaves (a guess outside the bracket is replaced by its midpoint). Exact: the answer meets the deadline
+    and one node fewer does not.
+    """
+    first = max(1, math.ceil(start / node))
+    known: dict[int, float] = {}
+
+    def days(n_nodes: int) -> float:
+        if n_nodes not in known:
+            known[n_nodes] = days_at(n_nodes * node)
+        return known[n_nodes]
+
+    if days(first) <= deadline:
+        return first * node
+    lo, hi = first, first * 2  # lo misses; find an hi that meets
+    while days(hi) > deadline:
+        if math.isfinite(days(lo)) and math.isfinite(days(hi)) and days(hi) < days(lo):
+            slope = math.log(days(hi) / days(lo)) / math.log(hi / lo)  # < 0
+            jump = _power_step(hi, days(hi), deadline, slope, 8.0) if slope < 0 else hi * 2
+            nxt = max(hi + 1, math.ceil(jump * 1.02))
+        else:
+            nxt = hi * 2
+        lo, hi = hi, nxt
+        if hi * node > MAX_SOLVE_GPUS:
+            raise InputError(
+                f"--days {deadline:g}: not met even with {MAX_SOLVE_GPUS:,} chips (the batch leaves "
+                "the extra chips without work); allow more days"
+            )
+    while hi - lo > 1:
+        guess = (lo + hi) // 2
+        d_lo, d_hi = days(lo), days(hi)
+        if math.isfinite(d_lo) and d_lo > d_hi > 0:
+            slope = math.log(d_hi / d_lo) / math.log(hi / lo)
+            if slope < 0:
+                guess = math.ceil(_power_step(lo, d_lo, deadline, slope, hi / lo))
+        mid = guess if lo < guess < hi else (lo + hi) // 2
+        lo, hi = (lo, mid) if days(mid) <= deadline else (mid, hi)
+    return hi * node

@@ -1,0 +1,400 @@
+"""Choosing the parallel layout of a training job: tensor × pipeline × context × data (× expert) parallel.
+
+Whatever the user pins (:class:`capacity.records.parallel.ParallelSpec`) is kept; the search fills in
+the rest:
+
+* t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
+  64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4, 8
+  and any v ≤ 8 dividing a stage's layers, when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM
+  allows); c context-parallel widths up to
+  64 that keep at least 4,096 tokens of a sequence per rank; b sequences per
+  micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the recomputation the caller passes (the step model
+  searches selective and full and keeps the faster, unless the user pins one);
+* d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
+  that minimises time per token when failures (which grow with the chips in use) cost more than the extra
+  replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
+  replica runs m = (batch / s) / (d·b) micro-batches per step (the average, not rounded);
+* e, MoE experts spread over the data-parallel ranks: g = gcd(E, d·c) (the largest width dividing both)
+  and g/2, g/4, g/8, since a narrower e keeps more of the all-to-all inside a node.
+
+The layout with the least wall time per token (failures included) whose memory fits wins; if none fits,
+the one that misses memory by least is reported with ``fits = False``. Memory:
+:mod:`capacity.formulas.memory`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+from capacity.core.errors import InputError
+from capacity.formulas import memory
+from capacity.formulas.shape import Shape
+from capacity.formulas.step_time import ChipRates, StepTerms, step_terms
+from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
+
+PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every divisor of L up to 64
+TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
+VIRTUAL_STAGES = (1, 2, 4, 8)
+CONTEXT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
+MICRO_BATCHES = (1, 2, 4)
+SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
+EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
+Key = tuple[float, ...]
+BOUND_SLACK = 0.002  # keep groups within the 0.1 % ties of the ranking
+MIN_CONTEXT_CHUNK = 4096  # context parallelism keeps at least this many tokens of a sequence per rank
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scored layout."""
+
+    per_token_s: float  # wall seconds per token, failures included
+    layout: Layout
+    terms: StepTerms
+    memory: memory.MemoryBreakdown
+    fits: bool
+
+
+def rank_key(c: Candidate) -> tuple[int, int, int, int]:
+    """Order of preference: time per token (to 0.1 %), then the simpler layout — less sharding, fewer
+    virtual stages, smaller micro-batches — when two are as fast."""
+    lay = c.layout
+    shard = ("zero1", "none", "zero2", "zero3").index(lay.sharding)
+    return round(math.log(c.per_token_s) * 1000), shard, lay.vp, lay.micro_batch
+
+
+@dataclass(frozen=True)
+class Search:
+    """What the search found: the chosen layout first, then the runners-up (``--layouts N``)."""
+
+    ranked: list[Candidate]
+
+    @property
+    def best(self) -> Candidate:
+        return self.ranked[0]
+
+
+_KERNELS: dict[tuple[object, ...], dict[tuple[int, int, int, int, str], float]] = {}
+MAX_SHARED_KERNELS = 512  # jobs whose kernel times are kept between searches
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything about the job the search needs besides the layout."""
+
+    sh: Shape
+    n_total: float
+    n_active: float
+    gpus: int
+    node_size: int
+    rates: ChipRates
+    seqs: int  # global batch in sequences
+    memory_bytes: float | None
+    optimizer_bytes_per_param: float  # fp32 optimizer states (12 for mixed-precision Adam)
+    optimizer_step_bytes_per_param: float  # HBM traffic of the optimizer step
+    elementwise_passes: float
+    loss_bytes_per_vocab: float
+    failure_per_chip: float  # failures per chip-hour × hours lost each
+    gradient_bytes: float = memory.GRADIENT_BYTES  # per gradient: 4 fp32, 2 with bf16 reduction
+    _kernels: dict[tuple[int, int, int, int, str], float] = field(default_factory=dict, compare=False)
+
+    def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
+        terms = step_terms(
+            self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
+            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
+        )  # fmt: skip
+        mem = mem or self.memory_of(lay)
+        fits = self.memory_bytes is None or mem.total <= self.memory_bytes
+        per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
+        return Candidate(per_token, lay, terms, mem, fits)
+
+    def kernel_seconds(self, t: int, c: int, b: int, ep: int, recompute: Recompute) -> float:
+        """Kernel time (matmul, attention, memory-bound) plus the MoE all-to-all of one micro-batch through
+        every layer on one chip: what no overlap or other layout choice removes, for the search's bound."""
+        key = (t, c, b, ep, recompute)
+        if not self._kernels:  # share with every search of the same model on the same chip (deadline solves)
+            if len(_KERNELS) > MAX_SHARED_KERNELS:
+                _KERNELS.clear()
+            self._kernels.update(_KERNELS.setdefault(self.kernel_key, {}))
+        if key not in self._kernels:
+            lay = Layout(
+                tp=t, pp=1, dp=max(1, ep // c), ep=ep, microbatches=1.0, node_size=self.node_size, cp=c,
+                micro_batch=b, recompute=recompute,
+            )  # fmt: skip
+            x = step_terms(
+                self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
+                self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
+            )  # fmt: skip
+            self._kernels[key] = _KERNELS[self.kernel_key][key] = (
+                x.matmul + x.attention + x.memory_bound + x.expert_comm
+            )
+        return self._kernels[key]
+
+    @property
+    def kernel_key(self) -> tuple[object, ...]:
+        """What the kernel times depend on: not the chip count, the batch or the memory."""
+        return (
+            self.sh, self.n_total, self.n_active, self.rates, self.node_size, self.elementwise_passes,
+            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
+        )  # fmt: skip
+
+    def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
+        return memory.per_gpu(
+            self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.rates.fp8_casts,
+            self.gradient_bytes,
+        )  # fmt: skip
+
+
+def check_pins(job: Job, pin: ParallelSpec) -> None:
+    """Raise :class:`InputError` (exit 2) when the pinned layout cannot exist for these chips and model."""
+    sh = job.sh
+    t, p, c, d = pin.tp or 1, pin.pp or 1, pin.cp or 1, pin.dp or 1
+    if t * p * c * d > job.gpus:
+        raise InputError(
+            f"--tp {t} x --pp {p} x --cp {c} x --dp {d} = {t * p * c * d} chips, more than --gpus {job.gpus}"
+        )
+    if sh.heads % t:
+        raise InputError(f"--tp {t} does not divide the model's {sh.heads} attention heads")
+    if p > sh.layers:
+        raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and p * pin.vp > sh.layers:
+        raise InputError(f"--vp {pin.vp} x --pp {p} is more model chunks than the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and pin.pp == 1:
+        raise InputError("--vp needs a pipeline (--pp 2 or more)")
+    if pin.vp and pin.vp > 1 and pin.pp and pin.dp and job.seqs / (pin.dp * (pin.micro_batch or 1)) < pin.pp:
+        raise InputError(
+            f"--vp {pin.vp}: the interleaved schedule needs at least --pp {pin.pp} micro-batches per "
+            "replica; raise --batch-tokens, or lower --dp or --micro-batch"
+        )
+    if sh.seq_len % c:
+        raise InputError(f"--cp {c} does not divide the sequence length {sh.seq_len}")
+    if pin.ep and pin.ep > 1:
+        if not sh.experts:
+            raise InputError("--ep: the model has no experts (dense model)")
+        if sh.experts % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the model's {sh.experts} experts")
+        if pin.dp and (pin.dp * c) % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the data-parallel ranks dp x cp = {pin.dp * c}")
+    if d * (pin.micro_batch or 1) > job.seqs:
+        raise InputError(
+            f"--dp {d} x --micro-batch {pin.micro_batch or 1} is more sequences than the global batch of "
+            f"{job.seqs}; raise --batch-tokens or lower --dp"
+        )
+
+
+def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
+    """(t, p, c, v, b, sharding) tuples to try, pins kept."""
+    sh = job.sh
+    tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= job.node_size and sh.heads % t == 0]
+    divisors = {p for p in range(1, min(sh.layers, 64) + 1) if sh.layers % p == 0}
+    pps = [pin.pp] if pin.pp else sorted(p for p in set(PIPELINE_DEPTHS) | divisors if p <= sh.layers)
+    cps = [pin.cp] if pin.cp else [
+        c for c in CONTEXT_WIDTHS
+        if c == 1 or (sh.seq_len % (2 * c) == 0 and sh.seq_len // c >= MIN_CONTEXT_CHUNK)
+    ]  # fmt: skip
+    bs = [pin.micro_batch] if pin.micro_batch else list(MICRO_BATCHES)
+    shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
+    for t in tps:
+        for p in pps:
+            per_stage = -(-sh.layers // p)  # and every v that splits a stage's layers evenly, up to 8
+            even = {v for v in range(2, 9) if per_stage % v == 0}
+            vs = (
+                [pin.vp]
+                if pin.vp
+                else sorted(v for v in set(VIRTUAL_STAGES) | even if v == 1 or p * v <= sh.layers)
+            )
+            for c in cps:
+                if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
+                    continue
+                for v in vs:
+                    if v > 1 and p == 1:
+                        continue
+                    for b in bs:
+                        for shard in shards:
+                            yield t, p, c, v, b, shard
+
+
+def best_width(
+    per_replica_work: float, fixed: float, failure_per_chip: float, chips_per_replica: int
+) -> float:
+    """Data-parallel width d minimising (A/d + B)·(1 + κ·d): d* = √(A / (B·κ)), κ = failure cost per replica.
+
+    A is the step time that divides among replicas (A/d), B the part that does not (bubble, exposed
+    gradient reduction), κ = failure rate × hours lost × chips per replica (see :mod:`capacity.data.goodput`).
+    A ≤ 0 (communication grows faster with d than the work shrinks) gives d* = 1.
+    """
+    kappa = failure_per_chip * chips_per_replica
+    if per_replica_work <= 0:
+        return 1.0
+    if fixed <= 0 or kappa <= 0:
+        return math.inf
+    return math.sqrt(per_replica_work / (fixed * kappa))
+
+
+def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
+    """(A, B) with step time ≈ A/d + B around width d: A the work shared among replicas (micro-batches,
+    optimizer shards, the ring's −C/d), B what is not (bubble, the exposed reduction's constant part)."""
+    d = lay.dp
+    per_micro = (terms.total - terms.bubble - terms.dp_comm_exposed - terms.optimizer) / lay.microbatches
+    work, fixed = seqs / lay.micro_batch * per_micro + terms.optimizer * d, terms.bubble
+    if terms.dp_comm_exposed > 0 and d > 1:  # exposed ≈ C·(1 − 1/d) − micro
+        c = (terms.dp_comm_exposed + per_micro) / (1.0 - 1.0 / d)
+        work, fixed = work - c, fixed + c - per_micro
+    return work, fixed
+
+
+def search(
+    job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1, beat: float = math.inf
+) -> Search:
+    """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
+    bound is no better than ``beat`` (seconds per token of a layout already known) are not searched."""
+    check_pins(job, pin)
+    sh, seqs = job.sh, job.seqs
+    fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
+    misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
+    counter = 0
+    seen: set[Layout] = set()
+
+    def layouts(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> list[Layout]:
+        if pin.ep or not sh.experts:
+            eps = [pin.ep or 1]
+        else:  # divides E and the data-parallel ranks; narrower keeps more of the all-to-all on the node
+            g = math.gcd(sh.experts, d * c)
+            eps = [g >> k for k in range(EXPERT_WIDTHS_TRIED) if g >> k >= 1 and g % (g >> k) == 0]
+        return [
+            Layout(
+                tp=t,
+                pp=p,
+                dp=d,
+                ep=ep,
+                microbatches=seqs / (d * b),
+                node_size=job.node_size,
+                cp=c,
+                vp=v,
+                micro_batch=b,
+                sharding=shard,
+                recompute=recompute,
+            )
+            for ep in dict.fromkeys(eps)
+        ]
+
+    def consider_all(lays: list[Layout]) -> Candidate | None:
+        scored = [c for lay in lays if (c := consider(lay)) is not None]
+        return min(scored, key=lambda c: c.per_token_s) if scored else None
+
+    def worst_kept(heap: list[tuple[Key, int, Candidate]]) -> Key:
+        return tuple(-x for x in heap[0][0]) if len(heap) >= keep else (math.inf,)
+
+    def consider(lay: Layout) -> Candidate | None:
+        nonlocal counter
+        if lay in seen or (lay.ep > 1 and (lay.dp * lay.cp) % lay.ep):
+            return None
+        if lay.vp > 1 and lay.microbatches < lay.pp:  # interleaving needs a micro-batch per stage in flight
+            return None
+        seen.add(lay)
+        mem = job.memory_of(lay)
+        need = mem.total
+        fits = job.memory_bytes is None or need <= job.memory_bytes
+        if not fits and (fitting or (need,) >= worst_kept(misses)):
+            return None
+        cand = job.score(lay, mem)
+        counter += 1
+        key: Key
+        if fits:
+            heap, key = fitting, rank_key(cand)
+            misses.clear()
+        else:
+            heap, key = misses, (need,)
+        if key < worst_kept(heap):
+            heapq.heappush(heap, (tuple(-x for x in key), -counter, cand))
+            if len(heap) > keep:
+                heapq.heappop(heap)
+        return cand
+
+    def worst_kept_fitting() -> float:
+        return max(cand.per_token_s for _, _, cand in fitting)
+
+    def fits_at(lay: Layout, d: int) -> bool:
+        at = replace(lay, dp=d, microbatches=seqs / (d * lay.micro_batch))
+        return job.memory_bytes is None or job.memory_of(at).total <= job.memory_bytes
+
+    def bound(t: int, p: int, c: int, v: int, b: int, widest: int) -> float:
+        """Least wall time per token any width d ≤ ``widest`` of this group can reach: its kernels and
+        all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of
+        the bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b)
+        is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
+        cap = 1 if pin.ep or not sh.experts else min(sh.experts, widest * c)
+        key = (t, c, b, cap)
+        if key not in least_kernels:
+            if pin.ep or not sh.experts:
+                eps = [pin.ep or 1]
+            else:  # every width the search may pick: the divisors of E up to the ranks
+                eps = [e for e in range(1, cap + 1) if sh.experts % e == 0]
+            least_kernels[key] = min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
+        stage_share = -(-sh.layers // p) / sh.layers
+        kernels = least_kernels[key] * stage_share
+        bubble = (p - 1) * b / (v * seqs)
+        return kernels / (b * sh.seq_len) * (1.0 / widest + job.failure_per_chip * t * p * c + bubble)
+
+    least_kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
+    groups = []
+    bounds: dict[tuple[int, int, int, int, int], tuple[float, int]] = {}  # the same for every sharding
+    for t, p, c, v, b, shard in _grid(job, pin):
+        point = (t, p, c, v, b)
+        if point not in bounds:
+            widest = min(job.gpus // (t * p * c), seqs // b)
+            if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
+                widest = min(widest, seqs // (b * p))
+            bounds[point] = (bound(t, p, c, v, b, pin.dp or widest) if widest >= 1 else math.inf, widest)
+        least, widest = bounds[point]
+        if widest >= 1:
+            groups.append((least, t, p, c, v, b, shard, widest))
+    groups.sort(key=lambda g: g[0])  # stable: ZeRO-1 before ZeRO-3 at the same point
+
+    zero1_fits: set[tuple[int, int, int, int, int]] = set()
+    for least, t, p, c, v, b, shard, widest in groups:
+        if least > beat * (1.0 + BOUND_SLACK) or (
+            len(fitting) >= keep and least > worst_kept_fitting() * (1.0 + BOUND_SLACK)
+        ):
+            break  # every group left is slower than the layouts kept, whatever its communication
+        point = (t, p, c, v, b)
+        if shard == "zero3" and point in zero1_fits and not sh.experts:
+            continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
+        if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
+            zero1_fits.add(point)
+        if pin.dp:
+            consider_all(layouts(t, p, c, v, b, shard, pin.dp))
+            continue
+        top = consider_all(layouts(t, p, c, v, b, shard, widest))
+        unit = pin.ep or (1 << (min(sh.experts, widest * c).bit_length() - 1) if sh.experts else 1)
+        aligned = (widest * c // unit * unit) // c  # the widest d whose d·c the experts divide evenly
+        if 1 <= aligned < widest and (aligned * c) % unit == 0:
+            top = min(
+                (x for x in (top, consider_all(layouts(t, p, c, v, b, shard, aligned))) if x is not None),
+                key=lambda x: x.per_token_s,
+                default=None,
+            )
+        if top is None:
+            continue
+        work, fixed = _split(top.terms, top.layout, seqs)
+        d_star = best_width(work, fixed, job.failure_per_chip, t * p * c)
+        if d_star < widest:  # the full width is not worth it: try the best narrower widths that fit
+            low = max(1, math.floor(d_star))
+            lo, hi = min(widest, low + 1), widest
+            if not fits_at(top.layout, lo) and fits_at(top.layout, hi):
+                while hi - lo > 1:  # memory per chip falls as d grows: the narrowest that fits
+                    mid = (lo + hi) // 2
+                    lo, hi = (lo, mid) if fits_at(top.layout, mid) else (mid, hi)
+                lo = hi
+            for d in {low, lo}:
+                consider_all(layouts(t, p, c, v, b, shard, d))
+    heap = fitting or misses
+    if not heap and beat < math.inf:
+        return Search(ranked=[])
+    if not heap:
+        raise InputError(f"no layout of {job.gpus} chips can run the job with the pinned {pin.pinned()}")
+    ranked = [cand for _, _, cand in sorted(heap, reverse=True)]
+    return Search(ranked=ranked)

@@ -1,0 +1,133 @@
+"""The one place each request is built, for every front end: ``train``/``serve``/``compare`` flags,
+scenario files, ``validate`` and the Python API all call :func:`training_request` or
+:func:`serving_request`, so a default or a check written here holds everywhere.
+
+They take what a user has — a model id, a ``config.json`` path, a :class:`ModelPreset` or inline numbers; a
+chip id or :class:`Chip` — resolve it, apply the defaults that depend on it (the 16-bit format a chip
+runs, :func:`capacity.records.choices.sixteen_bit`; the preset's training tokens) and the serving checks,
+and return the validated request. A value outside a field's range raises
+:class:`pydantic.ValidationError` (each front end names its own flag or YAML field); anything else wrong
+raises :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from capacity.core.errors import InputError
+from capacity.data.calibration import Calibration
+from capacity.data.catalog import load_chips
+from capacity.data.model_source import InlineModel, model_of
+from capacity.estimate.serve import ServeRequest
+from capacity.estimate.train_io import TrainRequest
+from capacity.formulas.flops import FlopsConvention, Recompute
+from capacity.records.chip import Chip
+from capacity.records.choices import Economics, KvPrecision, Traffic, TrainPrecision, sixteen_bit
+from capacity.records.model_spec import ModelPreset
+from capacity.records.parallel import ParallelSpec
+
+ModelInput = str | ModelPreset | InlineModel
+SERVING_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4")
+
+
+def chip_of(chip: str | Chip | None) -> Chip | None:
+    """A chip id or alias looked up in the catalogue (unknown ids raise with suggestions)."""
+    return load_chips().get(chip) if isinstance(chip, str) else chip
+
+
+def training_request(
+    *,
+    model: ModelInput | None = None,
+    tokens: float | None = None,
+    params: float | None = None,
+    active_params: float | None = None,
+    chip: str | Chip | None = None,
+    gpus: int | None = None,
+    deadline_days: float | None = None,
+    capacity_pflops: float | None = None,
+    mfu: float | None = None,
+    precision: TrainPrecision | str | None = None,
+    flops_convention: FlopsConvention = "6nd",
+    recompute: Recompute | None = None,
+    parallel: ParallelSpec | None = None,
+    layouts: int = 1,
+    seq_len: int | None = None,
+    batch_tokens: float | None = None,
+    node_size: int | None = None,
+    economics: Economics | None = None,
+    calibration: Calibration | None = None,
+    uncertainty: bool = False,
+    name: str = "inline",
+    base_dir: Path | None = None,
+) -> TrainRequest:
+    """A training request. ``model`` may be inline numbers (a scenario's ``model: {params: ...}``), which
+    give ``params``/``active_params``; ``tokens`` defaults to the preset's recorded count; the precision
+    defaults (in the planner) to :func:`sixteen_bit` of the chip. ``int4`` is not a training precision."""
+    preset, inline = (None, None) if model is None else model_of(model, name, base_dir)
+    if inline is not None:
+        if params is not None or active_params is not None:
+            raise InputError("give the parameter count once: inline in the model, or as params")
+        params, active_params = inline.params, inline.active_params
+        preset = None  # training reads the counts; an inline architecture only matters for serving
+    if precision == "int4":
+        raise InputError(
+            "precision int4: integer training is not modelled; use bf16, fp16, fp8, tf32 or fp32"
+        )
+    return TrainRequest(
+        tokens=tokens,  # type: ignore[arg-type]  # None: TrainRequest takes the preset's count
+        model=preset, params=params, active_params=active_params, chip=chip_of(chip),
+        gpus=gpus, deadline_days=deadline_days, capacity_pflops=capacity_pflops, mfu=mfu,
+        precision=precision,  # type: ignore[arg-type]  # a str pydantic checks against the literal
+        flops_convention=flops_convention, recompute=recompute, parallel=parallel or ParallelSpec(),
+        layouts=layouts, seq_len=seq_len, batch_tokens=batch_tokens, node_size=node_size,
+        economics=economics or Economics(), calibration=calibration, uncertainty=uncertainty,
+    )  # fmt: skip
+
+
+def serving_request(
+    *,
+    model: ModelInput,
+    chip: str | Chip | None,
+    input_tokens: int,
+    output_tokens: int,
+    params: float | None = None,
+    gpus_per_replica: int | None = None,
+    precision: str | None = None,
+    kv_precision: KvPrecision | None = None,
+    traffic: Traffic | None = None,
+    ttft_ms: float | None = None,
+    tpot_ms: float | None = None,
+    max_batch: int | None = None,
+    stack: str | None = None,
+    stack_efficiency: float | None = None,
+    node_size: int | None = None,
+    economics: Economics | None = None,
+    calibration: Calibration | None = None,
+    name: str = "inline",
+    base_dir: Path | None = None,
+) -> ServeRequest:
+    """A serving request. The weights default to :func:`sixteen_bit` of the chip (fp16 on chips without a
+    bf16 peak, as training does); serving needs the architecture (it sizes the KV cache), one chip, and a
+    weight format (not fp32/tf32)."""
+    preset, inline = model_of(model, name, base_dir)
+    if preset is None:
+        raise InputError("serving needs the architecture (layers, hidden_size, heads), or a preset id")
+    if inline is not None and inline.active_params is not None:
+        raise InputError("serving an inline MoE model is not supported; use a preset id or a config.json")
+    found = chip_of(chip)
+    if found is None:
+        raise InputError("serving needs a chip")
+    weights = precision or sixteen_bit(found)
+    if weights not in SERVING_PRECISIONS:
+        raise InputError(
+            f"precision {weights}: not a serving weight format; use {', '.join(SERVING_PRECISIONS)}"
+        )
+    return ServeRequest(
+        model=preset, chip=found, input_tokens=input_tokens, output_tokens=output_tokens, params=params,
+        gpus_per_replica=gpus_per_replica,
+        weight_precision=weights,  # type: ignore[arg-type]  # checked above
+        kv_precision=kv_precision,
+        traffic=traffic, ttft_ms=ttft_ms, tpot_ms=tpot_ms, max_batch=max_batch, stack=stack,
+        stack_efficiency=stack_efficiency, node_size=node_size, economics=economics or Economics(),
+        calibration=calibration,
+    )  # fmt: skip

@@ -1,0 +1,353 @@
+"""Serving planner: model + chip + traffic + latency targets → replicas, GPUs, cost per query, power.
+
+Steady state under continuous batching with chunked prefill: a replica of g chips runs decode steps of
+batch b; each step also carries the prefill of the b / s_out queries that finish in it. So one step costs
+    FLOPs  = b · (2·N + 4·L·c̄·d) + (b / s_out) · prefill(s_in)          c̄ = s_in + s_out/2 (mean context)
+    bytes  = weights (MoE: experts the step's tokens touch) + b · c̄ · KV bytes/token
+and takes the roofline of the two plus tensor-parallel all-reduces (:mod:`capacity.formulas.roofline`).
+TPOT is the step time; throughput b / step; TTFT a lone prefill plus one step. The batch is the largest
+that fits the KV cache (paged: mean context), the engine cap and the latency targets.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from capacity.core.errors import InputError
+from capacity.core.units import MEMORY_BYTES_PER_GB
+from capacity.data.assumptions import Assumptions, Efficiency, ServingDefaults
+from capacity.data.calibration import Calibration, applies_to
+from capacity.data.efficiency import matmul_fraction, peak_tflops
+from capacity.data.provenance import Assumed, Provenance
+from capacity.estimate.serving_cost import operating_costs
+from capacity.formulas import roofline
+from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
+from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s
+from capacity.formulas.params import ffn_params
+from capacity.records.chip import Chip, Dtype
+from capacity.records.choices import Economics, KvPrecision, Traffic, WeightPrecision, sixteen_bit
+from capacity.records.model_spec import ModelPreset
+
+REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64)
+
+
+class ServeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, allow_inf_nan=False)
+
+    model: ModelPreset
+    chip: Chip
+    input_tokens: int = Field(gt=0)
+    output_tokens: int = Field(gt=0)
+    params: float | None = Field(default=None, gt=0, description="override the preset's parameter count")
+    gpus_per_replica: int | None = Field(default=None, ge=1, le=64)
+    weight_precision: WeightPrecision = "bf16"
+    kv_precision: KvPrecision | None = None
+    traffic: Traffic | None = None
+    ttft_ms: float | None = Field(default=None, gt=0)
+    tpot_ms: float | None = Field(default=None, gt=0)
+    max_batch: int | None = Field(default=None, ge=1)
+    stack: str | None = None
+    stack_efficiency: float | None = Field(default=None, gt=0, le=1)
+    node_size: int | None = Field(default=None, ge=1)
+    economics: Economics = Field(default_factory=Economics)
+    calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+
+    @model_validator(mode="after")
+    def _one_stack(self) -> ServeRequest:
+        if self.stack is not None and self.stack_efficiency is not None:
+            raise ValueError("give --stack or --stack-efficiency, not both")
+        return self
+
+
+class ServeEstimate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    chip: str
+    weight_precision: str
+    kv_precision: str
+    compute_precision: str
+    input_tokens: int
+    output_tokens: int
+    flops_per_query: float
+    prefill_flops_per_query: float
+    weights_gb: float
+    kv_bytes_per_token: float
+    gpus_per_replica: int
+    max_batch_for_memory: int
+    batch_size: int
+    batch_limited_by: str
+    compute_bound_batch: float
+    decode_regime: str
+    ttft_ms: float
+    tpot_ms: float
+    slo_met: bool
+    output_tokens_per_s_per_replica: float
+    queries_per_s_per_replica: float
+    stack_efficiency: float
+    queries_per_s_average: float | None
+    queries_per_s_peak: float | None
+    replicas: int
+    gpus: int
+    utilisation: float | None
+    aggregate_peak_pflops: float
+    pricing: str
+    gpu_hour_usd: float | None
+    cost_usd_per_hour: float | None
+    cost_usd_per_month: float | None
+    cost_usd_per_query: float | None
+    cost_usd_per_million_output_tokens: float | None
+    facility_power_mw: float | None
+    energy_wh_per_query: float | None
+    currency: str
+    cost_per_month: float | None
+    assumptions: list[Assumed]
+    warnings: list[str]
+
+
+def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dtype:
+    """Math precision: W8A8/FP8 where the chip has that peak, else 16-bit (weight-only quantisation)."""
+    if weights in ("bf16", "fp16"):
+        peak_tflops(chip, weights)  # raises a clear error if the chip cannot run it
+        return weights
+    if weights in ("fp8", "int8") and chip.dense_peak(weights) is not None:
+        return weights
+    sixteen: Dtype = sixteen_bit(chip)
+    peak_tflops(chip, sixteen)
+    prov.note(
+        "compute_precision", sixteen, f"{weights} weights dequantised to {sixteen} (weight-only quantisation)"
+    )
+    return sixteen
+
+
+def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenance) -> float:
+    """Per-direction all-reduce bandwidth per chip: intra-node link, or the NIC when a replica spans nodes."""
+    if gpus > node:
+        if chip.inter_node_gbit_s is None:
+            raise InputError(
+                f"--gpus-per-replica {gpus} spans nodes but {chip.id} has no inter-node bandwidth"
+            )
+        raw, _ = inter_node_gb_s(chip)
+    else:
+        raw, warning = intra_node_gb_s(chip)
+        if warning:
+            prov.warnings.append(warning)
+    return raw * prov.pick(None, "link_efficiency", eff.link_efficiency)
+
+
+def estimate_serving(
+    req: ServeRequest, assumptions: Assumptions, efficiency: Efficiency, defaults: ServingDefaults
+) -> ServeEstimate:
+    """Size a serving deployment; see the module docstring for the model."""
+    prov = Provenance(assumptions)
+    m, chip, s_in, s_out = req.model, req.chip, req.input_tokens, req.output_tokens
+    if chip.memory_gb is None or chip.memory_bandwidth_gb_s is None:
+        raise InputError(f"--chip: {chip.id} has no published memory size or bandwidth; it cannot be sized")
+    n_total = req.params or m.params
+    n_active = n_total * (m.n_active / m.params)
+    kv_precision = req.kv_precision or ("fp16" if req.weight_precision == "fp16" else "bf16")
+    cdtype = compute_dtype(chip, req.weight_precision, prov)
+    weights = n_total * BYTES_PER_ELEMENT[req.weight_precision]
+    kv_tok = kv_bytes_per_token(m, BYTES_PER_ELEMENT[kv_precision])
+    usable = chip.memory_gb * MEMORY_BYTES_PER_GB * prov.pick(None, "memory_usable_fraction")
+    context = s_in + s_out / 2.0
+    if s_in + s_out > m.context_length:
+        prov.warnings.append(f"{s_in}+{s_out} tokens exceed {m.id}'s context length of {m.context_length}")
+
+    g = req.gpus_per_replica or _default_replica(weights, usable, m.heads, defaults, prov)
+    if m.heads % g:
+        raise InputError(
+            f"--gpus-per-replica {g}: tensor parallelism splits {m.id}'s {m.heads} attention heads evenly"
+        )
+    # KV bytes per token across the replica: split over min(g, KV heads) ranks and copied on the rest (GQA);
+    # MLA's single latent is held whole by every rank (vLLM's deepseek_v2 / MLA cache layout).
+    kv_copies = float(g) if m.mla is not None else g / min(g, m.kv_heads)
+    kv_tok_all = kv_tok * kv_copies
+    if kv_copies > 1:
+        prov.note("kv_cache_copies", kv_copies, f"the KV cache is held {kv_copies:g} times across {g} ranks")
+    free = g * usable - weights
+    if free < kv_tok_all * (s_in + s_out):
+        raise InputError(
+            f"--gpus-per-replica {g}: {weights / 1e9:,.0f} GB of weights leave no room for one sequence's KV "
+            f"cache on {g} x {chip.id}; use more GPUs per replica or lower precision"
+        )
+    b_mem = int(free // (kv_tok_all * context))
+    cap = req.max_batch or int(prov.pick(None, "max_batch", defaults.max_batch))
+
+    stack = req.stack_efficiency or prov.pick(
+        None, "stack_efficiency", defaults.stack(req.stack or defaults.default_stack)
+    )
+    cal = applies_to(req.calibration, chip, prov.warnings)
+    frac = matmul_fraction(chip, cdtype, efficiency, cal)
+    if cal is not None:
+        prov.note("matmul_fraction", round(frac.value, 4), frac.source)
+    flops_per_s = g * peak_tflops(chip, cdtype) * 1e12 * frac.value * stack
+    if cal is not None and cal.memory is not None:
+        hbm = cal.memory.fraction
+        prov.note(
+            "hbm_efficiency",
+            round(hbm, 4),
+            f"measured on this machine: copy {cal.memory.copy_gb_s:,.0f} GB/s",
+        )
+    else:
+        hbm = prov.pick(None, "hbm_efficiency", efficiency.hbm_efficiency)
+    bytes_per_s = g * chip.memory_bandwidth_gb_s * 1e9 * hbm * stack
+    node = req.node_size or int(prov.pick(None, "node_size"))
+    link = _link_gb_s(chip, g, node, efficiency, prov) if g > 1 else 1.0
+    alpha = prov.pick(None, "allreduce_latency_us", defaults.allreduce_latency_us)
+    width = m.attention_width
+    act_bytes = 2.0 * m.hidden_size  # one 16-bit activation vector per token
+    expert_bytes, dense_bytes = _expert_split(m, n_total, weights)
+
+    def weight_bytes(tokens: float) -> float:
+        if m.moe is None:
+            return weights
+        return dense_bytes + expert_bytes * roofline.experts_touched_fraction(
+            m.moe.experts, m.moe.top_k, tokens
+        )
+
+    def comm(tokens: float) -> float:
+        return 2 * m.layers * roofline.allreduce_s(tokens * act_bytes, g, link, alpha)
+
+    pf_flops = roofline.prefill_flops(n_active, m.layers, width, s_in)
+
+    def parts(b: int, with_prefill: bool = True) -> tuple[float, float, float]:
+        """(compute s, memory s, communication s) of one decode step of batch b (+ its share of prefill)."""
+        share = b / s_out if with_prefill else 0.0
+        tokens = b + share * s_in
+        flops = b * roofline.decode_flops_per_token(n_active, m.layers, width, context) + share * pf_flops
+        moved = weight_bytes(tokens) + b * context * kv_tok_all + tokens * kv_tok_all
+        return flops / flops_per_s, moved / bytes_per_s, comm(tokens)
+
+    def step(b: int) -> float:
+        compute, memory, talk = parts(b)
+        return max(compute, memory) + talk
+
+    prefill_alone = roofline.roofline_s(
+        pf_flops, weight_bytes(s_in) + s_in * kv_tok_all, flops_per_s, bytes_per_s
+    ) + comm(s_in)
+
+    def ttft(b: int) -> float:
+        """A new query's prefill, after the decode step in flight (without its prefill chunks) finishes."""
+        compute, memory, talk = parts(b, with_prefill=False)
+        return prefill_alone + max(compute, memory) + talk
+
+    b_top, limit = (b_mem, "memory") if b_mem <= cap else (cap, "engine cap")
+    batch, slo_met = _batch_under_slo(b_top, step, ttft, req.tpot_ms, req.ttft_ms)
+    if batch < b_top:
+        limit = "latency target"
+    if not slo_met:
+        prov.warnings.append(
+            f"no batch meets the latency targets: at batch 1 TTFT is {ttft(1) * 1e3:,.0f} ms and TPOT "
+            f"{step(1) * 1e3:,.1f} ms on {g} x {chip.id}; use more GPUs per replica, lower precision "
+            "or a faster chip"
+        )
+    t = step(batch)
+    compute_s, memory_s, _ = parts(batch)
+    regime = "compute-bound" if compute_s >= memory_s else "memory-bound"
+    qps_rep = batch / s_out / t
+    b_star = roofline.compute_bound_batch(flops_per_s, BYTES_PER_ELEMENT[req.weight_precision], bytes_per_s)
+
+    qps_avg = qps_peak = None
+    replicas = 1
+    if req.traffic is not None:
+        qps_avg = _average_qps(req.traffic, defaults, prov)
+        qps_peak = qps_avg * prov.pick(
+            req.traffic.peak_to_average, "peak_to_average", defaults.peak_to_average
+        )
+        replicas = max(1, math.ceil(qps_peak / qps_rep * (1 - 1e-12)))
+    gpus = replicas * g
+    served_qps = qps_avg if qps_avg is not None else qps_rep
+    money = operating_costs(req.economics, chip, gpus, served_qps, s_out, defaults, prov)
+
+    return ServeEstimate(
+        model=m.id,
+        chip=chip.id,
+        weight_precision=req.weight_precision,
+        kv_precision=kv_precision,
+        compute_precision=cdtype,
+        input_tokens=s_in,
+        output_tokens=s_out,
+        flops_per_query=pf_flops + sum_decode_flops(n_active, m.layers, width, s_in, s_out),
+        prefill_flops_per_query=pf_flops,
+        weights_gb=weights / 1e9,
+        kv_bytes_per_token=kv_tok,
+        gpus_per_replica=g,
+        max_batch_for_memory=b_mem,
+        batch_size=batch,
+        batch_limited_by=limit,
+        compute_bound_batch=b_star,
+        decode_regime=regime,
+        ttft_ms=ttft(batch) * 1e3,
+        tpot_ms=t * 1e3,
+        slo_met=slo_met,
+        output_tokens_per_s_per_replica=batch / t,
+        queries_per_s_per_replica=qps_rep,
+        stack_efficiency=stack,
+        queries_per_s_average=qps_avg,
+        queries_per_s_peak=qps_peak,
+        replicas=replicas,
+        gpus=gpus,
+        utilisation=None if qps_avg is None else qps_avg / (replicas * qps_rep),
+        aggregate_peak_pflops=gpus * peak_tflops(chip, cdtype) / 1000.0,
+        pricing=req.economics.pricing,
+        **money,
+        assumptions=prov.assumed,
+        warnings=prov.warnings,
+    )
+
+
+def sum_decode_flops(n_active: float, layers: int, width: float, s_in: int, s_out: int) -> float:
+    """Σ over generated tokens of 2·N + 4·L·d·context, context growing from s_in to s_in + s_out − 1."""
+    mean_context = s_in + (s_out - 1) / 2.0
+    return s_out * roofline.decode_flops_per_token(n_active, layers, width, mean_context)
+
+
+def _expert_split(m: ModelPreset, n_total: float, weights: float) -> tuple[float, float]:
+    """(bytes in routed experts, bytes elsewhere), scaled to the requested parameter count."""
+    if m.moe is None:
+        return 0.0, weights
+    moe_layers = m.moe.moe_layers or m.layers
+    expert_params = moe_layers * m.moe.experts * ffn_params(m.hidden_size, m.moe.expert_ffn_size, m.glu)
+    share = min(1.0, expert_params / m.params)
+    return weights * share, weights * (1 - share)
+
+
+def _default_replica(weights: float, usable: float, heads: int, d: ServingDefaults, prov: Provenance) -> int:
+    frac = prov.pick(None, "weight_fraction_of_memory", d.weight_fraction_of_memory)
+    for g in REPLICA_SIZES:
+        if weights <= frac * g * usable and heads % g == 0:
+            return g
+    raise InputError(
+        f"the model's {weights / 1e9:,.0f} GB of weights fit on no replica of up to 64 chips "
+        f"({usable / 1e9:,.0f} GB usable each); use lower precision or a chip with more memory"
+    )
+
+
+def _batch_under_slo(
+    top: int, step: object, ttft: object, tpot_ms: float | None, ttft_ms: float | None
+) -> tuple[int, bool]:
+    """Largest batch ≤ ``top`` whose step time and TTFT meet the targets (both grow with the batch)."""
+
+    def ok(b: int) -> bool:
+        return (tpot_ms is None or step(b) * 1e3 <= tpot_ms) and (ttft_ms is None or ttft(b) * 1e3 <= ttft_ms)  # type: ignore[operator]
+
+    if ok(top):
+        return top, True
+    if not ok(1):
+        return 1, False
+    return bisect_right(range(1, top + 1), False, key=lambda b: not ok(b)), True
+
+
+def _average_qps(t: Traffic, d: ServingDefaults, prov: Provenance) -> float:
+    if t.qps is not None:
+        return t.qps
+    if t.queries_per_day is not None:
+        return t.queries_per_day / 86_400
+    if t.visits_per_month is not None:
+        days = prov.pick(None, "days_per_month", d.days_per_month)
+        return t.visits_per_month * t.queries_per_visit / (days * 86_400)
+    raise InputError("traffic: give --qps, --queries-per-day or --visits-per-month")

@@ -1,0 +1,96 @@
+"""Compare chip options for one workload: the same train or serve request on each chip, side by side.
+
+Each row has the chip's estimate (the keys of ``capacity train`` / ``capacity serve``), two efficiency
+figures that make chips of different size comparable — tokens per USD and tokens per kWh — and whether a US
+export licence is needed to buy the chip in China. A chip that cannot run the workload (a precision it lacks,
+a model that fits no replica) gets a row with the reason instead of an estimate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from capacity.core.errors import InputError
+from capacity.records.chip import Chip
+
+SortKey = Literal["cost", "time", "energy", "gpus"]
+SORT_FIELDS: dict[str, dict[str, str]] = {
+    "train": {"cost": "cost_usd", "time": "wall_clock_days", "energy": "energy_mwh", "gpus": "gpus"},
+    "serve": {
+        "cost": "cost_usd_per_million_output_tokens",
+        "time": "tpot_ms",
+        "energy": "energy_wh_per_query",
+        "gpus": "gpus",
+    },
+}
+
+
+class ComparisonRow(BaseModel):
+    chip: str
+    kind: str
+    us_licence_for_china: str
+    domestic_china: bool
+    tokens_per_usd: float | None
+    tokens_per_kwh: float | None
+    error: str | None
+    result: dict[str, Any]
+
+
+def _efficiency(kind: str, r: dict[str, Any]) -> tuple[float | None, float | None]:
+    """Tokens per USD and per kWh: training tokens for a run, output tokens for serving."""
+    if kind == "train":
+        tokens, usd, mwh = r["tokens"], r.get("cost_usd"), r.get("energy_mwh")
+        return (tokens / usd if usd else None), (tokens / (mwh * 1000) if mwh else None)
+    per_m, wh = r.get("cost_usd_per_million_output_tokens"), r.get("energy_wh_per_query")
+    return (1e6 / per_m if per_m else None), (r["output_tokens"] / (wh / 1000) if wh else None)
+
+
+def compare(
+    chips: list[Chip], kind: Literal["train", "serve"], estimate: Callable[[Chip], dict[str, Any]],
+    sort: SortKey = "cost",
+) -> list[ComparisonRow]:  # fmt: skip
+    """Run ``estimate`` for every chip; rows sorted by ``sort`` (chips that could not run go last)."""
+    rows = []
+    for chip in chips:
+        try:
+            result, error = estimate(chip), None
+        except InputError as exc:
+            result, error = {}, str(exc)
+        if result.get("slo_met") is False:
+            error = "misses the latency target: " + ", ".join(
+                f"{k} {result[k]:,.1f}" for k in ("ttft_ms", "tpot_ms") if result.get(k) is not None
+            )
+        per_usd, per_kwh = _efficiency(kind, result) if error is None else (None, None)
+        rows.append(
+            ComparisonRow(
+                chip=chip.id,
+                kind=kind,
+                us_licence_for_china=chip.export_control.us_licence_for_china,
+                domestic_china=chip.domestic_china,
+                tokens_per_usd=per_usd,
+                tokens_per_kwh=per_kwh,
+                error=error,
+                result=result,
+            )
+        )
+    field = SORT_FIELDS[kind][sort]
+
+    def key(row: ComparisonRow) -> tuple[int, float]:
+        value = row.result.get(field)
+        if value is None:
+            return (2, 0.0)
+        return (1 if row.error else 0, float(value))  # rows that miss a target go after those that meet it
+
+    return sorted(rows, key=key)
+
+
+def best_index(rows: list[dict[str, Any]], column: str, higher_is_better: bool) -> int | None:
+    """Row index holding the best value of ``column`` (None when no row has a value)."""
+    values = [(i, r[column]) for i, r in enumerate(rows) if isinstance(r.get(column), int | float)]
+    if len({v for _, v in values}) < 2:  # nothing to single out
+        return None
+    pick = max if higher_is_better else min
+    return pick(values, key=lambda iv: iv[1])[0]

@@ -1,0 +1,110 @@
+"""Check the serving model's maximum throughput against published engine measurements.
+
+Each benchmark row (engine, model, chip, GPUs, precisions, input/output lengths → output tokens/s at maximum
+load) is estimated with one model and one engine factor; no factor is tuned per row. The engine factor of a
+preset (e.g. ``tensorrt-llm``) is the median of published / ideal-roofline throughput over that engine's
+rows (:func:`engine_factor`), so for those rows this is an in-sample check.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+from pydantic import BaseModel
+
+from capacity.data.assumptions import Assumptions, Efficiency, ServingBenchmark, ServingDefaults
+from capacity.data.catalog import Catalog
+from capacity.estimate.requests import serving_request
+from capacity.estimate.serve import estimate_serving
+from capacity.records.chip import Chip
+from capacity.records.model_spec import ModelPreset
+
+
+class ServingCheck(BaseModel):
+    engine: str
+    model: str
+    chip: str
+    gpus: int
+    input_tokens: int | None
+    output_tokens: int | None
+    reported_tokens_per_s: float
+    estimated_tokens_per_s: float | None = None
+    error: float | None = None
+    batch_size: int | None = None
+    skipped: str | None = None
+
+
+class ServingReport(BaseModel):
+    checks: list[ServingCheck]
+    compared: int
+    median_abs_error: float | None
+    worst_abs_error: float | None
+    engine_factor_used: float
+    engine_factor_from_rows: float | None
+
+
+def _estimate(
+    row: ServingBenchmark, chips: Catalog[Chip], models: Catalog[ModelPreset], stack: float,
+    a: Assumptions, eff: Efficiency, d: ServingDefaults,
+) -> float:  # fmt: skip
+    request = serving_request(
+        model=models.get(row.model),
+        chip=chips.get(row.chip),
+        gpus_per_replica=row.gpus,
+        precision=row.weight_precision,
+        kv_precision=row.kv_precision,  # type: ignore[arg-type]
+        input_tokens=row.input_tokens or 1,
+        output_tokens=row.output_tokens or 1,
+        stack_efficiency=stack,
+    )
+    return estimate_serving(request, a, eff, d).output_tokens_per_s_per_replica
+
+
+def comparable(rows: list[ServingBenchmark], engine: str) -> list[ServingBenchmark]:
+    return [r for r in rows if r.engine == engine and r.input_tokens and r.output_tokens]
+
+
+def engine_factor(
+    rows: list[ServingBenchmark], engine: str, chips: Catalog[Chip], models: Catalog[ModelPreset],
+    a: Assumptions, eff: Efficiency, d: ServingDefaults,
+) -> float | None:  # fmt: skip
+    """Median of published / ideal (stack factor 1) throughput over the engine's comparable rows."""
+    ratios = [
+        r.output_tokens_per_s / _estimate(r, chips, models, 1.0, a, eff, d) for r in comparable(rows, engine)
+    ]
+    return statistics.median(ratios) if ratios else None
+
+
+def validate_serving(
+    rows: list[ServingBenchmark], chips: Catalog[Chip], models: Catalog[ModelPreset],
+    a: Assumptions, eff: Efficiency, d: ServingDefaults,
+) -> ServingReport:  # fmt: skip
+    stack = d.stack(d.default_stack).value
+    engine = d.default_stack
+    checks = []
+    for row in rows:
+        check = ServingCheck(
+            engine=row.engine, model=row.model, chip=row.chip, gpus=row.gpus, input_tokens=row.input_tokens,
+            output_tokens=row.output_tokens, reported_tokens_per_s=row.output_tokens_per_s,
+        )  # fmt: skip
+        if row.engine != engine:
+            checks.append(check.model_copy(update={"skipped": f"engine {row.engine} (no preset)"}))
+            continue
+        if not (row.input_tokens and row.output_tokens):
+            checks.append(check.model_copy(update={"skipped": "input/output lengths not published"}))
+            continue
+        est = _estimate(row, chips, models, stack, a, eff, d)
+        checks.append(
+            check.model_copy(
+                update={"estimated_tokens_per_s": est, "error": est / row.output_tokens_per_s - 1}
+            )
+        )
+    errors = [abs(c.error) for c in checks if c.error is not None]
+    return ServingReport(
+        checks=checks,
+        compared=len(errors),
+        median_abs_error=statistics.median(errors) if errors else None,
+        worst_abs_error=max(errors) if errors else None,
+        engine_factor_used=stack,
+        engine_factor_from_rows=engine_factor(rows, engine, chips, models, a, eff, d),
+    )

@@ -1,0 +1,72 @@
+"""The choices a request is made of: pricing, currency, precisions, economics and traffic.
+
+Every front end (the CLI, scenario files, ``compare``, ``validate``, the Python API) takes its vocabulary
+from here: the CLI lists the allowed values with :func:`typing.get_args` on these types, and a request's
+defaults that depend on the chip (:func:`sixteen_bit`) are decided in one place. ``None`` in a field
+means "use the documented default" from ``specs/assumptions.yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from capacity.records.chip import Chip, Dtype
+
+Pricing = Literal["cloud", "owned"]
+Currency = Literal["USD", "CNY"]
+TrainPrecision = Dtype  # fp32, tf32, bf16, fp16, fp8 (int8 is rejected with a reason)
+WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
+KvPrecision = Literal["bf16", "fp16", "fp8", "int8"]
+FlopsConvention = Literal["6nd", "palm"]  # C = 6·N·D, or PaLM's with attention (capacity/formulas/flops.py)
+
+PRICINGS: tuple[str, ...] = get_args(Pricing)
+CURRENCIES: tuple[str, ...] = get_args(Currency)
+TRAIN_PRECISIONS: tuple[str, ...] = get_args(TrainPrecision)
+WEIGHT_PRECISIONS: tuple[str, ...] = get_args(WeightPrecision)
+KV_PRECISIONS: tuple[str, ...] = get_args(KvPrecision)
+FLOPS_CONVENTIONS: tuple[str, ...] = get_args(FlopsConvention)
+
+
+def sixteen_bit(chip: Chip) -> Literal["bf16", "fp16"]:
+    """The 16-bit format a job runs in when none is given: bf16 where the chip has a published bf16
+    peak, else fp16 (Ascend 910A, V100, MLU370 and other parts without bf16)."""
+    return "bf16" if chip.bf16_dense_tflops is not None else "fp16"
+
+
+class Economics(BaseModel):
+    """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    pricing: Pricing = "cloud"
+    gpu_hour_usd: float | None = Field(default=None, gt=0)
+    gpu_price_usd: float | None = Field(default=None, gt=0, description="owned: price per accelerator")
+    pue: float | None = Field(default=None, ge=1, le=3)
+    grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0, le=2)
+    electricity_usd_per_kwh: float | None = Field(default=None, ge=0)
+    server_power_factor: float | None = Field(default=None, gt=0, le=5)
+    currency: Currency = "USD"
+    cny_per_usd: float | None = Field(default=None, gt=0)
+
+
+class Traffic(BaseModel):
+    """Serving load: one of an average rate per second, per day, or monthly visits."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    qps: float | None = Field(default=None, gt=0)
+    queries_per_day: float | None = Field(default=None, gt=0)
+    visits_per_month: float | None = Field(default=None, gt=0)
+    queries_per_visit: float = Field(default=1.0, gt=0)
+    peak_to_average: float | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_rate(self) -> Traffic:
+        given = [n for n in ("qps", "queries_per_day", "visits_per_month") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of qps, queries_per_day, visits_per_month")
+        if self.queries_per_visit != 1.0 and self.visits_per_month is None:
+            raise ValueError("queries_per_visit needs visits_per_month")
+        return self
