@@ -63,7 +63,7 @@ def _rows(compared: list[ComparisonRow], sort_field: str, fmt: OutputFormat) -> 
         if fmt is not OutputFormat.csv:
             value = r.result.get(sort_field)
             row["bar"] = "█" * max(1, round(BAR_WIDTH * value / top)) if value else ""
-        row["note"] = r.error
+        row["note"] = "; ".join(x for x in (r.error, r.note) if x) or None
         rows.append(row)
     return rows
 
@@ -80,9 +80,16 @@ def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> No
     shown = [r for r in compared if r.result.get(field) is not None]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(shown) + 1.2))
     colours = ["#c0392b" if r.domestic_china else "#2c7fb8" for r in shown][::-1]
-    ax.barh([r.chip for r in shown][::-1], [r.result[field] for r in shown][::-1], color=colours)
+    money = "usd" in field or field == "cost"
+    labels = [r.chip + (" (price assumed)" if money and r.price_assumed else "") for r in shown][::-1]
+    bars = ax.barh(labels, [r.result[field] for r in shown][::-1], color=colours)
+    for bar, r in zip(bars, shown[::-1], strict=True):
+        if money and r.price_assumed:  # a placeholder price: hatched, so no one ranks on it unawares
+            bar.set_hatch("//")
+            bar.set_alpha(0.5)
     ax.set_xlabel(field)
-    ax.set_title(f"{field} by chip (red: designed in China)")
+    hatched = "; hatched: price assumed, not a dated price for the chip" if money else ""
+    ax.set_title(f"{field} by chip (red: designed in China{hatched})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -135,13 +142,19 @@ def compare(
         skip = ("chip", "memory_fits", "min_gpus_for_memory", "gpus_per_replica")
         best = {}
         for c in rows[0]:
-            i = best_index(rows, c, c in HIGHER_IS_BETTER)
+            # a placeholder price is never the best value of a money column
+            money = "usd" in c or c == "cost"
+            ranked = [
+                {**row, c: None} if money and r.price_assumed else row
+                for row, r in zip(rows, compared, strict=True)
+            ]
+            i = best_index(ranked, c, c in HIGHER_IS_BETTER)
             if i is not None and c not in skip:
                 best[c] = i
         caption = (
             "Best value in each column in bold. tokens_per_usd and tokens_per_kwh: training tokens per "
-            "dollar "
-            "and per kWh (serving: output tokens)."
+            "dollar and per kWh (serving: output tokens). By cost, rows whose price is assumed (a "
+            "placeholder, see note) come after those with a dated price."
         )
         emit_rows(
             rows, fmt, title=f"{kind} on {len(rows)} chips, by {field}", highlight=best, caption=caption
@@ -158,6 +171,7 @@ def _json_row(r: ComparisonRow) -> dict[str, Any]:
         **extra,
         "us_licence_for_china": r.us_licence_for_china,
         "error": r.error,
+        "note": r.note,
     }
 
 

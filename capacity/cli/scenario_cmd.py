@@ -57,6 +57,8 @@ class Evaluated:
                 row["status"] = f"error: {r.error}"
             else:
                 row["status"] = "ok" if not r.violations else "; ".join(v.message for v in r.violations)
+                if r.result.get("price_assumed"):
+                    row["status"] = f"{row['status']} (price assumed: no dated price for this chip)"
             rows.append(row)
         for sc, grid, file in self.grids:
             header, body = grid_rows(sc, grid, file)

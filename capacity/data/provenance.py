@@ -19,6 +19,14 @@ class Assumed(BaseModel):
     source: str
 
 
+class PriceUsed(BaseModel):
+    """Which price an estimate's cost rests on: given, from the catalogue (with its date), or assumed."""
+
+    price_assumed: bool  # a placeholder, not a figure for this chip: rank on it with care
+    price_source: str
+    price_date: str | None  # the newest snapshot's date (catalogue), the launch year (owned), or None
+
+
 class Provenance:
     """Collects assumed values and warnings while an estimate is computed."""
 
@@ -26,6 +34,7 @@ class Provenance:
         self.defaults = assumptions
         self.assumed: list[Assumed] = []
         self.warnings: list[str] = []
+        self.price: PriceUsed | None = None  # set when a cost is computed
 
     def note(self, name: str, value: float | str, source: str) -> None:
         if all(a.name != name for a in self.assumed):
@@ -42,23 +51,37 @@ class Provenance:
     def cloud_price(self, chip: Chip, given: float | None) -> float:
         """USD per GPU-hour: the user's, else the median catalogue snapshot, else the flagged fallback."""
         if given is not None:
+            self.price = PriceUsed(price_assumed=False, price_source="given (gpu_hour_usd)", price_date=None)
             return given
         if chip.cloud_prices:
             price = statistics.median(p.usd_per_gpu_hour for p in chip.cloud_prices)
             snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in chip.cloud_prices)
-            self.note("gpu_hour_usd", price, f"median of catalogue snapshots: {snaps}")
+            source = f"median of catalogue snapshots: {snaps}"
+            self.note("gpu_hour_usd", price, source)
+            newest = max(p.date for p in chip.cloud_prices)
+            self.price = PriceUsed(price_assumed=False, price_source=source, price_date=newest)
             return price
         price = self.pick(None, "cloud_usd_per_gpu_hour")
         self.warnings.append(f"no cloud price for {chip.id} in the catalogue: assumed {price} USD/GPU-hour")
+        fallback = self.defaults.cloud_usd_per_gpu_hour.source
+        self.price = PriceUsed(
+            price_assumed=True,
+            price_source=f"placeholder, no price for {chip.id} ({fallback})",
+            price_date=None,
+        )
         return price
 
     def gpu_price(self, chip: Chip, given: float | None) -> float:
         """USD per accelerator for owned hardware: the user's, else the catalogue's launch price."""
         if given is not None:
+            self.price = PriceUsed(price_assumed=False, price_source="given (gpu_price_usd)", price_date=None)
             return given
         if chip.launch_price is None:
             raise InputError(
                 f"--pricing owned: no launch price for {chip.id} in the catalogue; give --gpu-price-usd"
             )
         self.note("gpu_price_usd", chip.launch_price.usd, chip.launch_price.source)
+        self.price = PriceUsed(
+            price_assumed=False, price_source=chip.launch_price.source, price_date=chip.launch_price.date
+        )
         return chip.launch_price.usd

@@ -106,6 +106,9 @@ class ServeEstimate(BaseModel):
     cost_per_month: float | None
     assumptions: list[Assumed]
     warnings: list[str]
+    price_assumed: bool | None = None  # True: a placeholder price, not one for this chip
+    price_source: str | None = None
+    price_date: str | None = None
 
 
 def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dtype:
@@ -295,6 +298,7 @@ def estimate_serving(
         aggregate_peak_pflops=gpus * peak_tflops(chip, cdtype) / 1000.0,
         pricing=req.economics.pricing,
         **money,
+        **(prov.price.model_dump() if prov.price is not None else {}),
         assumptions=prov.assumed,
         warnings=prov.warnings,
     )

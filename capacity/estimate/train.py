@@ -293,6 +293,7 @@ def estimate_training(
         cost=None if cost_usd is None else cost_usd * rate,
         currency=econ.currency,
         capex_usd=capex,
+        **(prov.price.model_dump() if prov.price is not None else {}),
         facility_power_mw=power_mw,
         energy_mwh=energy_mwh,
         co2e_t=co2,

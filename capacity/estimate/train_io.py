@@ -142,6 +142,9 @@ class TrainEstimate(BaseModel):
     cost: float | None
     currency: str
     capex_usd: float | None
+    price_assumed: bool | None = None  # True: a placeholder price, not one for this chip
+    price_source: str | None = None
+    price_date: str | None = None
     # energy
     facility_power_mw: float | None
     energy_mwh: float | None

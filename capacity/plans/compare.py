@@ -36,6 +36,8 @@ class ComparisonRow(BaseModel):
     tokens_per_usd: float | None
     tokens_per_kwh: float | None
     error: str | None
+    price_assumed: bool | None = None  # the cost rests on a placeholder price, not one for this chip
+    note: str | None = None  # what the row lacks: a real price, a power figure
     result: dict[str, Any]
 
 
@@ -64,6 +66,11 @@ def compare(
                 f"{k} {result[k]:,.1f}" for k in ("ttft_ms", "tpot_ms") if result.get(k) is not None
             )
         per_usd, per_kwh = _efficiency(kind, result) if error is None else (None, None)
+        lacks = []
+        if result.get("price_assumed"):
+            lacks.append("price assumed (no dated price for this chip; give --gpu-hour-usd)")
+        if error is None and result and result.get("facility_power_mw") is None:
+            lacks.append("no power figure (TDP not published): energy and MW not estimated")
         rows.append(
             ComparisonRow(
                 chip=chip.id,
@@ -73,16 +80,20 @@ def compare(
                 tokens_per_usd=per_usd,
                 tokens_per_kwh=per_kwh,
                 error=error,
+                price_assumed=result.get("price_assumed"),
+                note="; ".join(lacks) or None,
                 result=result,
             )
         )
     field = SORT_FIELDS[kind][sort]
 
-    def key(row: ComparisonRow) -> tuple[int, float]:
+    def key(row: ComparisonRow) -> tuple[int, int, float]:
         value = row.result.get(field)
         if value is None:
-            return (2, 0.0)
-        return (1 if row.error else 0, float(value))  # rows that miss a target go after those that meet it
+            return (2, 0, 0.0)
+        # rows that miss a target go after those that meet it; by cost, a placeholder price after real ones
+        placeholder = 1 if sort == "cost" and row.price_assumed else 0
+        return (1 if row.error else 0, placeholder, float(value))
 
     return sorted(rows, key=key)
 
