@@ -30,7 +30,7 @@ def test_the_chain_names_every_factor_with_a_source() -> None:
     expected = ["parameters per token N", "training tokens D", "dense peak (bf16)", "GPUs"]
     expected += ["parallel layout", "matmul: GEMM fraction of peak", GOODPUT_ROW]
     expected += ["failures and restarts: failures_per_gpu_hour"]
-    expected += ["price per GPU-hour", "TDP", "PUE"]
+    expected += ["price per GPU-hour", "power per accelerator (facility basis)", "PUE"]
     assert set(expected) <= set(names)
     assert all(f.source for f in factors)
 

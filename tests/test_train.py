@@ -39,9 +39,13 @@ def test_gpt3_is_3640_pf_days() -> None:
 def test_gpt3_on_10k_v100_matches_patterson() -> None:
     # Patterson et al. 2021: 10,000 V100, 14.8 days, 1,287 MWh, 552 tCO2e at PUE 1.1, 0.429 kg/kWh.
     est = train(
-        model="gpt3-175b", tokens=300e9, chip="v100", gpus=10_000, mfu=0.197,
-        economics=Economics(pue=1.1, grid_kgco2e_per_kwh=0.429),
-    )  # fmt: skip
+        model="gpt3-175b",
+        tokens=300e9,
+        chip="v100",
+        gpus=10_000,
+        mfu=0.197,
+        economics=Economics(pue=1.1, grid_kgco2e_per_kwh=0.429, power_basis="gpu"),
+    )  # fmt: skip  (Patterson counts the accelerators' power: --power-basis gpu)
     assert est.wall_clock_days == pytest.approx(14.8, rel=0.03)
     assert est.energy_mwh == pytest.approx(1287, rel=0.15)
     assert est.co2e_t == pytest.approx(552, rel=0.15)
@@ -169,10 +173,25 @@ def test_owned_cost_by_hand() -> None:
 
 
 def test_energy_chain_by_hand() -> None:
+    """Facility basis: a DGX A100 draws at most 6.5 kW for 8 GPUs (its datasheet), 812.5 W per GPU; the GPU
+    basis counts the A100's 400 W TDP only (Meta's and BLOOM's accounting)."""
     est = train(params=7e9, tokens=1e12, chip="a100", gpus=100, mfu=0.5, economics=Economics(pue=1.2))
     hours = est.wall_clock_days * 24  # type: ignore[operator]
-    assert est.facility_power_mw == pytest.approx(100 * 400 * 1.2 / 1e6)
-    assert est.energy_mwh == pytest.approx(100 * 0.4 * 1.2 * hours / 1000)
+    assert est.facility_power_mw == pytest.approx(100 * 6500 / 8 * 1.2 / 1e6)
+    assert est.energy_mwh == pytest.approx(100 * 0.8125 * 1.2 * hours / 1000)
+    gpu = train(params=7e9, tokens=1e12, chip="a100", gpus=100, mfu=0.5,
+                economics=Economics(pue=1.2, power_basis="gpu"))  # fmt: skip
+    assert gpu.facility_power_mw == pytest.approx(100 * 400 * 1.2 / 1e6)
+    assert gpu.energy_mwh == pytest.approx(100 * 0.4 * 1.2 * hours / 1000)
+
+
+def test_1024_h100_draw_dgx_power_times_pue() -> None:
+    """Issue 13: 1,024 H100s are 128 DGX H100 at 10.2 kW each (NVIDIA's user guide), times PUE 1.25."""
+    est = train(params=70e9, tokens=2e12, chip="h100", gpus=1024)
+    assert est.facility_power_mw == pytest.approx(128 * 10.2e3 * 1.25 / 1e6, rel=0.10)
+    # a chip with no reference server in the catalogue: TDP x 1.8 (Epoch AI's chip-to-server ratio)
+    h800 = train(params=70e9, tokens=2e12, chip="h800", gpus=1024)
+    assert h800.facility_power_mw == pytest.approx(1024 * 700 * 1.8 * 1.25 / 1e6)
 
 
 def test_default_precision_falls_back_to_fp16_where_bf16_is_missing() -> None:

@@ -24,6 +24,7 @@ from capacity.records.choices import (
     CURRENCIES,
     FLOPS_CONVENTIONS,
     KV_PRECISIONS,
+    POWER_BASES,
     PRICINGS,
     TRAIN_PRECISIONS,
     WEIGHT_PRECISIONS,
@@ -113,7 +114,9 @@ ECONOMICS = (
     Opt("pue", float | None, f"Data-centre power usage effectiveness {SPECS_DEFAULT}."),
     Opt("grid_kgco2e_per_kwh", float | None, f"Grid carbon intensity, kgCO2e/kWh {SPECS_DEFAULT}."),
     Opt("electricity_usd_per_kwh", float | None, f"Owned: electricity price, USD/kWh {SPECS_DEFAULT}."),
-    Opt("server_power_factor", float | None, f"Server power per chip / TDP {SPECS_DEFAULT}."),
+    Opt("power_basis", str, f"{' or '.join(POWER_BASES)}: the reference server's power per chip (DGX/HGX "
+        "datasheets), or the chip's TDP only (GPU-only carbon accounting).", "facility"),
+    Opt("server_power_factor", float | None, "Power per chip / TDP, overriding --power-basis."),
     Opt("currency", str, f"{' or '.join(CURRENCIES)} for the converted cost field.", "USD"),
     Opt("cny_per_usd", float | None, f"Exchange rate for --currency CNY {SPECS_DEFAULT}."),
 )  # fmt: skip
@@ -150,6 +153,7 @@ def economics_of(opts: dict[str, Any]) -> Economics:
         grid_kgco2e_per_kwh=opts["grid_kgco2e_per_kwh"],
         electricity_usd_per_kwh=opts["electricity_usd_per_kwh"],
         server_power_factor=opts["server_power_factor"],
+        power_basis=choice(opts["power_basis"], POWER_BASES, "--power-basis"),
         currency=choice(opts["currency"].upper(), CURRENCIES, "--currency"), cny_per_usd=opts["cny_per_usd"],
     )  # fmt: skip
 

@@ -30,7 +30,10 @@ class Assumptions(_Strict):
 
     pue: Assumption
     server_power_factor: Assumption = Field(
-        description="average server power per accelerator / accelerator TDP"
+        description="power_basis gpu: power per accelerator / accelerator TDP"
+    )
+    system_power_per_tdp: Assumption = Field(
+        description="power_basis facility without a reference server: server power per accelerator / TDP"
     )
     grid_kgco2e_per_kwh: Assumption
     electricity_usd_per_kwh: Assumption

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from capacity.core.errors import InputError
 from capacity.data.assumptions import Assumption, Assumptions
 from capacity.records.chip import Chip
+from capacity.records.choices import Economics
 
 
 class Assumed(BaseModel):
@@ -70,6 +71,24 @@ class Provenance:
             price_date=None,
         )
         return price
+
+    def chip_watts(self, chip: Chip, econ: Economics) -> float | None:
+        """Power per accelerator, its server included, before PUE (None when nothing is published).
+
+        A ``server_power_factor`` the user gives multiplies the TDP. Else by ``power_basis``: ``facility``
+        takes the reference server's maximum power per accelerator (DGX/HGX datasheets, the figure a facility
+        provisions), or TDP x ``system_power_per_tdp`` without one; ``gpu`` takes TDP x
+        ``server_power_factor`` (1.0: Meta's and BLOOM's GPU-only accounting)."""
+        if econ.server_power_factor is not None:
+            return None if chip.tdp_w is None else chip.tdp_w * econ.server_power_factor
+        if econ.power_basis == "facility" and chip.system is not None:
+            watts = chip.system.power_w / chip.system.accelerators
+            self.note("power_per_chip_w", round(watts, 1), f"{chip.system.name}: {chip.system.source}")
+            return watts
+        if chip.tdp_w is None:
+            return None
+        factor = "system_power_per_tdp" if econ.power_basis == "facility" else "server_power_factor"
+        return chip.tdp_w * self.pick(None, factor)
 
     def gpu_price(self, chip: Chip, given: float | None) -> float:
         """USD per accelerator for owned hardware: the user's, else the catalogue's launch price."""

@@ -71,12 +71,11 @@ def training_percentiles(
         time = (kernels * k + overheads * o) / (kernels + overheads) * u
     price_given = given["gpu_hour_usd"] if est.get("pricing") == "cloud" else given["gpu_price_usd"]
     price = np.exp(rng.standard_normal(n) * s.price_log_sd.value) if price_given is None else np.ones(n)
-    spf_point = given["server_power_factor"] or a.server_power_factor.value
-    spf = (
-        rng.uniform(s.server_power_factor_low.value, s.server_power_factor_high.value, n) / spf_point
-        if given["server_power_factor"] is None
-        else np.ones(n)
-    )
+    # the power per chip varies by the width of the sourced range, centred on the point estimate (whichever
+    # power basis chose it), so the point is the band's middle, not its low end
+    low, high = s.server_power_factor_low.value, s.server_power_factor_high.value
+    centred = rng.uniform(low, high, n) / ((low + high) / 2)
+    spf = centred if given["server_power_factor"] is None else np.ones(n)
     pue_point = est.get("pue") or a.pue.value
     pue = (
         rng.uniform(s.pue_low.value, s.pue_high.value, n) / pue_point if given["pue"] is None else np.ones(n)

@@ -130,32 +130,32 @@ def explain_training(
                 source=source,
             )
         )
-    if est.energy_mwh is not None and chip.tdp_w is not None:
-        spf = req.economics.server_power_factor or a.server_power_factor.value
+    if est.energy_mwh is not None and est.facility_power_mw is not None and est.gpus:
         lo, hi = spreads.server_power_factor_low.value, spreads.server_power_factor_high.value
         plo, phi = spreads.pue_low.value, spreads.pue_high.value
         pue = est.pue or a.pue.value
-        tdp_source = chip.sources[chip.sources_for("tdp_w")[0] - 1].title
+        watts = est.facility_power_mw * 1e6 / (est.gpus * pue)
+        factor = req.economics.server_power_factor
+        mid = (lo + hi) / 2
+        if factor:
+            basis = f"given: TDP x {factor:g} (--server-power-factor)"
+        elif req.economics.power_basis == "facility" and chip.system is not None:
+            basis = f"{chip.system.name}: {chip.system.source} ({chip.system.accelerators} per server)"
+        elif req.economics.power_basis == "facility":
+            basis = f"TDP x {a.system_power_per_tdp.value:g}: {a.system_power_per_tdp.source}"
+        else:
+            basis = (
+                f"TDP x {a.server_power_factor.value:g} (--power-basis gpu): {a.server_power_factor.source}"
+            )
         rows += [
             Factor(
-                factor="TDP",
-                value=chip.tdp_w,
-                unit="W per GPU",
+                factor=f"power per accelerator ({req.economics.power_basis} basis)",
+                value=round(watts, 1),
+                unit="W, server included",
                 moves="energy, power, CO2e",
                 elasticity=1.0,
-                range_effect=None,
-                source=f"{chip.id}: {tdp_source}",
-            ),
-            Factor(
-                factor="server power / TDP",
-                value=spf,
-                unit="",
-                moves="energy, power, CO2e",
-                elasticity=1.0,
-                range_effect=None
-                if req.economics.server_power_factor
-                else f"energy x{lo / spf:.2f}-x{hi / spf:.2f}",
-                source=a.server_power_factor.source,
+                range_effect=None if factor else f"energy x{lo / mid:.2f}-x{hi / mid:.2f}",
+                source=basis,
             ),
             Factor(
                 factor="PUE",

@@ -24,13 +24,9 @@ def owned_usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> flo
         1, price, prov.pick(None, "server_capex_factor"), prov.pick(None, "network_capex_factor")
     )
     hourly = cost.amortised_usd(capex, 1.0, prov.pick(None, "hardware_life_years"))
-    if chip.tdp_w is not None:
-        watts = energy.facility_power_w(
-            1,
-            chip.tdp_w,
-            prov.pick(econ.server_power_factor, "server_power_factor"),
-            prov.pick(econ.pue, "pue"),
-        )
+    per_chip = prov.chip_watts(chip, econ)
+    if per_chip is not None:
+        watts = energy.facility_power_w(1, per_chip, 1.0, prov.pick(econ.pue, "pue"))
         hourly += cost.electricity_usd(
             watts / 1e6, prov.pick(econ.electricity_usd_per_kwh, "electricity_usd_per_kwh")
         )
@@ -56,15 +52,14 @@ def operating_costs(
     monthly = hourly * 24 * prov.pick(None, "days_per_month", d.days_per_month)
     per_query = hourly / (served_qps * 3600)
     power_mw = wh_per_query = None
-    if chip.tdp_w is None:
-        prov.warnings.append(f"{chip.id} has no published TDP: power and energy are not estimated")
-    else:
-        watts = energy.facility_power_w(
-            gpus,
-            chip.tdp_w,
-            prov.pick(econ.server_power_factor, "server_power_factor"),
-            prov.pick(econ.pue, "pue"),
+    per_chip = prov.chip_watts(chip, econ)
+    if per_chip is None:
+        prov.warnings.append(
+            f"{chip.id} has no published TDP or server power: no power figure, so power and energy are not "
+            "estimated"
         )
+    else:
+        watts = energy.facility_power_w(gpus, per_chip, 1.0, prov.pick(econ.pue, "pue"))
         power_mw = watts / 1e6
         wh_per_query = watts / served_qps / 3600
     rate = 1.0 if econ.currency == "USD" else prov.pick(econ.cny_per_usd, "cny_per_usd")

@@ -329,16 +329,17 @@ def _energy(
     chip: Chip, gpus: int, wall_days: float, pue: float, grid: float, econ: Economics, prov: Provenance,
     warnings: list[str],
 ) -> tuple[float | None, float | None, float | None]:  # fmt: skip
-    """Energy stage: (facility MW, MWh, tCO2e) of ``gpus`` chips over ``wall_days`` (formulas/energy.py)."""
-    if chip.tdp_w is None:
+    """Energy stage: (facility MW, MWh, tCO2e) of ``gpus`` chips over ``wall_days`` (formulas/energy.py),
+    at the power per chip :meth:`Provenance.chip_watts` chooses (``power_basis``)."""
+    watts = prov.chip_watts(chip, econ)
+    if watts is None:
         warnings.append(
-            f"{chip.id} has no published TDP: power, energy, carbon"
+            f"{chip.id} has no published TDP or server power: no power figure, so power, energy, carbon"
             + (" and the electricity cost" if econ.pricing == "owned" else "")
             + " are not estimated"
         )
         return None, None, None
-    spf = prov.pick(econ.server_power_factor, "server_power_factor")
-    power_w = energy.facility_power_w(gpus, chip.tdp_w, spf, pue)
+    power_w = energy.facility_power_w(gpus, watts, 1.0, pue)
     mwh = energy.energy_mwh(power_w, wall_days * 24.0)
     return power_w / 1e6, mwh, energy.co2e_tonnes(mwh, grid)
 

@@ -77,10 +77,8 @@ def _chip_constants(
         raise InputError(f"hardware.precision {precision}: integer training is not modelled")
     peak = peak_tflops(chip, precision) * TERA  # type: ignore[arg-type]
     mfu = sc.efficiency.mfu or np.nan
-    watts = np.nan
-    if chip.tdp_w is not None:
-        spf = prov.pick(econ.server_power_factor, "server_power_factor")
-        watts = chip.tdp_w * spf * prov.pick(econ.pue, "pue")
+    per_chip = prov.chip_watts(chip, econ)
+    watts = np.nan if per_chip is None else per_chip * prov.pick(econ.pue, "pue")
     price = prov.cloud_price(chip, econ.gpu_hour_usd)
     floor = np.nan
     if chip.memory_gb is not None:

@@ -114,6 +114,7 @@ def check_run(
         precision=run.precision,
         uncertainty=True,
         economics=Economics(
+            power_basis="gpu",  # the published runs count accelerator power only (Meta, BLOOM, Patterson)
             pue=run.pue,
             grid_kgco2e_per_kwh=run.grid_kgco2e_per_kwh,
             server_power_factor=run.avg_power_per_chip_w / chip.tdp_w

@@ -70,6 +70,16 @@ class CloudPrice(_Strict):
     source: str
 
 
+class SystemPower(_Strict):
+    """The vendor's reference server for the chip and its maximum input power (facility planning)."""
+
+    name: str
+    accelerators: int = Field(ge=1)
+    power_w: Positive = Field(description="maximum system input power, W (the datasheet's figure)")
+    source: str
+    url: str | None = None
+
+
 class ExportControl(_Strict):
     """US export-control status for buyers in China, as of the sources' dates."""
 
@@ -103,6 +113,10 @@ class Chip(_Strict):
     intra_node: Link
     inter_node_gbit_s: Positive | None = Field(description="typical scale-out NIC bandwidth per chip, Gbit/s")
     tdp_w: Positive | None
+    system: SystemPower | None = Field(
+        default=None,
+        description="reference server and its power: facility power per chip = power_w / accelerators",
+    )
 
     launch_price: LaunchPrice | None = None
     cloud_prices: list[CloudPrice] = Field(default_factory=list)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from capacity.records.chip import Chip, Dtype
 
 Pricing = Literal["cloud", "owned"]
+PowerBasis = Literal["facility", "gpu"]
 Currency = Literal["USD", "CNY"]
 TrainPrecision = Dtype  # fp32, tf32, bf16, fp16, fp8 (int8 is rejected with a reason)
 WeightPrecision = Literal["bf16", "fp16", "fp8", "int8", "int4"]
@@ -22,6 +23,7 @@ KvPrecision = Literal["bf16", "fp16", "fp8", "int8"]
 FlopsConvention = Literal["6nd", "palm"]  # C = 6·N·D, or PaLM's with attention (capacity/formulas/flops.py)
 
 PRICINGS: tuple[str, ...] = get_args(Pricing)
+POWER_BASES: tuple[str, ...] = get_args(PowerBasis)
 CURRENCIES: tuple[str, ...] = get_args(Currency)
 TRAIN_PRECISIONS: tuple[str, ...] = get_args(TrainPrecision)
 WEIGHT_PRECISIONS: tuple[str, ...] = get_args(WeightPrecision)
@@ -47,6 +49,11 @@ class Economics(BaseModel):
     grid_kgco2e_per_kwh: float | None = Field(default=None, ge=0, le=2)
     electricity_usd_per_kwh: float | None = Field(default=None, ge=0)
     server_power_factor: float | None = Field(default=None, gt=0, le=5)
+    power_basis: PowerBasis = Field(
+        default="facility",
+        description="facility: the reference server's power per accelerator (DGX/HGX datasheets), else TDP x "
+        "system_power_per_tdp; gpu: accelerator TDP x server_power_factor (Meta's and BLOOM's accounting)",
+    )
     currency: Currency = "USD"
     cny_per_usd: float | None = Field(default=None, gt=0)
 
