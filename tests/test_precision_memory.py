@@ -113,3 +113,19 @@ def test_chip_memory_is_binary() -> None:
     assert memory.min_chips(126e9, 80.0, 0.9) == 2
     assert memory.min_chips(3150e9, 80.0, 0.9) == 41
     assert memory.min_chips(77.3e9, 80.0, 0.9) == 1 and memory.min_chips(77.4e9, 80.0, 0.9) == 2
+
+
+def test_bridged_pairs_fall_back_to_pcie_beyond_the_pair() -> None:
+    """Issue 13: H100 PCIe cards are NVLink-bridged in pairs; a ring over 4 crosses PCIe Gen5 x16 (64 GB/s
+    one way), not the bridge's 300 GB/s."""
+    from capacity.data.assumptions import load_efficiency
+    from capacity.estimate.step_model import chip_rates
+    from capacity.formulas.step_time import ring_link
+
+    chip = load_chips().get("h100-pcie")
+    rates, _, _ = chip_rates(chip, "bf16", load_efficiency(), None, [])
+    link_eff = load_efficiency().link_efficiency.value
+    assert ring_link(2, 1, 8, rates) == pytest.approx(300e9 * link_eff)
+    assert ring_link(4, 1, 8, rates) == pytest.approx(64e9 * link_eff)
+    sxm, _, _ = chip_rates(load_chips().get("h100"), "bf16", load_efficiency(), None, [])
+    assert ring_link(4, 1, 8, sxm) == pytest.approx(450e9 * link_eff)  # NVSwitch: every chip of the node

@@ -25,7 +25,7 @@ from capacity.data.provenance import Assumed, Provenance
 from capacity.estimate.serving_cost import operating_costs
 from capacity.formulas import roofline
 from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
-from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s
+from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.formulas.params import ffn_params
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics, KvPrecision, Traffic, WeightPrecision, sixteen_bit
@@ -138,6 +138,9 @@ def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenan
         raw, warning = intra_node_gb_s(chip)
         if warning:
             prov.warnings.append(warning)
+        domain, beyond = scale_up_domain(chip)
+        if domain is not None and gpus > domain:  # bridged pairs: the rest of the ring crosses PCIe
+            raw = beyond
     return raw * prov.pick(None, "link_efficiency", eff.link_efficiency)
 
 

@@ -23,7 +23,7 @@ from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.goodput import Goodput, goodput, hours_lost_per_failure
 from capacity.estimate.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, search
 from capacity.formulas import memory
-from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s
+from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.formulas.shape import Shape
 from capacity.formulas.step_time import ChipRates, Share
 from capacity.records.chip import Chip, Dtype
@@ -131,6 +131,7 @@ def chip_rates(
     else:
         hbm = chip.memory_bandwidth_gb_s * 1e9
     intra, w1 = intra_node_gb_s(chip)
+    domain, beyond = scale_up_domain(chip)
     inter, w2 = inter_node_gb_s(chip)
     notes.extend(w for w in (w1, w2) if w)
     kernels = sm.training_kernel_efficiency.value  # in-training kernels vs the best microbenchmark
@@ -140,6 +141,8 @@ def chip_rates(
         attention_fraction=sm.attention_fraction_of_gemm.value,
         hbm_bytes_s=hbm * hbm_eff * kernels,
         intra_bytes_s=intra * 1e9 * eff.link_efficiency.value,
+        domain=domain,
+        beyond_domain_bytes_s=beyond * 1e9 * eff.link_efficiency.value,
         inter_bytes_s=inter * 1e9 * sm.network_efficiency.value,
         gemm_half_size=sm.gemm_half_size.value,
         fp8_casts=precision == "fp8",

@@ -23,6 +23,12 @@ def intra_node_gb_s(chip: Chip) -> tuple[float, str | None]:
     return link.bandwidth_gb_s / (1.0 if link.direction == "unidirectional" else 2.0), None
 
 
+def scale_up_domain(chip: Chip) -> tuple[int | None, float]:
+    """(chips joined at the intra-node rate, None for the whole node; GB/s one way between such domains)."""
+    link = chip.intra_node
+    return link.domain, link.beyond_domain_gb_s or PCIE4_X16_GB_S
+
+
 def inter_node_gb_s(chip: Chip) -> tuple[float, str | None]:
     """(GB/s one way per chip across nodes, a warning if the catalogue had no figure)."""
     if chip.inter_node_gbit_s is None:

@@ -95,6 +95,8 @@ class ChipRates:
     inter_bytes_s: float
     gemm_half_size: float
     fp8_casts: bool = False  # FP8 linear layers: inputs quantised (and transposed) before each GEMM
+    domain: int | None = None  # chips joined at intra_bytes_s (2: NVLink-bridged pairs); None: the node
+    beyond_domain_bytes_s: float = 0.0  # between domains of one node (PCIe), × collective efficiency
 
 
 @dataclass(frozen=True)
@@ -143,10 +145,18 @@ def half_ring(buffer_bytes: float, ranks: int, bytes_s: float) -> float:
     return 0.0 if ranks <= 1 else (ranks - 1) / ranks * buffer_bytes / bytes_s
 
 
+def in_node(ranks_span: int, rates: ChipRates) -> float:
+    """Bandwidth inside one node for chips ``ranks_span`` apart: the scale-up link within its domain (an
+    NVSwitch node, or a bridged pair), the PCIe path between domains (A100/H100 PCIe, H100 NVL)."""
+    if rates.domain is None or ranks_span <= rates.domain:
+        return rates.intra_bytes_s
+    return rates.beyond_domain_bytes_s
+
+
 def link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
     """Per-chip bandwidth of point-to-point traffic between chips ``ranks_span`` apart: inside one node,
     or across nodes through the chip's own network interface."""
-    return rates.intra_bytes_s if ranks_span <= node_size else rates.inter_bytes_s
+    return in_node(ranks_span, rates) if ranks_span <= node_size else rates.inter_bytes_s
 
 
 def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> float:
@@ -160,9 +170,9 @@ def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> floa
     DGX A100/H100 is close to 8 × the per-GPU NIC); with tp = 8 every group has one chip per node (k = 1).
     """
     if group <= 1 or group * stride <= node_size:
-        return rates.intra_bytes_s
+        return in_node(group * stride, rates)
     k = max(1, min(group, node_size // stride))
-    return min(rates.intra_bytes_s, k * rates.inter_bytes_s)
+    return min(in_node(min(group * stride, node_size), rates), k * rates.inter_bytes_s)
 
 
 def step_terms(
@@ -242,7 +252,7 @@ def step_terms(
     a2a_bytes *= (lay.ep - 1) / lay.ep  # a token routed to an expert on its own chip stays put
     span = lay.ep * t * c
     off_node = 0.0 if span <= lay.node_size else 1.0 - lay.node_size / span
-    a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / rates.intra_bytes_s)
+    a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / in_node(span, rates))
     expert_comm = a2a  # on the critical path (Megatron-Core's default; its overlap is opt-in since v0.14)
     pp_comm = (
         0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * p, lay.node_size, rates)

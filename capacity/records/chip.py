@@ -53,6 +53,14 @@ class Link(_Strict):
     name: str
     bandwidth_gb_s: Positive | None = Field(description="per chip, GB/s; direction in `direction`")
     direction: Literal["bidirectional", "unidirectional", "unstated"]
+    domain: int | None = Field(
+        default=None,
+        ge=1,
+        description="chips joined at bandwidth_gb_s (2: bridged pairs); null: the whole node",
+    )
+    beyond_domain_gb_s: Positive | None = Field(
+        default=None, description="one direction, GB/s, between domains of one node (the PCIe path)"
+    )
     note: str | None = None
 
 
