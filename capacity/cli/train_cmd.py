@@ -149,7 +149,8 @@ def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
     remedies = ["pin fewer fields"]
     remedies += [f"raise --{k}" for k in ("pp", "tp") if getattr(pins, k) is None]
     remedies += ["--sharding zero3"] if pins.sharding != "zero3" else []
-    remedies += ["--recompute full"] if request.recompute_pin != "full" else []
+    already_full = request.recompute_pin == "full" or est.recompute == "full"
+    remedies += [] if already_full else ["--recompute full"]
     pinned = ", ".join(f"{k} {getattr(pins, k)}" for k in pins.pinned())
     sys.stderr.write(
         f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per GPU"

@@ -128,7 +128,8 @@ def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dty
 
 def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenance) -> float:
     """Per-direction all-reduce bandwidth per chip: intra-node link, or the NIC when a replica spans nodes."""
-    if gpus > node:
+    domain, beyond = scale_up_domain(chip)
+    if gpus > node and not (domain and gpus <= domain):  # a replica beyond the scale-up domain
         if chip.inter_node_gbit_s is None:
             raise InputError(
                 f"--gpus-per-replica {gpus} spans nodes but {chip.id} has no inter-node bandwidth"
@@ -138,7 +139,6 @@ def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenan
         raw, warning = intra_node_gb_s(chip)
         if warning:
             prov.warnings.append(warning)
-        domain, beyond = scale_up_domain(chip)
         if domain is not None and gpus > domain:  # bridged pairs: the rest of the ring crosses PCIe
             raw = beyond
     return raw * prov.pick(None, "link_efficiency", eff.link_efficiency)

@@ -145,34 +145,45 @@ def half_ring(buffer_bytes: float, ranks: int, bytes_s: float) -> float:
     return 0.0 if ranks <= 1 else (ranks - 1) / ranks * buffer_bytes / bytes_s
 
 
-def in_node(ranks_span: int, rates: ChipRates) -> float:
-    """Bandwidth inside one node for chips ``ranks_span`` apart: the scale-up link within its domain (an
-    NVSwitch node, or a bridged pair), the PCIe path between domains (A100/H100 PCIe, H100 NVL)."""
-    if rates.domain is None or ranks_span <= rates.domain:
+def scale_up(ranks_span: int, node_size: int, rates: ChipRates) -> float | None:
+    """The scale-up rate between chips ``ranks_span`` apart, or None when they talk over the network.
+
+    The scale-up domain is the chip's (``domain``: 2 for NVLink-bridged pairs, 4,096 for a TPU v4 pod's
+    ICI torus) or else the node. Inside it: the intra-node link; inside the node but beyond a smaller
+    domain: the PCIe path (A100/H100 PCIe, H100 NVL)."""
+    domain = rates.domain or node_size
+    if ranks_span <= domain:
         return rates.intra_bytes_s
-    return rates.beyond_domain_bytes_s
+    if ranks_span <= node_size:
+        return rates.beyond_domain_bytes_s
+    return None
 
 
 def link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
-    """Per-chip bandwidth of point-to-point traffic between chips ``ranks_span`` apart: inside one node,
-    or across nodes through the chip's own network interface."""
-    return in_node(ranks_span, rates) if ranks_span <= node_size else rates.inter_bytes_s
+    """Per-chip bandwidth of point-to-point traffic between chips ``ranks_span`` apart: the scale-up
+    link, or across nodes the chip's own network interface."""
+    rate = scale_up(ranks_span, node_size, rates)
+    return rates.inter_bytes_s if rate is None else rate
 
 
 def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> float:
     """Per-chip bandwidth of a ring collective over ``group`` chips ``stride`` ranks apart.
 
-    Inside one node: the intra-node link. Across nodes NCCL runs one ring channel per network interface of
-    the group's chips on a node (one NIC per GPU on DGX/HGX systems, rail-optimised), so the k chips of
-    the group on each node together carry the ring across the node boundary at k × the per-chip network
-    bandwidth, capped by the intra-node link each chip's share also crosses: min(intra, k · inter). A data-
-    parallel group of 8 chips per node thus reduces at the node's 8 NICs (NCCL's multi-node busbw on
-    DGX A100/H100 is close to 8 × the per-GPU NIC); with tp = 8 every group has one chip per node (k = 1).
+    Inside the scale-up domain: its link (:func:`scale_up`). Across nodes NCCL runs one ring channel per
+    network interface of the group's chips on a node (one NIC per GPU on DGX/HGX systems, rail-optimised),
+    so the k chips of the group on each node together carry the ring across the node boundary at k × the
+    per-chip network bandwidth, capped by the link inside the node each chip's share also crosses:
+    min(intra, k · inter). A data-parallel group of 8 chips per node thus reduces at the node's 8 NICs
+    (NCCL's multi-node busbw on DGX A100/H100 is close to 8 × the per-GPU NIC); with tp = 8 every group
+    has one chip per node (k = 1).
     """
-    if group <= 1 or group * stride <= node_size:
-        return in_node(group * stride, rates)
+    span = group * stride
+    rate = scale_up(span, node_size, rates) if group > 1 else rates.intra_bytes_s
+    if rate is not None:
+        return rate
     k = max(1, min(group, node_size // stride))
-    return min(in_node(min(group * stride, node_size), rates), k * rates.inter_bytes_s)
+    inside = scale_up(min(span, node_size), node_size, rates) or rates.intra_bytes_s
+    return min(inside, k * rates.inter_bytes_s)
 
 
 def step_terms(
@@ -251,8 +262,10 @@ def step_terms(
     a2a_bytes = 4.0 * tokens * sh.routed_k * h * BYTES_16BIT / t * sh.moe_layers * stage_share  # per chip
     a2a_bytes *= (lay.ep - 1) / lay.ep  # a token routed to an expert on its own chip stays put
     span = lay.ep * t * c
-    off_node = 0.0 if span <= lay.node_size else 1.0 - lay.node_size / span
-    a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / in_node(span, rates))
+    reach = max(lay.node_size, rates.domain or 0)  # the chips one scale-up domain (or node) spans
+    off_node = 0.0 if span <= reach else 1.0 - reach / span
+    inside = link(min(span, reach), lay.node_size, rates)
+    a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / inside)
     expert_comm = a2a  # on the critical path (Megatron-Core's default; its overlap is opt-in since v0.14)
     pp_comm = (
         0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * p, lay.node_size, rates)
