@@ -34,8 +34,11 @@ def test_compare_ranks_real_prices_before_placeholders(cli: Any) -> None:
     assert h800["cost_usd"] < rows[0]["cost_usd"] and h800["price_assumed"] is True
     assert all(r["price_assumed"] for r in rows[1:])
     assert [r["cost_usd"] for r in rows[1:]] == sorted(r["cost_usd"] for r in rows[1:])
-    ascend = next(r for r in rows if r["chip"] == "ascend-910b")
-    assert ascend["facility_power_mw"] is None and "no power figure" in ascend["note"]
+    # every row has a power figure or says why not (the 910B's 350 W is inside its sources' 310-400 W)
+    assert all(r["facility_power_mw"] is not None or "no power figure" in (r["note"] or "") for r in rows)
+    run = cli("compare", "--chips", "h100,tpu-v5e", *ARGS, "--format", "json")
+    tpu = next(r for r in json.loads(run.stdout) if r["chip"] == "tpu-v5e")
+    assert tpu["facility_power_mw"] is None and "no power figure" in tpu["note"]  # Google gives no TDP
 
 
 def test_a_given_price_ranks_on_cost_alone(cli: Any) -> None:

@@ -121,6 +121,9 @@ class Chip(_Strict):
     intra_node: Link
     inter_node_gbit_s: Positive | None = Field(description="typical scale-out NIC bandwidth per chip, Gbit/s")
     tdp_w: Positive | None
+    tdp_range_w: tuple[Positive, Positive] | None = Field(
+        default=None, description="lowest and highest TDP the sources give, when they disagree (tdp_w inside)"
+    )
     system: SystemPower | None = Field(
         default=None,
         description="reference server and its power: facility power per chip = power_w / accelerators",
@@ -133,6 +136,14 @@ class Chip(_Strict):
     conflicts: dict[str, str] = Field(default_factory=dict, description="other values seen, and why not used")
     notes: str | None = None
     sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tdp_inside_its_range(self) -> Chip:
+        if self.tdp_range_w is not None:
+            low, high = self.tdp_range_w
+            if self.tdp_w is None or not low <= self.tdp_w <= high:
+                raise ValueError(f"tdp_w must lie inside tdp_range_w [{low:g}, {high:g}]")
+        return self
 
     @model_validator(mode="after")
     def _unsupported_means_no_peak(self) -> Chip:
