@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Annotated, Any
 
 import typer
@@ -36,6 +37,27 @@ LIST_HEADERS = {
     "tdp_w": "TDP W",
     "us_licence_for_china": "US licence (CN)",
 }
+# what a buyer reads in --format markdown: also the price (with its date) and the power a facility provisions
+BUYER_HEADERS = {
+    **{k: v for k, v in LIST_HEADERS.items() if k != "us_licence_for_china"},
+    "usd_per_gpu_hour": "USD/GPU-h (date)",
+    "server_w_per_chip": "server W/chip",
+    "us_licence_for_china": "US licence (CN)",
+}
+
+
+def price_cell(chip: Chip) -> str | None:
+    """Median catalogue price per GPU-hour with the newest snapshot's date, e.g. ``2.69 (2025-26)``."""
+    if not chip.cloud_prices:
+        return None
+    prices = sorted(p.usd_per_gpu_hour for p in chip.cloud_prices)
+    median = statistics.median(prices)
+    return f"{median:.2f} ({max(p.date for p in chip.cloud_prices)})"
+
+
+def server_watts(chip: Chip) -> float | None:
+    """The reference server's maximum power per accelerator (what --power-basis facility uses)."""
+    return None if chip.system is None else round(chip.system.power_w / chip.system.accelerators)
 
 
 def peak_cell(chip: Chip, dtype: Dtype, fmt: OutputFormat) -> Cell:
@@ -61,6 +83,8 @@ def summary_row(chip: Chip, fmt: OutputFormat) -> dict[str, Cell]:
         "tdp_w": chip.tdp_w,
         "us_licence_for_china": chip.export_control.us_licence_for_china,
         "confidence": chip.confidence,
+        "usd_per_gpu_hour": price_cell(chip),
+        "server_w_per_chip": server_watts(chip),
     }
     if fmt is OutputFormat.csv:
         return row
@@ -125,7 +149,7 @@ def list_chips(
         title=f"{len(chips)} accelerators",
         caption=LEGEND,
         json_data=[chip_json(c) for c in chips],
-        headers=LIST_HEADERS,
+        headers=BUYER_HEADERS if fmt is OutputFormat.markdown else LIST_HEADERS,
     )
 
 
