@@ -11,6 +11,7 @@ from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
 from capacity.core.errors import InputError
 from capacity.data.catalog import load_chips
+from capacity.data.provenance import current_quotes
 from capacity.records.chip import DTYPES, Chip, Dtype
 
 app = typer.Typer(
@@ -47,12 +48,13 @@ BUYER_HEADERS = {
 
 
 def price_cell(chip: Chip) -> str | None:
-    """Median catalogue price per GPU-hour with the newest snapshot's date, e.g. ``2.69 (2025-26)``."""
-    if not chip.cloud_prices:
+    """The default price per GPU-hour (the catalogue rule, capacity/data/provenance.py) with the newest
+    quote's date, e.g. ``3.20 (2026-11-09)``."""
+    quotes = current_quotes(chip)
+    if not quotes:
         return None
-    prices = sorted(p.usd_per_gpu_hour for p in chip.cloud_prices)
-    median = statistics.median(prices)
-    return f"{median:.2f} ({max(p.date for p in chip.cloud_prices)})"
+    median = statistics.median(p.usd_per_gpu_hour or 0.0 for p in quotes)
+    return f"{median:.2f} ({max(quotes, key=lambda p: p.year_month or (0, 0)).date})"
 
 
 def server_watts(chip: Chip) -> float | None:

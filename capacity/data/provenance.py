@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from capacity.core.errors import InputError
 from capacity.data.assumptions import Assumption, Assumptions
-from capacity.records.chip import Chip
+from capacity.records.chip import Chip, CloudPrice
 from capacity.records.choices import Economics
 
 
@@ -26,6 +26,24 @@ class PriceUsed(BaseModel):
     price_assumed: bool  # a placeholder, not a figure for this chip: rank on it with care
     price_source: str
     price_date: str | None  # the newest snapshot's date (catalogue), the launch year (owned), or None
+
+
+PRICE_WINDOW_MONTHS = 12
+CURRENT_KINDS = ("on-demand", "marketplace", None)  # reserved and spot quotes are kept, not averaged in
+
+
+def current_quotes(chip: Chip) -> list[CloudPrice]:
+    """The catalogue rule for a chip's default price: its dated USD on-demand and marketplace quotes from
+    the 12 months up to its newest quote (the median of these is used)."""
+    dated = [
+        p for p in chip.cloud_prices
+        if p.usd_per_gpu_hour is not None and p.kind in CURRENT_KINDS and p.year_month is not None
+    ]  # fmt: skip
+    if not dated:
+        return []
+    newest = max(p.year_month or (0, 0) for p in dated)
+    cutoff = newest[0] * 12 + newest[1] - PRICE_WINDOW_MONTHS
+    return [p for p in dated if (ym := p.year_month) is not None and ym[0] * 12 + ym[1] > cutoff]
 
 
 class Provenance:
@@ -54,12 +72,13 @@ class Provenance:
         if given is not None:
             self.price = PriceUsed(price_assumed=False, price_source="given (gpu_hour_usd)", price_date=None)
             return given
-        if chip.cloud_prices:
-            price = statistics.median(p.usd_per_gpu_hour for p in chip.cloud_prices)
-            snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in chip.cloud_prices)
-            source = f"median of catalogue snapshots: {snaps}"
+        quotes = current_quotes(chip)
+        if quotes:
+            price = statistics.median(p.usd_per_gpu_hour or 0.0 for p in quotes)
+            snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in quotes)
+            source = f"median of {len(quotes)} on-demand/marketplace quotes within 12 months: {snaps}"
             self.note("gpu_hour_usd", price, source)
-            newest = max(p.date for p in chip.cloud_prices)
+            newest = max(quotes, key=lambda p: p.year_month or (0, 0)).date
             self.price = PriceUsed(price_assumed=False, price_source=source, price_date=newest)
             return price
         price = self.pick(None, "cloud_usd_per_gpu_hour")

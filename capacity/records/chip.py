@@ -12,6 +12,7 @@ Conventions (also in ``specs/README.md``):
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -71,11 +72,37 @@ class LaunchPrice(_Strict):
     note: str | None = None
 
 
+PriceKind = Literal["on-demand", "reserved", "marketplace", "spot"]
+
+
 class CloudPrice(_Strict):
-    usd_per_gpu_hour: Positive
+    """One rental quote per accelerator-hour, in USD or (Chinese clouds) CNY, with its date and source."""
+
+    usd_per_gpu_hour: Positive | None = None
+    cny_per_gpu_hour: Positive | None = None
     provider: str
-    date: str = Field(description="year or year-month of the snapshot")
+    kind: PriceKind | None = Field(default=None, description="on-demand, reserved, marketplace or spot")
+    date: str = Field(description="YYYY-MM-DD, YYYY-MM or YYYY of the snapshot (or 'undated ...')")
     source: str
+
+    @model_validator(mode="after")
+    def _one_currency(self) -> CloudPrice:
+        if (self.usd_per_gpu_hour is None) == (self.cny_per_gpu_hour is None):
+            raise ValueError("give exactly one of usd_per_gpu_hour, cny_per_gpu_hour")
+        return self
+
+    @property
+    def year_month(self) -> tuple[int, int] | None:
+        """(year, month) of the snapshot; a year alone is its month 6; 'YYYY-YY' ranges take the later
+        year; None when undated."""
+        match = re.match(r"(\d{4})(?:-(\d{2}))?", self.date)
+        if match is None:
+            return None
+        year, tail = int(match.group(1)), match.group(2)
+        if tail is None:
+            return year, 6
+        value = int(tail)
+        return (year, value) if 1 <= value <= 12 else (2000 + value, 6)
 
 
 class SystemPower(_Strict):
