@@ -99,7 +99,7 @@ GROUPS: dict[str, dict[str, Any]] = {
 
 CHIP_PREFIXES = [  # (prefix of the reference's chip text, catalogue id or None when not in the catalogue)
     ("A100", "a100-sxm4-80gb"), ("H100", "h100-sxm5-80gb"), ("B200", "b200-hgx"), ("V100", "v100-sxm2-32gb"),
-    ("TPU v4", "tpu-v4"), ("TPU v3", None), ("GB200", None), ("GB300", None), ("B300", None),
+    ("TPU v4", "tpu-v4"), ("TPU v3", None), ("GB200", "gb200"), ("GB300", "gb300"), ("B300", "b300-hgx"),
 ]  # fmt: skip
 
 PRESETS = {  # the reference's model text (suffixes such as "(tokendrop)" stripped) -> preset id
@@ -244,6 +244,12 @@ def convert(r: dict[str, Any], siblings: dict[str, dict[str, Any]]) -> dict[str,
     m = r.get("measured") or {}
     if not m:
         raise Excluded("no measured quantity published (empty table cell)")
+    par = r.get("parallel") or {}
+    ranks = (par.get("tp") or 1) * (par.get("cp") or 1) * (par.get("dp_implied") or par.get("dp") or 1)
+    if (par.get("ep") or 1) > ranks:
+        raise Excluded(
+            "expert parallelism wider than tp·cp·dp (experts folded over pipeline ranks): not representable"
+        )
     out = common(r, meta, cid)
     slug = meta["slug"]
     handler = {

@@ -23,7 +23,7 @@ def test_chips_json_has_the_documented_keys(cli: Any) -> None:
     run = cli("chips", "--format", "json")
     assert run.exit_code == 0, run.stderr
     chips = run.json()
-    assert len(chips) == 43
+    assert len(chips) == 50
     for chip in chips:
         assert chip.keys() >= REQUIRED_CHIP_KEYS
         assert chip["sources"], chip["id"]
@@ -58,7 +58,7 @@ def test_show_table_lists_fields_and_sources(cli: Any) -> None:
         (["--domestic", "--min-memory-gb", "96"], {"ascend-910c", "kunlunxin-p800"}),
         (
             ["--vendor", "NVIDIA", "--supports", "fp8", "--min-memory-gb", "120"],
-            {"b200-hgx", "h200-sxm-141gb"},
+            {"b200-hgx", "h200-sxm-141gb", "gb200", "gb300", "b300-hgx"},
         ),
     ],
 )
@@ -70,7 +70,7 @@ def test_filters(cli: Any, args: list[str], expected_ids: set[str]) -> None:
 
 def test_csv_and_markdown(cli: Any) -> None:
     rows = list(csv.DictReader(io.StringIO(cli("chips", "--format", "csv").stdout)))
-    assert len(rows) == 43
+    assert len(rows) == 50
     v100 = next(r for r in rows if r["id"] == "v100-sxm2-32gb")
     assert v100["bf16"] == "unsupported" and v100["fp16"] == "125.0"
     md = cli("chips", "--vendor", "nvidia", "--format", "markdown").stdout

@@ -27,9 +27,12 @@ BY_ID = {r.id: r for r in RUNS}
 # which are not in the catalogue, so the 200 rows once hoped for cannot be reached: 116 are kept).
 GROUP_COUNTS = {
     "megatron-sc21": 10, "megatron-korthikanti": 8, "mcore-h100-weak": 9, "nemo-24.07": 12,
-    "nemo-long-sequence": 9, "megatron-bridge": 64, "llama3-paper": 3, "palm-table3": 1,
+    "nemo-long-sequence": 9, "megatron-bridge": 205, "llama3-paper": 3, "palm-table3": 1,
 }  # fmt: skip
-CHIP_COUNTS = {"a100-sxm4-80gb": 18, "h100-sxm5-80gb": 66, "b200-hgx": 31, "tpu-v4": 1}
+CHIP_COUNTS = {
+    "a100-sxm4-80gb": 18, "h100-sxm5-80gb": 66, "b200-hgx": 31, "tpu-v4": 1, "gb200": 66, "gb300": 56,
+    "b300-hgx": 19,
+}  # fmt: skip
 REFERENCE_RECORDS = 358
 CROSS_CHECK_TOLERANCE = 0.05
 
@@ -88,7 +91,7 @@ def test_every_file_loads_and_is_one_source_group() -> None:
 def test_row_counts_per_source_group_and_chip() -> None:
     assert Counter(r.source_group for r in RUNS) == GROUP_COUNTS
     assert Counter(r.chip for r in RUNS) == CHIP_COUNTS
-    assert len(RUNS) == sum(GROUP_COUNTS.values()) == 116
+    assert len(RUNS) == sum(GROUP_COUNTS.values()) == 257
     assert len(BY_ID) == len(RUNS), "run ids are unique across files"
 
 
@@ -103,7 +106,7 @@ def test_kept_and_excluded_cover_the_reference_once() -> None:
     chip_not_in_catalogue = sum(
         n for reason, n in counts.items() if reason.startswith("chip not in catalogue")
     )
-    assert chip_not_in_catalogue == 215  # GB200 96, GB300 89, B300 29, TPU v3 1
+    assert chip_not_in_catalogue == 1  # TPU v3 (GB200, GB300 and B300 are in the catalogue since 2026-11)
 
 
 @pytest.mark.parametrize("run", RUNS, ids=lambda r: r.id)
@@ -161,13 +164,14 @@ def test_which_rows_are_cross_checked() -> None:
     by_group = Counter(r.source_group for r in CHECKED)
     assert by_group == {
         "megatron-sc21": 10, "megatron-korthikanti": 4, "mcore-h100-weak": 9, "nemo-24.07": 12,
-        "megatron-bridge": 21, "llama3-paper": 3, "palm-table3": 1,
+        "megatron-bridge": 71, "llama3-paper": 3, "palm-table3": 1,
     }  # fmt: skip
 
 
 def test_megatron_bridge_flops_per_token_is_consistent_per_model() -> None:
     """Megatron-Bridge MoE rows (whose FLOPs formula is not reproduced here): model TFLOP/s ÷ tokens/s, the
-    FLOPs per token the table implies, agrees within 5 % across every row of the same model and sequence."""
+    FLOPs per token the table implies, agrees within 5 % across every row of the same model, sequence and
+    container release (NVIDIA changed GPT-OSS's FLOPs count between releases: 27.2 vs 32.6 GFLOP/token)."""
     implied: dict[tuple[object, ...], list[float]] = defaultdict(list)
     for r in RUNS:
         m = r.measured
@@ -176,7 +180,8 @@ def test_megatron_bridge_flops_per_token_is_consistent_per_model() -> None:
             and m.model_tflops_per_gpu
             and m.derived_from.startswith("published")
         ):
-            implied[(r.model, r.seq_len, r.moe_token_drop, r.multi_token_prediction)].append(
+            release = r.framework.split("/")[-1].strip()
+            implied[(r.model, r.seq_len, r.moe_token_drop, r.multi_token_prediction, release)].append(
                 m.model_tflops_per_gpu * 1e12 / m.tokens_per_s_per_gpu
             )
     assert len(implied) >= 8
