@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import statistics
 from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.plans.scenario import Scenario, load_scenarios
@@ -77,8 +79,8 @@ def test_cli_csv_and_check(cli: Any, tmp_path: Path) -> None:
     assert len(rows) == 4 * 4 * 2 and {r["chip"] for r in rows} >= {"h20", "ascend-910b"}
     tight = tmp_path / "tight.yaml"
     tight.write_text(SWEEP.read_text() + "limits: {max_wall_clock_days: 30}\n")
-    run = cli("check", str(tight))
-    assert run.exit_code == 1 and "sweep points over a limit" in run.stderr
+    run = cli("check", str(tight))  # 32 points: evaluated one by one, each violation named
+    assert run.exit_code == 1 and "max_wall_clock_days 30 exceeded" in run.stderr
 
 
 @pytest.mark.parametrize("bad", [{"hardware.gpus": [0, 8]}, {"tokens": [-1.0]}])
@@ -105,3 +107,21 @@ def test_interpolated_token_axis_stays_close_to_per_point() -> None:
     errors = [abs(row[days] / r.result["wall_clock_days"] - 1) for r, row in zip(slow, rows, strict=True)]
     assert statistics.median(errors) <= 0.005
     assert max(errors) <= 0.1
+
+
+@pytest.mark.parametrize("sweep", [{"hardware.gpus": [64, 128, 256]}, {"economics.pue": [1.1, 1.3]}])
+def test_small_sweeps_have_a_single_runs_schema(
+    cli: Any, tmp_path: Path, sweep: dict[str, list[float]]
+) -> None:
+    """Issue 12: a sweep's rows have exactly the schema of one point (whether or not it could vectorise)."""
+    base = load_scenarios(SWEEP)[0].model_dump(mode="json", exclude_none=True)
+    one = tmp_path / "one.yaml"
+    many = tmp_path / "many.yaml"
+    YAML().dump({**base, "sweep": {}}, one.open("w"))
+    YAML().dump({**base, "sweep": sweep}, many.open("w"))
+    single = json.loads(cli("run", str(one), "--format", "json").stdout)
+    rows = json.loads(cli("run", str(many), "--format", "json").stdout)
+    assert len(single) == 1 and len(rows) == len(next(iter(sweep.values())))
+    assert all(
+        r.keys() == single[0].keys() and r["result"].keys() == single[0]["result"].keys() for r in rows
+    )

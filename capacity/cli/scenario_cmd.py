@@ -107,13 +107,13 @@ def _evaluate(files: list[Path]) -> Evaluated:
     from capacity.data.assumptions import load_assumptions, load_efficiency
     from capacity.plans.scenario import load_scenarios
     from capacity.plans.scenario_run import evaluate
-    from capacity.plans.sweep import train_grid, vectorisable
+    from capacity.plans.sweep import train_grid, use_grid
 
     out = Evaluated()
     for path in files:
         try:
             for sc in load_scenarios(path):
-                if vectorisable(sc):
+                if use_grid(sc):
                     grid = train_grid(sc, load_assumptions(), load_efficiency(), path.parent)
                     out.grids.append((sc, grid, str(path)))
                 else:

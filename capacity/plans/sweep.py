@@ -10,6 +10,7 @@ other sweeps are evaluated point by point.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,17 @@ class TrainGrid:
     gpus: Array
     tokens: Array
     columns: dict[str, Array]
+
+
+PER_POINT_UP_TO = 500  # sweeps this small run the estimator point by point: a single run's schema per row
+
+
+def use_grid(sc: Scenario) -> bool:
+    """Whether ``capacity run`` evaluates this sweep as numpy arrays (flat rows of the money, time and
+    energy columns) rather than point by point with the full estimate per row: only when it is
+    :func:`vectorisable` and has more than :data:`PER_POINT_UP_TO` points."""
+    points = math.prod(len(v) for v in sc.sweep.values()) if sc.sweep else 1
+    return vectorisable(sc) and points > PER_POINT_UP_TO
 
 
 def vectorisable(sc: Scenario) -> bool:
