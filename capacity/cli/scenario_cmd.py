@@ -51,7 +51,8 @@ class Evaluated:
 
         rows: list[dict[str, Cell]] = []
         for r in self.results:
-            row: dict[str, Cell] = {"file": r.file, "scenario": r.scenario, "point": point_label(r.point)}
+            shown = {k: v for k, v in r.point.items() if not (human and k.split(".")[-1] in SUMMARY_COLUMNS)}
+            row: dict[str, Cell] = {"file": r.file, "scenario": r.scenario, "point": point_label(shown)}
             row.update({k: r.result.get(k) for k in SUMMARY_COLUMNS})
             if r.error is not None:
                 row["status"] = f"error: {r.error}"
@@ -139,8 +140,14 @@ def _emit(ev: Evaluated, fmt: OutputFormat) -> None:
         )
         return
     rows = ev.rows(fmt is not OutputFormat.csv)
-    if rows:
-        emit_rows(rows, fmt, title=f"{len(rows)} scenario results")
+    if not rows:
+        return
+    title = f"{len(rows)} scenario results"
+    names = {row.get("scenario") for row in rows}
+    if fmt is not OutputFormat.csv and len(names) == 1:  # one scenario: its name once, in the title
+        title = f"{names.pop()}: {len(rows)} results"
+        rows = [{k: v for k, v in row.items() if k != "scenario"} for row in rows]
+    emit_rows(rows, fmt, title=title)
 
 
 def _grids_csv(ev: Evaluated) -> None:
