@@ -45,8 +45,9 @@ def summary_row(label: str, s: SteadySummary, members: list[SteadyCheck]) -> str
 def steady_tables() -> tuple[list[str], list[str]]:
     """Per source group and pooled; then the same statistics over kinds of record, whatever their source."""
     eff = load_efficiency()
-    runs = {r.id: r for r in load_steady_runs()}
-    report = validate_steady(runs.values(), eff)
+    steady = load_steady_runs()  # the loader's cached tuple: the CLI's report for it is reused in-process
+    runs = {r.id: r for r in steady}
+    report = validate_steady(steady, eff)
     checks, sets = report.checks, eff.steady_state_sets
     flat = f"{report.baseline_mfu:.0%}"
 
