@@ -659,10 +659,12 @@ def dump(path: Path, data: dict[str, Any]) -> None:
     buf = io.StringIO()
     yaml.dump(doc, buf)
     # trailing blanks before a folded line break are not content in plain or quoted YAML scalars
-    body = "\n".join(line.rstrip() for line in buf.getvalue().splitlines())
+    lines = buf.getvalue().splitlines()
+    body = "\n".join(line.rstrip() for line in lines)
     header = f"# {data['title']}\n# Written by benchmarks/import_steady_state.py: edit that, not this file.\n"
     path.write_text(header + body + "\n")
-    if YAML(typ="safe").load(path.read_text()) != YAML(typ="safe").load(buf.getvalue()):
+    stripped = any(line != line.rstrip() for line in lines)  # only then can the data have changed
+    if stripped and YAML(typ="safe").load(path.read_text()) != YAML(typ="safe").load(buf.getvalue()):
         raise RuntimeError(f"{path}: stripping trailing blanks changed the data")
 
 
