@@ -93,3 +93,14 @@ def test_compare_takes_every_train_and_serve_flag(cli: object) -> None:
     rows = __import__("json").loads(run.stdout)
     assert [r["weight_precision"] for r in rows] == ["fp16", "bf16"]
     assert all(r["batch_size"] <= 64 for r in rows)
+
+
+def test_compare_refuses_mixed_workloads_and_input_errors(cli: object) -> None:
+    """Chip-independent mistakes exit 2 once instead of one error row per chip (review of issue 12)."""
+    base = ["compare", "--chips", "h100,a100", "--model", "llama3.1-70b"]
+    mixed = cli(*base, "--tokens", "2T", "--gpus", "64", "--input-tokens", "1k", "--output-tokens", "100")  # type: ignore[operator]
+    assert mixed.exit_code == 2 and "one workload at a time" in mixed.stderr
+    bad = cli(*base, "--tokens", "2T", "--gpus", "64", "--power-basis", "foo")  # type: ignore[operator]
+    assert bad.exit_code == 2 and "--power-basis" in bad.stderr
+    weights = cli(*base, "--input-tokens", "1k", "--output-tokens", "100", "--precision", "fp32")  # type: ignore[operator]
+    assert weights.exit_code == 2 and "--precision" in weights.stderr

@@ -11,7 +11,18 @@ from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
 from .inputs import choice
-from .options import ECONOMICS, MODEL, SERVE, TRAIN, serving_request_of, training_request_of, with_options
+from .options import (
+    ECONOMICS,
+    MODEL,
+    SERVE,
+    TRAIN,
+    economics_of,
+    parallel_of,
+    serving_request_of,
+    traffic_of,
+    training_request_of,
+    with_options,
+)
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
@@ -134,6 +145,9 @@ def compare(
     picked = _chips(chips, vendor, domestic, every)
     kind, estimate = _workload(scenario, opts)
     compared = run_compare(picked, kind, estimate, sort_key)
+    errors = {r.error for r in compared}
+    if len(compared) > 1 and len(errors) == 1 and None not in errors:  # the same on every chip: the input
+        raise InputError(str(errors.pop()))
     field = SORT_FIELDS[kind][sort_key]
     if fmt is OutputFormat.json:
         emit_json([_json_row(r) for r in compared])
@@ -175,9 +189,26 @@ def _json_row(r: ComparisonRow) -> dict[str, Any]:
     }
 
 
+def _flags(keys: list[str]) -> str:
+    return ", ".join("--" + k.replace("_", "-") for k in keys)
+
+
+def _one_workload(opts: dict[str, Any]) -> None:
+    """Training and serving flags together: say which would be ignored instead of ignoring them."""
+    train = [o.name for o in TRAIN if o.default is None and opts[o.name] is not None]
+    serve = [o.name for o in SERVE if o.default is None and opts[o.name] is not None]
+    if train and serve:
+        raise InputError(
+            f"compare one workload at a time: training flags ({_flags(train)}) and serving flags "
+            f"({_flags(serve)}) were both given"
+        )
+
+
 def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
+    from capacity.data.model_source import resolve_model
+    from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
 
     if scenario is not None:
         from capacity.plans.scenario import load_scenarios
@@ -190,22 +221,32 @@ def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
             return evaluate_one(sc.model_copy(update={"hardware": hardware, "sweep": {}}), scenario.parent)
 
         return sc.kind, from_scenario
+    _one_workload(opts)
     if opts["tokens"] is not None:
         from capacity.estimate.train import estimate_training
 
         if opts["gpus"] is None and opts["days"] is None:
             raise InputError("training comparison: give --gpus N or --days T")
+        model = resolve_model(opts["model"]) if opts["model"] else None  # a bad file: exit 2, not per row
+        economics_of(opts), parallel_of(opts)  # flags that do not depend on the chip are checked once
+        choice(opts["precision"], TRAIN_PRECISIONS, "--precision")
 
         def train_one(chip: Chip) -> dict[str, Any]:
-            req = training_request_of(opts, chip=chip)
+            req = training_request_of(opts, chip=chip, model=model)
             return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
 
         return "train", train_one
     if opts["input_tokens"] is not None and opts["output_tokens"] is not None:
         from capacity.estimate.serve import estimate_serving
 
+        if opts["model"] is None:
+            raise InputError("--model: serving needs the architecture (a preset id or a config.json)")
+        model = resolve_model(opts["model"])
+        economics_of(opts), traffic_of(opts)
+        choice(opts["precision"], WEIGHT_PRECISIONS, "--precision")
+
         def serve_one(chip: Chip) -> dict[str, Any]:
-            req = serving_request_of(opts, chip=chip)
+            req = serving_request_of(opts, chip=chip, model=model)
             est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
             return est.model_dump(mode="json")
 

@@ -11,6 +11,7 @@ from capacity.core.counts import parse_count
 from capacity.core.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
+FLAG_NAMES = {"deadline_days": "days", "flops_convention": "flops", "weight_precision": "precision"}
 
 
 def count(text: str | None, flag: str) -> float | None:
@@ -41,10 +42,7 @@ def build(cls: Callable[..., M], **kw: Any) -> M:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         field = ".".join(str(p) for p in err["loc"]) or "input"
-        flag = (
-            "--" + field.replace("economics.", "").replace("traffic.", "").replace("_", "-")
-            if err["loc"]
-            else ""
-        )
+        name = field.replace("economics.", "").replace("traffic.", "").replace("parallel.", "")
+        flag = "--" + FLAG_NAMES.get(name, name.replace("_", "-")) if err["loc"] else ""
         message = err["msg"].removeprefix("Value error, ")
         raise InputError(f"{flag}: {message}" if flag else message) from None

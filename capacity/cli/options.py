@@ -172,6 +172,8 @@ def parallel_of(opts: dict[str, Any]) -> ParallelSpec:
 def traffic_of(opts: dict[str, Any]) -> Traffic | None:
     rates = (opts["qps"], opts["queries_per_day"], opts["visits_per_month"])
     if all(r is None for r in rates):
+        if opts["queries_per_visit"] != 1.0:
+            raise InputError("--queries-per-visit needs --visits-per-month")
         if opts["peak_to_average"] is not None:
             raise InputError(
                 "--peak-to-average needs traffic: give --qps, --queries-per-day or --visits-per-month"

@@ -149,9 +149,9 @@ def explain_training(
             )
         rows += [
             Factor(
-                factor=f"power per accelerator ({req.economics.power_basis} basis)",
+                factor=f"power per accelerator ({'given' if factor else req.economics.power_basis} basis)",
                 value=round(watts, 1),
-                unit="W, server included",
+                unit="W, server included" if req.economics.power_basis == "facility" and not factor else "W",
                 moves="energy, power, CO2e",
                 elasticity=1.0,
                 range_effect=None if factor else f"energy x{lo / mid:.2f}-x{hi / mid:.2f}",

@@ -154,7 +154,8 @@ def estimate_serving(
         raise InputError(f"--chip: {chip.id} has no published memory size or bandwidth; it cannot be sized")
     n_total = req.params or m.params
     n_active = n_total * (m.n_active / m.params)
-    kv_precision = req.kv_precision or ("fp16" if req.weight_precision == "fp16" else "bf16")
+    sixteen_weights = req.weight_precision in ("bf16", "fp16")
+    kv_precision = req.kv_precision or (req.weight_precision if sixteen_weights else sixteen_bit(chip))
     cdtype = compute_dtype(chip, req.weight_precision, prov)
     weights = n_total * BYTES_PER_ELEMENT[req.weight_precision]
     kv_tok = kv_bytes_per_token(m, BYTES_PER_ELEMENT[kv_precision])

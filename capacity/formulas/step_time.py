@@ -181,8 +181,9 @@ def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> floa
     rate = scale_up(span, node_size, rates) if group > 1 else rates.intra_bytes_s
     if rate is not None:
         return rate
-    k = max(1, min(group, node_size // stride))
-    inside = scale_up(min(span, node_size), node_size, rates) or rates.intra_bytes_s
+    reach = max(node_size, rates.domain or 0)  # the chips one scale-up domain (or node) joins
+    k = max(1, min(group, reach // stride))
+    inside = scale_up(min(span, reach), node_size, rates) or rates.intra_bytes_s
     return min(inside, k * rates.inter_bytes_s)
 
 
@@ -268,7 +269,7 @@ def step_terms(
     a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / inside)
     expert_comm = a2a  # on the critical path (Megatron-Core's default; its overlap is opt-in since v0.14)
     pp_comm = (
-        0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * p, lay.node_size, rates)
+        0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * d, lay.node_size, rates)
     )
 
     group = d * c

@@ -95,6 +95,9 @@ class CloudPrice(_Strict):
     def year_month(self) -> tuple[int, int] | None:
         """(year, month) of the snapshot; a year alone is its month 6; 'YYYY-YY' ranges take the later
         year; None when undated."""
+        quarter = re.match(r"(\d{4})-Q([1-4])", self.date)
+        if quarter is not None:  # the quarter's middle month
+            return int(quarter.group(1)), 3 * int(quarter.group(2)) - 1
         match = re.match(r"(\d{4})(?:-(\d{2}))?", self.date)
         if match is None:
             return None
@@ -102,7 +105,10 @@ class CloudPrice(_Strict):
         if tail is None:
             return year, 6
         value = int(tail)
-        return (year, value) if 1 <= value <= 12 else (2000 + value, 6)
+        if 1 <= value <= 12:
+            return year, value
+        later = 2000 + value  # a 'YYYY-YY' range of years: its later year
+        return (later, 6) if year < later <= year + 2 else None
 
 
 class SystemPower(_Strict):
