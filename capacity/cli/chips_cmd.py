@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +10,6 @@ from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
 from capacity.core.errors import InputError
 from capacity.data.catalog import load_chips
-from capacity.data.provenance import current_quotes
 from capacity.records.chip import DTYPES, Chip, Dtype
 
 app = typer.Typer(
@@ -48,13 +46,11 @@ BUYER_HEADERS = {
 
 
 def price_cell(chip: Chip) -> str | None:
-    """The default price per GPU-hour (the catalogue rule, capacity/data/provenance.py) with the newest
-    quote's date, e.g. ``3.20 (2026-11-09)``."""
-    quotes = current_quotes(chip)
-    if not quotes:
-        return None
-    median = statistics.median(p.usd_per_gpu_hour or 0.0 for p in quotes)
-    return f"{median:.2f} ({max(quotes, key=lambda p: p.year_month or (0, 0)).date})"
+    """The default price per GPU-hour with the newest quote's date, e.g. ``3.81 (2026-11-09)``."""
+    from capacity.data.provenance import default_price  # only for the markdown listing
+
+    found = default_price(chip)
+    return None if found is None else f"{found[0]:.2f} ({found[1]})"
 
 
 def server_watts(chip: Chip) -> float | None:

@@ -10,19 +10,8 @@ import typer
 from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
-from .inputs import choice
-from .options import (
-    ECONOMICS,
-    MODEL,
-    SERVE,
-    TRAIN,
-    economics_of,
-    parallel_of,
-    serving_request_of,
-    traffic_of,
-    training_request_of,
-    with_options,
-)
+from .inputs import build, choice
+from .options import ECONOMICS, MODEL, SERVE, TRAIN, serving_kwargs, training_kwargs, with_options
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
@@ -145,9 +134,6 @@ def compare(
     picked = _chips(chips, vendor, domestic, every)
     kind, estimate = _workload(scenario, opts)
     compared = run_compare(picked, kind, estimate, sort_key)
-    errors = {r.error for r in compared}
-    if len(compared) > 1 and len(errors) == 1 and None not in errors:  # the same on every chip: the input
-        raise InputError(str(errors.pop()))
     field = SORT_FIELDS[kind][sort_key]
     if fmt is OutputFormat.json:
         emit_json([_json_row(r) for r in compared])
@@ -207,8 +193,7 @@ def _one_workload(opts: dict[str, Any]) -> None:
 def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.data.model_source import resolve_model
-    from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
+    from capacity.estimate.requests import serving_request, training_request
 
     if scenario is not None:
         from capacity.plans.scenario import load_scenarios
@@ -227,26 +212,20 @@ def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
 
         if opts["gpus"] is None and opts["days"] is None:
             raise InputError("training comparison: give --gpus N or --days T")
-        model = resolve_model(opts["model"]) if opts["model"] else None  # a bad file: exit 2, not per row
-        economics_of(opts), parallel_of(opts)  # flags that do not depend on the chip are checked once
-        choice(opts["precision"], TRAIN_PRECISIONS, "--precision")
+        train_kw = training_kwargs(opts)  # every flag checked once, not once per chip
 
         def train_one(chip: Chip) -> dict[str, Any]:
-            req = training_request_of(opts, chip=chip, model=model)
+            req = build(training_request, **{**train_kw, "chip": chip})
             return estimate_training(req, load_assumptions(), load_efficiency()).model_dump(mode="json")
 
         return "train", train_one
     if opts["input_tokens"] is not None and opts["output_tokens"] is not None:
         from capacity.estimate.serve import estimate_serving
 
-        if opts["model"] is None:
-            raise InputError("--model: serving needs the architecture (a preset id or a config.json)")
-        model = resolve_model(opts["model"])
-        economics_of(opts), traffic_of(opts)
-        choice(opts["precision"], WEIGHT_PRECISIONS, "--precision")
+        serve_kw = serving_kwargs(opts, chip_elsewhere=True)
 
         def serve_one(chip: Chip) -> dict[str, Any]:
-            req = serving_request_of(opts, chip=chip, model=model)
+            req = build(serving_request, **{**serve_kw, "chip": chip})
             est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
             return est.model_dump(mode="json")
 

@@ -15,7 +15,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
@@ -34,6 +34,11 @@ from capacity.records.choices import (
 from capacity.records.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
 
 from .inputs import build, choice, count, whole
+
+if TYPE_CHECKING:
+    from capacity.data.calibration import Calibration
+    from capacity.estimate.serve import ServeRequest
+    from capacity.estimate.train_io import TrainRequest
 
 SPECS_DEFAULT = "(default: specs/assumptions.yaml)"
 
@@ -187,18 +192,19 @@ def traffic_of(opts: dict[str, Any]) -> Traffic | None:
     )  # fmt: skip
 
 
-def calibration_of(opts: dict[str, Any]) -> Any:
+def calibration_of(opts: dict[str, Any]) -> Calibration | None:
     from capacity.data.calibration import load_calibration
 
     return load_calibration(opts["calibration"]) if opts["calibration"] else None
 
 
-def training_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
-    """The training request the flags describe (``fixed`` overrides, e.g. ``compare``'s chip)."""
-    from capacity.estimate.requests import training_request
+def training_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
+    """The flags as :func:`capacity.estimate.requests.training_request`'s arguments, every flag checked and
+    the model resolved (so ``compare`` builds this once and adds each chip)."""
+    from capacity.data.model_source import resolve_model
 
-    kw: dict[str, Any] = {
-        "model": opts["model"],
+    return {
+        "model": resolve_model(opts["model"]) if opts["model"] else None,
         "tokens": count(opts["tokens"], "--tokens"),
         "params": count(opts["params"], "--params"),
         "active_params": count(opts["active_params"], "--active-params"),
@@ -217,22 +223,22 @@ def training_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
         "economics": economics_of(opts),
         "calibration": calibration_of(opts),
     }
-    return build(training_request, **{**kw, **fixed})
 
 
-def serving_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
-    """The serving request the flags describe (``fixed`` overrides, e.g. ``compare``'s chip)."""
-    from capacity.estimate.requests import serving_request
+def serving_kwargs(opts: dict[str, Any], chip_elsewhere: bool = False) -> dict[str, Any]:
+    """The flags as :func:`capacity.estimate.requests.serving_request`'s arguments, the required ones and
+    every value checked, the model resolved (``chip_elsewhere``: ``compare`` adds each chip)."""
+    from capacity.data.model_source import resolve_model
 
     if opts["model"] is None:
         raise InputError("--model: serving needs the architecture (a preset id or a config.json)")
-    if opts.get("chip") is None and fixed.get("chip") is None:
+    if opts.get("chip") is None and not chip_elsewhere:
         raise InputError("--chip: required for serving")
     for flag in ("input_tokens", "output_tokens"):
         if opts[flag] is None:
             raise InputError(f"--{flag.replace('_', '-')}: required for serving")
-    kw: dict[str, Any] = {
-        "model": opts["model"],
+    return {
+        "model": resolve_model(opts["model"]),
         "chip": opts.get("chip"),
         "input_tokens": whole(opts["input_tokens"], "--input-tokens"),
         "output_tokens": whole(opts["output_tokens"], "--output-tokens"),
@@ -250,4 +256,17 @@ def serving_request_of(opts: dict[str, Any], **fixed: Any) -> Any:
         "economics": economics_of(opts),
         "calibration": calibration_of(opts),
     }
-    return build(serving_request, **{**kw, **fixed})
+
+
+def training_request_of(opts: dict[str, Any], **fixed: Any) -> TrainRequest:
+    """The training request the flags describe (``fixed`` overrides, e.g. ``--layouts``)."""
+    from capacity.estimate.requests import training_request
+
+    return build(training_request, **{**training_kwargs(opts), **fixed})
+
+
+def serving_request_of(opts: dict[str, Any]) -> ServeRequest:
+    """The serving request the flags describe."""
+    from capacity.estimate.requests import serving_request
+
+    return build(serving_request, **serving_kwargs(opts))

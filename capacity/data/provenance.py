@@ -46,6 +46,15 @@ def current_quotes(chip: Chip) -> list[CloudPrice]:
     return [p for p in dated if (ym := p.year_month) is not None and ym[0] * 12 + ym[1] > cutoff]
 
 
+def default_price(chip: Chip) -> tuple[float, str, list[CloudPrice]] | None:
+    """(USD per GPU-hour, the newest quote's date, the quotes) by the catalogue rule, or None."""
+    quotes = current_quotes(chip)
+    if not quotes:
+        return None
+    median = statistics.median(p.usd_per_gpu_hour or 0.0 for p in quotes)
+    return median, max(quotes, key=lambda p: p.year_month or (0, 0)).date, quotes
+
+
 class Provenance:
     """Collects assumed values and warnings while an estimate is computed."""
 
@@ -72,13 +81,12 @@ class Provenance:
         if given is not None:
             self.price = PriceUsed(price_assumed=False, price_source="given (gpu_hour_usd)", price_date=None)
             return given
-        quotes = current_quotes(chip)
-        if quotes:
-            price = statistics.median(p.usd_per_gpu_hour or 0.0 for p in quotes)
+        found = default_price(chip)
+        if found is not None:
+            price, newest, quotes = found
             snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in quotes)
             source = f"median of {len(quotes)} on-demand/marketplace quotes within 12 months: {snaps}"
             self.note("gpu_hour_usd", price, source)
-            newest = max(quotes, key=lambda p: p.year_month or (0, 0)).date
             self.price = PriceUsed(price_assumed=False, price_source=source, price_date=newest)
             return price
         price = self.pick(None, "cloud_usd_per_gpu_hour")

@@ -27,7 +27,8 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from functools import cached_property
 
 from capacity.core.errors import InputError
 from capacity.formulas import memory
@@ -99,7 +100,6 @@ class Job:
     loss_bytes_per_vocab: float
     failure_per_chip: float  # failures per chip-hour × hours lost each
     gradient_bytes: float = memory.GRADIENT_BYTES  # per gradient: 4 fp32, 2 with bf16 reduction
-    _kernels: dict[tuple[int, int, int, int, str], float] = field(default_factory=dict, compare=False)
 
     def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
         terms = step_terms(
@@ -115,11 +115,8 @@ class Job:
         """Kernel time (matmul, attention, memory-bound) plus the MoE all-to-all of one micro-batch through
         every layer on one chip: what no overlap or other layout choice removes, for the search's bound."""
         key = (t, c, b, ep, recompute)
-        if not self._kernels:  # share with every search of the same model on the same chip (deadline solves)
-            if len(_KERNELS) > MAX_SHARED_KERNELS:
-                _KERNELS.clear()
-            self._kernels.update(_KERNELS.setdefault(self.kernel_key, {}))
-        if key not in self._kernels:
+        table = self._kernel_table
+        if key not in table:
             lay = Layout(
                 tp=t, pp=1, dp=max(1, ep // c), ep=ep, microbatches=1.0, node_size=self.node_size, cp=c,
                 micro_batch=b, recompute=recompute,
@@ -128,18 +125,20 @@ class Job:
                 self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
                 self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
             )  # fmt: skip
-            self._kernels[key] = _KERNELS[self.kernel_key][key] = (
-                x.matmul + x.attention + x.memory_bound + x.expert_comm
-            )
-        return self._kernels[key]
+            table[key] = x.matmul + x.attention + x.memory_bound + x.expert_comm
+        return table[key]
 
-    @property
-    def kernel_key(self) -> tuple[object, ...]:
-        """What the kernel times depend on: not the chip count, the batch or the memory."""
-        return (
+    @cached_property
+    def _kernel_table(self) -> dict[tuple[int, int, int, int, str], float]:
+        """Kernel times shared by every search of the same model on the same chip (deadline solves,
+        sweeps): keyed on what they depend on, not on the chip count, the batch or the memory."""
+        if len(_KERNELS) > MAX_SHARED_KERNELS:
+            _KERNELS.clear()
+        key = (
             self.sh, self.n_total, self.n_active, self.rates, self.node_size, self.elementwise_passes,
             self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
         )  # fmt: skip
+        return _KERNELS.setdefault(key, {})
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(
