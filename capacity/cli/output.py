@@ -97,16 +97,79 @@ def emit_rows(
         sys.stdout.write("\n".join(lines) + "\n")
         return
     from rich.console import Console  # imported here: JSON/CSV output never pays for rich
+
+    console = Console()
+    groups = _column_groups(rows, columns, names, console.width)
+    for n, group in enumerate(groups):
+        console.print(_rich_table(rows, group, names, best, title=title if n == 0 else None, caption=None))
+    if caption:  # under every table at the terminal's width, not squeezed into the last table's
+        from rich.text import Text
+
+        console.print(Text(caption, justify="center"), style="dim" if len(groups) > 1 else None)
+
+
+HEADER_LINE = 12  # a header may wrap onto lines this wide; numbers never wrap
+TEXT_MIN = 16  # a text column (notes, ids) may fold down to this width
+
+
+def _numeric(rows: Sequence[dict[str, Cell]], c: str) -> bool:
+    """Every value of the column is a number (a mixed column is text: it folds, its numbers fit TEXT_MIN)."""
+    values = [r[c] for r in rows if r[c] is not None and r[c] != ""]
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+def _width(rows: Sequence[dict[str, Cell]], c: str, name: str) -> int:
+    """Columns a cell needs, plus the border: a number column (and its header) whole; a text column
+    folded to TEXT_MIN, its header to HEADER_LINE."""
+    cells = max((len(_text(r[c])) for r in rows), default=0)
+    if _numeric(rows, c):
+        return max(cells, len(name)) + 3
+    return max(min(cells, TEXT_MIN), min(len(name), HEADER_LINE)) + 3
+
+
+def _column_groups(
+    rows: Sequence[dict[str, Cell]], columns: list[str], names: dict[str, str], width: int
+) -> list[list[str]]:
+    """Columns split into tables that each fit ``width`` (the first column repeated in each), so a
+    narrow terminal gets several readable tables instead of numbers broken across lines."""
+    if not columns:
+        return [columns]
+    key, rest = columns[0], columns[1:]
+    budget = width - 1 - (max((len(_text(r[key])) for r in rows), default=0) + 3)  # the key never folds
+    budget = max(budget, width // 2)
+    groups: list[list[str]] = [[key]]
+    used = 0
+    for c in rest:
+        need = _width(rows, c, names[c])
+        if used + need > budget and len(groups[-1]) > 1:
+            groups.append([key])
+            used = 0
+        groups[-1].append(c)
+        used += need
+    return groups
+
+
+def _rich_table(
+    rows: Sequence[dict[str, Cell]], columns: list[str], names: dict[str, str], best: dict[str, int],
+    *, title: str | None, caption: str | None,
+) -> Any:  # fmt: skip
     from rich.table import Table
     from rich.text import Text
 
     table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
     for i, c in enumerate(columns):
-        numeric = any(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows)
-        table.add_column(names[c], justify="right" if numeric else "left", overflow="fold", no_wrap=i == 0)
+        numeric = _numeric(rows, c)
+        widest = max((len(_text(r[c])) for r in rows), default=0)
+        numbers = 2 * sum(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows) > len(
+            rows
+        )
+        table.add_column(
+            names[c], justify="right" if numbers else "left", overflow="fold", no_wrap=i == 0 or numeric,
+            min_width=widest if numeric or i == 0 else min(widest, TEXT_MIN),
+        )  # fmt: skip
     for i, row in enumerate(rows):
         table.add_row(*(Text(_text(row[c]), style="bold green" if best.get(c) == i else "") for c in columns))
-    Console().print(table)
+    return table
 
 
 def warn(message: str) -> None:
