@@ -6,12 +6,11 @@ number came from and a user can override it with a flag.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from capacity.data.catalog import default_specs_dir, load_record
+from capacity.data.catalog import load_spec_file
 from capacity.records.chip import Dtype
 
 
@@ -116,22 +115,12 @@ class Efficiency(_Strict):
     flat_baseline_mfu: Assumption
 
 
-@lru_cache(maxsize=4)
-def _assumptions(path: Path) -> Assumptions:
-    return load_record(path, Assumptions)
-
-
-@lru_cache(maxsize=4)
-def _efficiency(path: Path) -> Efficiency:
-    return load_record(path, Efficiency)
-
-
 def load_assumptions(specs_dir: Path | None = None) -> Assumptions:
-    return _assumptions(((specs_dir or default_specs_dir()) / "assumptions.yaml").resolve())
+    return load_spec_file("assumptions.yaml", Assumptions, specs_dir)
 
 
 def load_efficiency(specs_dir: Path | None = None) -> Efficiency:
-    return _efficiency(((specs_dir or default_specs_dir()) / "efficiency.yaml").resolve())
+    return load_spec_file("efficiency.yaml", Efficiency, specs_dir)
 
 
 class StackPresets(_Strict):
@@ -184,19 +173,9 @@ class ServingBenchmarks(_Strict):
     benchmarks: list[ServingBenchmark]
 
 
-@lru_cache(maxsize=4)
-def _serving(path: Path) -> ServingDefaults:
-    return load_record(path, ServingDefaults)
-
-
-@lru_cache(maxsize=4)
-def _serving_benchmarks(path: Path) -> ServingBenchmarks:
-    return load_record(path, ServingBenchmarks)
-
-
 def load_serving_defaults(specs_dir: Path | None = None) -> ServingDefaults:
-    return _serving(((specs_dir or default_specs_dir()) / "serving.yaml").resolve())
+    return load_spec_file("serving.yaml", ServingDefaults, specs_dir)
 
 
 def load_serving_benchmarks(specs_dir: Path | None = None) -> ServingBenchmarks:
-    return _serving_benchmarks(((specs_dir or default_specs_dir()) / "serving_benchmarks.yaml").resolve())
+    return load_spec_file("serving_benchmarks.yaml", ServingBenchmarks, specs_dir)

@@ -101,6 +101,18 @@ def load_record(path: Path, model: type[T]) -> T:
         raise SpecFileError(validation_problems(exc, doc, str(path), model)) from None
 
 
+@lru_cache(maxsize=16)
+def _cached_record(path: Path, model: type[BaseModel]) -> BaseModel:
+    return load_record(path, model)
+
+
+def load_spec_file(name: str, model: type[T], specs_dir: Path | None = None) -> T:
+    """One top-level file of the catalogue (``specs/<name>``), read and validated once per process."""
+    record = _cached_record(((specs_dir or default_specs_dir()) / name).resolve(), model)
+    assert isinstance(record, model)
+    return record
+
+
 def _load_dir(folder: Path, model: type[T]) -> list[T]:
     if not folder.is_dir():
         raise SpecFileError([f"{folder}: catalogue folder not found (set CAPACITY_SPECS_DIR or reinstall)"])

@@ -12,14 +12,13 @@ Draws are independent; cost scales with GPU-hours × price, energy with days × 
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from capacity.data.assumptions import Assumption, Assumptions
-from capacity.data.catalog import default_specs_dir, load_record
+from capacity.data.catalog import load_spec_file
 from capacity.formulas.step_time import Share
 
 PERCENTILES = (10, 50, 90)
@@ -40,13 +39,8 @@ class Spreads(BaseModel):
     samples: Assumption
 
 
-@lru_cache(maxsize=4)
-def _spreads(path: Path) -> Spreads:
-    return load_record(path, Spreads)
-
-
 def load_spreads(specs_dir: Path | None = None) -> Spreads:
-    return _spreads(((specs_dir or default_specs_dir()) / "uncertainty.yaml").resolve())
+    return load_spec_file("uncertainty.yaml", Spreads, specs_dir)
 
 
 def training_percentiles(
