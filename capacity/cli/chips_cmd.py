@@ -55,7 +55,7 @@ def price_cell(chip: Chip) -> str | None:
 
 def server_watts(chip: Chip) -> float | None:
     """The reference server's maximum power per accelerator (what --power-basis facility uses)."""
-    return None if chip.system is None else round(chip.system.power_w / chip.system.accelerators)
+    return None if chip.system is None else round(chip.system.watts_per_accelerator)
 
 
 def peak_cell(chip: Chip, dtype: Dtype, fmt: OutputFormat) -> Cell:

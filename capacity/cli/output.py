@@ -28,6 +28,11 @@ FormatOption = Annotated[
 ]
 
 
+def percent_cell(x: float | None, human: bool) -> Cell:
+    """A signed ratio as ``+12%`` in human formats; the number itself in json/csv."""
+    return x if not human or x is None else f"{x:+.0%}"
+
+
 def _text(value: Cell) -> str:
     if value is None:
         return ""

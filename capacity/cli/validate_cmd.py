@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .errors import ExitCode, handles_errors
-from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, percent_cell
 
 if TYPE_CHECKING:
     from capacity.plans.validate import ValidationReport
@@ -21,10 +21,6 @@ TRAIN_HEADERS = {
     "baseline_gpu_hours_error": "flat 40% err", "inside_p10_p90": "in P10-P90", "days_error": "days err",
     "mwh_error": "MWh err", "skipped": "note",
 }  # fmt: skip
-
-
-def _pct(x: float | None, human: bool) -> str | float | None:
-    return x if not human or x is None else f"{x:+.0%}"
 
 
 def _round(x: float | None, digits: int | None = None) -> float | None:
@@ -43,11 +39,11 @@ def _training_rows(report: ValidationReport, human: bool) -> list[dict[str, Cell
             "model_mfu": _round(c.model_mfu, 3),
             "reported_gpu_hours": c.reported_gpu_hours,
             "estimated_gpu_hours": _round(c.estimated_gpu_hours),
-            "gpu_hours_error": _pct(c.gpu_hours_error, human),
-            "baseline_gpu_hours_error": _pct(c.baseline_gpu_hours_error, human),
+            "gpu_hours_error": percent_cell(c.gpu_hours_error, human),
+            "baseline_gpu_hours_error": percent_cell(c.baseline_gpu_hours_error, human),
             "inside_p10_p90": c.inside_p10_p90,
-            "days_error": _pct(c.days_error, human),
-            "mwh_error": _pct(c.mwh_error, human),
+            "days_error": percent_cell(c.days_error, human),
+            "mwh_error": percent_cell(c.mwh_error, human),
             "skipped": c.skipped,
         }
         for c in report.checks
@@ -64,7 +60,7 @@ def _serving_rows(report: ServingReport, human: bool) -> list[dict[str, Cell]]:
             "input_output": f"{c.input_tokens}/{c.output_tokens}" if c.input_tokens else None,
             "reported_tokens_per_s": c.reported_tokens_per_s,
             "estimated_tokens_per_s": _round(c.estimated_tokens_per_s),
-            "error": _pct(c.error, human),
+            "error": percent_cell(c.error, human),
             "skipped": c.skipped,
         }
         for c in report.checks

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from .errors import ExitCode
-from .output import Cell, OutputFormat, emit_json, emit_rows
+from .output import Cell, OutputFormat, emit_json, emit_rows, percent_cell
 
 if TYPE_CHECKING:
     from capacity.plans.validate_steady import SteadyReport, SteadySummary
@@ -22,10 +22,6 @@ GROUP_HEADERS = {
     "worst_ratio": "worst", "bias": "bias", "own_median_abs_error": "own",
     "own_slower_than_published": "slower", "baseline_median_abs_error": "flat",
 }  # fmt: skip
-
-
-def _pct(x: float | None, human: bool) -> Cell:
-    return x if not human or x is None else f"{x:+.0%}"
 
 
 def _abs(x: float, human: bool) -> Cell:
@@ -42,9 +38,9 @@ def report_rows(report: SteadyReport, human: bool) -> list[dict[str, Cell]]:
             "model": c.model,
             "precision": c.precision,
             "measured": round(c.measured),
-            "error": _pct(c.error, human),
-            "own_error": _pct(c.own_error, human),
-            "baseline_error": _pct(c.baseline_error, human),
+            "error": percent_cell(c.error, human),
+            "own_error": percent_cell(c.own_error, human),
+            "baseline_error": percent_cell(c.baseline_error, human),
             "limiting_term": c.limiting_term,
             "skipped": c.skipped,
         }
@@ -68,7 +64,7 @@ def group_rows(report: SteadyReport, fit: set[str], human: bool) -> list[dict[st
         return {
             "group": s.group, "role": role, "rows": s.rows,
             "median_abs_error": _abs(s.median_abs_error, human),
-            "worst_ratio": round(s.worst_ratio, 2), "bias": _pct(s.bias, human),
+            "worst_ratio": round(s.worst_ratio, 2), "bias": percent_cell(s.bias, human),
             "own_median_abs_error": _abs(s.own_median_abs_error, human),
             "own_slower_than_published": s.own_slower_than_published,
             "baseline_median_abs_error": _abs(s.baseline_median_abs_error, human),

@@ -14,17 +14,19 @@ from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from capacity.core.errors import SpecFileError, UnknownIdError
 from capacity.core.parse_cache import ParsedYamlCache
 from capacity.core.yamlio import locate, read_yaml, validation_problems
-from capacity.data.steady_spec import SteadyRun, SteadyRunFile
 from capacity.records.chip import Chip
 from capacity.records.model_spec import ModelPreset
 from capacity.records.run_spec import PublishedRun
+
+if TYPE_CHECKING:
+    from capacity.data.steady_spec import SteadyRun
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R", bound="_Record")
@@ -87,18 +89,22 @@ class Catalog(Generic[R]):
         raise UnknownIdError(self.kind, name, suggestions, sorted(self.by_id))
 
 
-def load_record(path: Path, model: type[T]) -> T:
-    """Read and validate one spec file; errors carry ``file:line:col: field: message``."""
-    cache = ParsedYamlCache.shared()
-    try:
-        data = cache.load(path)
-    finally:
-        cache.save()
+def _validated(path: Path, model: type[T], cache: ParsedYamlCache) -> T:
+    data = cache.load(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         doc = read_yaml(path)  # re-read with line and column information for the message
         raise SpecFileError(validation_problems(exc, doc, str(path), model)) from None
+
+
+def load_record(path: Path, model: type[T]) -> T:
+    """Read and validate one spec file; errors carry ``file:line:col: field: message``."""
+    cache = ParsedYamlCache.shared()
+    try:
+        return _validated(path, model, cache)
+    finally:
+        cache.save()
 
 
 @lru_cache(maxsize=16)
@@ -113,16 +119,23 @@ def load_spec_file(name: str, model: type[T], specs_dir: Path | None = None) -> 
     return record
 
 
-def _load_dir(folder: Path, model: type[T]) -> list[T]:
+def _load_dir(folder: Path, model: type[T], key: str = "id") -> list[T]:
+    """Every ``*.yaml`` in ``folder``, each record's ``key`` field checked against its file name."""
     if not folder.is_dir():
         raise SpecFileError([f"{folder}: catalogue folder not found (set CAPACITY_SPECS_DIR or reinstall)"])
+    cache = ParsedYamlCache.shared()
     records = []
-    for path in sorted(folder.glob("*.yaml")):
-        record = load_record(path, model)
-        record_id = getattr(record, "id", path.stem)
-        if record_id != path.stem:
-            raise SpecFileError([f"{path}:1:1: id: {record_id!r} must match the file name {path.stem!r}"])
-        records.append(record)
+    try:
+        for path in sorted(folder.glob("*.yaml")):
+            record = _validated(path, model, cache)
+            value = getattr(record, key)
+            if value != path.stem:
+                line, col = locate(read_yaml(path), (key,))
+                problem = f"{key}: {value!r} must match the file name {path.stem!r}"
+                raise SpecFileError([f"{path}:{line}:{col}: {problem}"])
+            records.append(record)
+    finally:
+        cache.save()  # once per folder, not once per file
     return records
 
 
@@ -158,18 +171,12 @@ def load_runs(specs_dir: Path | None = None) -> tuple[PublishedRun, ...]:
 
 @lru_cache(maxsize=8)
 def _steady_runs(folder: Path) -> tuple[SteadyRun, ...]:
-    if not (folder / "steady_state").is_dir():
-        raise SpecFileError(
-            [f"{folder / 'steady_state'}: catalogue folder not found (set CAPACITY_SPECS_DIR)"]
-        )
+    from capacity.data.steady_spec import SteadyRunFile  # here: only validation needs it (start-up time)
+
     runs: list[SteadyRun] = []
     seen: dict[str, Path] = {}
-    for path in sorted((folder / "steady_state").glob("*.yaml")):
-        group = load_record(path, SteadyRunFile)
-        if group.source_group != path.stem:
-            line, col = locate(read_yaml(path), ("source_group",))
-            problem = f"source_group: {group.source_group!r} must be the file name {path.stem!r}"
-            raise SpecFileError([f"{path}:{line}:{col}: {problem}"])
+    for group in _load_dir(folder / "steady_state", SteadyRunFile, key="source_group"):
+        path = folder / "steady_state" / f"{group.source_group}.yaml"
         for i, run in enumerate(group.runs):
             if run.id in seen:
                 line, col = locate(read_yaml(path), ("runs", i, "id"))

@@ -109,7 +109,7 @@ class Provenance:
         if econ.server_power_factor is not None:
             return None if chip.tdp_w is None else chip.tdp_w * econ.server_power_factor
         if econ.power_basis == "facility" and chip.system is not None:
-            watts = chip.system.power_w / chip.system.accelerators
+            watts = chip.system.watts_per_accelerator
             self.note("power_per_chip_w", round(watts, 1), f"{chip.system.name}: {chip.system.source}")
             return watts
         if chip.tdp_w is None:

@@ -12,7 +12,6 @@ quoting it). ``benchmarks/import_steady_state.py`` converts the reference file i
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -192,11 +191,6 @@ class SteadyRun(_Strict):
     def global_batch_tokens(self) -> int:
         return self.global_batch_seqs * self.seq_len
 
-    @property
-    def step_time_s(self) -> float:
-        """The optimizer-step time the measured tokens/s per GPU implies."""
-        return self.global_batch_tokens / (self.measured.tokens_per_s_per_gpu * self.chips)
-
 
 class SteadyRunFile(_Strict):
     """One file of ``specs/steady_state/``: a source group and its runs."""
@@ -221,12 +215,12 @@ class SteadyRunFile(_Strict):
         return self
 
 
-def steady_model(run: SteadyRun, specs_dir: Path | None = None) -> ModelPreset:
+def steady_model(run: SteadyRun) -> ModelPreset:
     """The run's model: its preset, or one built from the inline architecture (id ``steady-<run id>``)."""
-    from capacity.data.catalog import load_models  # here: catalog imports this module
+    from capacity.data.catalog import load_models  # here: the catalogue imports this module lazily
 
     if run.model is not None:
-        return load_models(specs_dir).get(run.model)
+        return load_models().get(run.model)
     arch = run.architecture
     assert arch is not None  # the validator guarantees one of the two
     fields = arch.model_dump()

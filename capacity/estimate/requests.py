@@ -22,12 +22,18 @@ from capacity.estimate.serve import ServeRequest
 from capacity.estimate.train_io import TrainRequest
 from capacity.formulas.flops import FlopsConvention, Recompute
 from capacity.records.chip import Chip
-from capacity.records.choices import Economics, KvPrecision, Traffic, TrainPrecision, sixteen_bit
+from capacity.records.choices import (
+    WEIGHT_PRECISIONS,
+    Economics,
+    KvPrecision,
+    Traffic,
+    TrainPrecision,
+    sixteen_bit,
+)
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
 
 ModelInput = str | ModelPreset | InlineModel
-SERVING_PRECISIONS = ("bf16", "fp16", "fp8", "int8", "int4")
 
 
 def chip_of(chip: str | Chip | None) -> Chip | None:
@@ -118,9 +124,9 @@ def serving_request(
     if found is None:
         raise InputError("serving needs a chip")
     weights = precision or sixteen_bit(found)
-    if weights not in SERVING_PRECISIONS:
+    if weights not in WEIGHT_PRECISIONS:
         raise InputError(
-            f"precision {weights}: not a serving weight format; use {', '.join(SERVING_PRECISIONS)}"
+            f"precision {weights}: not a serving weight format; use {', '.join(WEIGHT_PRECISIONS)}"
         )
     return ServeRequest(
         model=preset, chip=found, input_tokens=input_tokens, output_tokens=output_tokens, params=params,

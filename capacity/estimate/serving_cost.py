@@ -26,7 +26,7 @@ def owned_usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> flo
     hourly = cost.amortised_usd(capex, 1.0, prov.pick(None, "hardware_life_years"))
     per_chip = prov.chip_watts(chip, econ)
     if per_chip is not None:
-        watts = energy.facility_power_w(1, per_chip, 1.0, prov.pick(econ.pue, "pue"))
+        watts = energy.facility_power_w(1, per_chip, prov.pick(econ.pue, "pue"))
         hourly += cost.electricity_usd(
             watts / 1e6, prov.pick(econ.electricity_usd_per_kwh, "electricity_usd_per_kwh")
         )
@@ -59,7 +59,7 @@ def operating_costs(
             "estimated"
         )
     else:
-        watts = energy.facility_power_w(gpus, per_chip, 1.0, prov.pick(econ.pue, "pue"))
+        watts = energy.facility_power_w(gpus, per_chip, prov.pick(econ.pue, "pue"))
         power_mw = watts / 1e6
         wh_per_query = watts / served_qps / 3600
     rate = 1.0 if econ.currency == "USD" else prov.pick(econ.cny_per_usd, "cny_per_usd")

@@ -20,7 +20,7 @@ from capacity.core.units import MEMORY_BYTES_PER_GB, TERA
 from capacity.data.assumptions import Efficiency, load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.efficiency import matmul_fraction, peak_tflops
-from capacity.data.goodput import Goodput, goodput, hours_lost_per_failure
+from capacity.data.goodput import Goodput, failure_overhead, goodput
 from capacity.estimate.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, search
 from capacity.formulas import memory
 from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
@@ -83,14 +83,10 @@ class StepEstimate(BaseModel):
     notes: list[str]
 
     @property
-    def full_recompute(self) -> bool:
-        return self.parallel.recompute == "full"
-
-    @property
     def layout(self) -> str:
         q = self.parallel
         extra = "".join(f" x {k.upper()}{getattr(q, k)}" for k in ("cp", "ep", "vp") if getattr(q, k) > 1)
-        bubble = self.time_shares.get("pipeline bubble", 0.0)
+        bubble = self.time_shares.get(Share.BUBBLE, 0.0)
         return (
             f"TP{q.tp} x PP{q.pp} x DP{q.dp}{extra}, {q.sharding}, micro-batch {q.micro_batch}, "
             f"{self.microbatches:.0f} micro-batches per step, bubble {bubble:.0%} of time"
@@ -230,7 +226,7 @@ def predict(
         optimizer_step_bytes_per_param=sm.optimizer_step_bytes_per_param.value,
         elementwise_passes=sm.elementwise_passes.value,
         loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
-        failure_per_chip=eff.goodput.failures_per_gpu_hour.value * hours_lost_per_failure(eff.goodput),
+        failure_per_chip=failure_overhead(eff.goodput, 1),
         gradient_bytes=gradient_bytes,
     )  # fmt: skip
     if pin.recompute is not None:

@@ -339,7 +339,7 @@ def _energy(
             + " are not estimated"
         )
         return None, None, None
-    power_w = energy.facility_power_w(gpus, watts, 1.0, pue)
+    power_w = energy.facility_power_w(gpus, watts, pue)
     mwh = energy.energy_mwh(power_w, wall_days * 24.0)
     return power_w / 1e6, mwh, energy.co2e_tonnes(mwh, grid)
 

@@ -1,6 +1,8 @@
 """Power, energy and carbon of a run (the Epoch AI / Patterson et al. 2021 chain).
 
-    facility power P = n_chips · TDP · s · PUE            s = server power per chip / TDP
+    facility power P = n_chips · W · PUE                  W = power per chip, its server included
+                                                          (TDP · s, s = server power per chip / TDP,
+                                                          or the reference server's power per chip)
     energy E = P · hours                                  (MWh when P in MW)
     emissions = E · CI                                    CI in kgCO2e/kWh = tCO2e/MWh
 Patterson et al. 2021 (arXiv:2104.10350) report GPT-3 as 10 000 V100 × 14.8 days × 330 W × PUE 1.1
@@ -10,9 +12,10 @@ Patterson et al. 2021 (arXiv:2104.10350) report GPT-3 as 10 000 V100 × 14.8 day
 from __future__ import annotations
 
 
-def facility_power_w(n_chips: int, tdp_w: float, server_power_factor: float, pue: float) -> float:
-    """Average power drawn from the grid while the job runs, in watts."""
-    return n_chips * tdp_w * server_power_factor * pue
+def facility_power_w(n_chips: int, chip_power_w: float, pue: float) -> float:
+    """Average power drawn from the grid while the job runs, in watts (``chip_power_w``: per chip, server
+    included)."""
+    return n_chips * chip_power_w * pue
 
 
 def energy_mwh(power_w: float, hours: float) -> float:

@@ -155,10 +155,10 @@ class SteadyReport(BaseModel):
 
 
 @same_arguments
-def validate_steady(runs: Iterable[SteadyRun], eff: Efficiency, own: bool = True) -> SteadyReport:
+def validate_steady(runs: Iterable[SteadyRun], eff: Efficiency) -> SteadyReport:
     """Every record predicted with its published layout (and the planner's own), summarised by source."""
     sets = eff.steady_state_sets
-    checks = [check(r, eff, r.source_group in sets.fitting, own) for r in runs]
+    checks = [check(r, eff, r.source_group in sets.fitting) for r in runs]
     groups = [
         s
         for g in dict.fromkeys(c.source_group for c in checks)

@@ -120,6 +120,10 @@ class SystemPower(_Strict):
     source: str
     url: str | None = None
 
+    @property
+    def watts_per_accelerator(self) -> float:
+        return self.power_w / self.accelerators
+
 
 class ExportControl(_Strict):
     """US export-control status for buyers in China, as of the sources' dates."""
