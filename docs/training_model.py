@@ -16,7 +16,13 @@ from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_chips, load_runs, load_steady_runs
 from capacity.data.steady_spec import SteadyRun, steady_model
 from capacity.plans.validate import ErrorSummary, validate_runs
-from capacity.plans.validate_steady import SteadyCheck, SteadySummary, summarise, validate_steady
+from capacity.plans.validate_steady import (
+    SteadyCheck,
+    SteadySummary,
+    error_ratio,
+    summarise,
+    validate_steady,
+)
 
 DOC = Path(__file__).resolve().with_name("training-model.md")
 SUMMARY_HEADER = (
@@ -34,7 +40,7 @@ def pct(x: float | None, signed: bool = True) -> str:
 def summary_row(label: str, s: SteadySummary, members: list[SteadyCheck]) -> str:
     skipped = sum(1 for c in members if c.skipped is not None)
     errors = {c.id: c.error for c in members if c.error is not None}
-    worst = max(errors, key=lambda k: max(1.0 + errors[k], 1.0 / (1.0 + errors[k])))
+    worst = max(errors, key=lambda k: error_ratio(errors[k]))
     return (
         f"| {label} | {s.rows} | {skipped} | {pct(s.median_abs_error, False)} | {pct(s.bias)} | "
         f"{s.worst_ratio:.2f}× | {worst} ({pct(errors[worst])}) | {pct(s.own_median_abs_error, False)} | "

@@ -85,7 +85,8 @@ class Provenance:
         if found is not None:
             price, newest, quotes = found
             snaps = "; ".join(f"{p.provider} {p.usd_per_gpu_hour} ({p.date})" for p in quotes)
-            source = f"median of {len(quotes)} on-demand/marketplace quotes within 12 months: {snaps}"
+            kinds = "/".join(k for k in CURRENT_KINDS if k)
+            source = f"median of {len(quotes)} {kinds} quotes within {PRICE_WINDOW_MONTHS} months: {snaps}"
             self.note("gpu_hour_usd", price, source)
             self.price = PriceUsed(price_assumed=False, price_source=source, price_date=newest)
             return price

@@ -169,12 +169,13 @@ def estimate_training(
         applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
 
-        solved: dict[int, StepEstimate] = {}  # the deadline solve's estimates, reused for the answer
+        solved: dict[tuple[int, int], StepEstimate] = {}  # the deadline solve's estimates, reused
 
-        def modelled(n: int) -> StepEstimate:
-            if n not in solved:
-                solved[n] = modelled_step(req, assumptions, efficiency, n, req.layouts)
-            return solved[n]
+        def modelled(n: int, layouts: int = 1) -> StepEstimate:
+            """The step model on n chips; the solve needs only the best layout (the search prunes more)."""
+            if (n, layouts) not in solved:
+                solved[n, layouts] = modelled_step(req, assumptions, efficiency, n, layouts)
+            return solved[n, layouts]
 
         def days_at(n: int) -> float:
             if req.mfu is not None:
@@ -197,7 +198,7 @@ def estimate_training(
             if req.parallel.pinned():
                 warnings.append("--mfu is given, so the layout is not modelled: the pinned layout is ignored")
         elif sized is not None:
-            step = modelled(sized)
+            step = modelled(sized, req.layouts)
             mfu = step.mfu * convention
             recompute = step.parallel.recompute
             hw_flops = hardware_flops(recompute)

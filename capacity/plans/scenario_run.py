@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 from typing import Any
 
@@ -45,14 +46,17 @@ class ScenarioResult(BaseModel):
     error: str | None = Field(default=None, description="why this point could not be evaluated")
 
 
+def sweep_points(sc: Scenario) -> int:
+    """How many points the scenario's sweep expands to (1 without a sweep)."""
+    return math.prod(len(values) for values in sc.sweep.values())
+
+
 def expand(sc: Scenario) -> list[tuple[dict[str, Any], Scenario]]:
     """The cartesian product of ``sweep``: (the swept values, the scenario with them applied)."""
     if not sc.sweep:
         return [({}, sc)]
     paths = list(sc.sweep)
-    size = 1
-    for values in sc.sweep.values():
-        size *= len(values)
+    size = sweep_points(sc)
     if size > MAX_POINTS:
         raise InputError(
             f"scenario {sc.name!r}: {size:,} points evaluated one by one is over the {MAX_POINTS:,} "

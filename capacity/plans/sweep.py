@@ -10,7 +10,6 @@ other sweeps are evaluated point by point.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from capacity.data.provenance import Provenance
 from capacity.estimate.train import modelled_step, training_seq_len
 from capacity.formulas import memory, shape
 from capacity.plans.scenario import Limits, Scenario
-from capacity.plans.scenario_run import scenario_calibration, train_request
+from capacity.plans.scenario_run import scenario_calibration, sweep_points, train_request
 from capacity.records.chip import Chip
 from capacity.records.choices import sixteen_bit
 
@@ -57,8 +56,7 @@ def use_grid(sc: Scenario) -> bool:
     """Whether ``capacity run`` evaluates this sweep as numpy arrays (flat rows of the money, time and
     energy columns) rather than point by point with the full estimate per row: only when it is
     :func:`vectorisable` and has more than :data:`PER_POINT_UP_TO` points."""
-    points = math.prod(len(v) for v in sc.sweep.values()) if sc.sweep else 1
-    return vectorisable(sc) and points > PER_POINT_UP_TO
+    return vectorisable(sc) and sweep_points(sc) > PER_POINT_UP_TO
 
 
 def vectorisable(sc: Scenario) -> bool:

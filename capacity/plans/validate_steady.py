@@ -73,7 +73,8 @@ class SteadySummary(BaseModel):
     baseline_median_abs_error: float
 
 
-def _ratio(err: float) -> float:
+def error_ratio(err: float) -> float:
+    """How many times off a relative error is, either way: +100% and -50% are both 2x."""
     return max(1.0 + err, 1.0 / (1.0 + err))
 
 
@@ -87,7 +88,7 @@ def summarise(group: str, checks: Iterable[SteadyCheck]) -> SteadySummary | None
         group=group,
         rows=len(rows),
         median_abs_error=statistics.median(abs(e) for e in errs),
-        worst_ratio=max(_ratio(e) for e in errs),
+        worst_ratio=max(error_ratio(e) for e in errs),
         bias=statistics.median(errs),
         own_median_abs_error=statistics.median(own) if own else math.nan,
         own_slower_than_published=sum(
