@@ -4,17 +4,24 @@ benchmark compiled once into it."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from capacity import microbench
 from capacity.cli import app
 
 FIXTURE_SPECS = Path(__file__).parent / "fixtures" / "specs"
+
+# CI draws the same examples every run (a red build must be reproducible); a local run explores new ones
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True, scope="session")
