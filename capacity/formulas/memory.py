@@ -38,6 +38,7 @@ layers' worth (Korthikanti et al. 2022, §4.2.3). Logits take fp32 s·V/t per mi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
@@ -98,6 +99,33 @@ def activation_bytes(sh: Shape, recompute: Recompute, fp8: bool = False) -> floa
     return kept
 
 
+@dataclass(frozen=True, slots=True)
+class LocalParams:
+    """Parameters one chip of a layout holds before any sharding, and the ranks that share them."""
+
+    dense: float  # (N − N_expert) / (t·p)
+    expert: float  # N_expert / (t·p·e)
+    group: int  # d·c: context-parallel ranks hold the same weights and reduce gradients together
+    expert_group: int  # max(1, d·c / e): the ranks holding the same experts
+
+    def bytes(self, per_param: float, sharded: bool) -> float:
+        """A per-parameter state on one chip, divided over its group when ZeRO shards it."""
+        return per_param * (
+            self.dense / (self.group if sharded else 1) + self.expert / (self.expert_group if sharded else 1)
+        )
+
+
+def local_params(sh: Shape, n_total: float, lay: Layout) -> LocalParams:
+    """What one chip of ``lay`` holds of ``n_total`` parameters (experts split e ways, the rest t·p ways)."""
+    t, p, group = lay.tp, lay.pp, lay.dp * lay.cp
+    return LocalParams(
+        dense=(n_total - sh.expert_params) / (t * p),
+        expert=sh.expert_params / (t * p * lay.ep),
+        group=group,
+        expert_group=max(1, group // lay.ep),
+    )
+
+
 def per_gpu(
     sh: Shape,
     n_total: float,
@@ -113,21 +141,16 @@ def per_gpu(
     byte); ``gradient_bytes``: the gradient buffer per parameter (4 fp32, 2 bf16).
     """
     t, p, c = lay.tp, lay.pp, lay.cp
-    group = lay.dp * c  # context-parallel ranks hold the same weights and reduce gradients together
-    expert_group = max(1, group // lay.ep)
-    dense = (n_total - sh.expert_params) / (t * p)
-    expert = sh.expert_params / (t * p * lay.ep)
+    local = local_params(sh, n_total, lay)
     shard_w = lay.sharding == "zero3"
     shard_g = lay.sharding in ("zero2", "zero3")
     shard_o = lay.sharding != "none"
     # ZeRO-3 keeps no 16-bit shard: the fp32 master copy (in the optimizer's 12 bytes) is the shard, and the
     # 16-bit weights exist only for the layers in flight (buffers below), 16 bytes per parameter over d in
     # all (PyTorch FSDP's MixedPrecision keeps sharded parameters in fp32; Zhao et al. 2023, arXiv:2304.11277)
-    weights = 0.0 if shard_w else WEIGHT_BYTES * (dense + expert)
-    grads = gradient_bytes * (dense / (group if shard_g else 1) + expert / (expert_group if shard_g else 1))
-    optim = optimizer_bytes_per_param * (
-        dense / (group if shard_o else 1) + expert / (expert_group if shard_o else 1)
-    )
+    weights = 0.0 if shard_w else WEIGHT_BYTES * (local.dense + local.expert)
+    grads = local.bytes(gradient_bytes, shard_g)
+    optim = local.bytes(optimizer_bytes_per_param, shard_o)
     tokens = lay.micro_batch * sh.seq_len / (t * c)  # per chip per micro-batch
     per_layer = activation_bytes_per_token_layer(sh, lay.recompute, fp8) * tokens
     stage_layers = math.ceil(sh.layers / p)
@@ -141,7 +164,7 @@ def per_gpu(
     acts += 4.0 * tokens * sh.vocab  # fp32 logits (divided over t by the vocabulary-parallel head)
     buffers = 0.0
     if shard_w:  # the gathered 16-bit weights of the layers in flight (this chip's experts only)
-        per_layer_params = (dense + expert) / max(1, stage_layers)
+        per_layer_params = (local.dense + local.expert) / max(1, stage_layers)
         buffers += PREFETCHED_LAYERS * WEIGHT_BYTES * per_layer_params
     if sh.experts:  # all-to-all dispatch and combine buffers of the routed tokens
         buffers += 2.0 * WEIGHT_BYTES * tokens * sh.routed_k * sh.hidden

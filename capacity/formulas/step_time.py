@@ -49,7 +49,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from capacity.formulas.memory import activation_bytes_per_token_layer
+from capacity.formulas.memory import activation_bytes_per_token_layer, local_params
 from capacity.formulas.shape import Shape
 from capacity.records.parallel import Layout
 
@@ -272,15 +272,12 @@ def step_terms(
         0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * d, lay.node_size, rates)
     )
 
-    group = d * c
-    expert_group = max(1, group // lay.ep)
-    dense_local = (n_total - sh.expert_params) / (t * p)
-    expert_local = sh.expert_params / (t * p * lay.ep)
+    local = local_params(sh, n_total, lay)
     dp_rate = ring_link(d * c, t, lay.node_size, rates)  # ranks ordered tp, cp, dp, pp (Megatron-Core)
     # gradients are reduce-scattered in fp32 and the 16-bit weights all-gathered back (Megatron-LM's
     # distributed optimizer keeps fp32 main gradients: docs/source/api-guide/dist_optimizer.md)
-    reduce_scatter = half_ring(dense_local * gradient_bytes, group, dp_rate)
-    reduce_scatter += half_ring(expert_local * gradient_bytes, expert_group, dp_rate)
+    reduce_scatter = half_ring(local.dense * gradient_bytes, local.group, dp_rate)
+    reduce_scatter += half_ring(local.expert * gradient_bytes, local.expert_group, dp_rate)
     all_gather = reduce_scatter * BYTES_16BIT / gradient_bytes
     forward, backward = compute / 3.0, 2.0 * compute / 3.0  # the backward pass is 2 of 3 forward-equivalents
     fsdp_comm = 0.0
@@ -304,10 +301,7 @@ def step_terms(
     else:
         dp_exposed = 0.0
     sharded = lay.sharding != "none"  # ZeRO-1 and up: each rank steps only its shard of the states
-    optimizer = optimizer_bytes_per_param * (
-        dense_local / (group if sharded else 1) + expert_local / (expert_group if sharded else 1)
-    )
-    optimizer /= rates.hbm_bytes_s
+    optimizer = local.bytes(optimizer_bytes_per_param, sharded) / rates.hbm_bytes_s
     return StepTerms(
         matmul=m * matmul,
         attention=m * attention,
