@@ -179,22 +179,20 @@ def gpt_architecture(r: dict[str, Any], *, tied: bool, why_tied: str) -> tuple[d
 
 def _count(arch: dict[str, Any], seq_len: int) -> float:
     """Weights of an inline architecture (capacity/formulas/params.py)."""
-    from capacity.formulas.params import total_params
+    from capacity.formulas.params import counted_preset
     from capacity.records.chip import Source
-    from capacity.records.model_spec import ModelPreset
 
-    preset = ModelPreset(
+    preset = counted_preset(
         id="count",
         name="count",
         family="count",
         organisation="count",
         year=2021,
-        params=1.0,
         context_length=seq_len,
         sources=[Source(title="count")],
         **arch,
     )
-    return total_params(preset)
+    return preset.params
 
 
 def common(r: dict[str, Any], meta: dict[str, Any], cid: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from capacity.core.errors import SpecFileError
-from capacity.formulas.params import active_params, total_params
+from capacity.formulas.params import counted_preset
 from capacity.records.chip import Source
 from capacity.records.model_spec import MLA, ModelPreset, MoE
 
@@ -377,16 +377,11 @@ def _counted(fields: Fields, path: Path, model_type: str, notes: list[str]) -> M
         "organisation": "Hugging Face config",
         "year": DEFAULT_YEAR,
         "sources": [Source(title=f"Hugging Face config {path}")],
+        "notes": "; ".join(notes) + ".",
         **fields,
     }
     try:
-        draft = ModelPreset(**base, params=1.0, active_params=1.0 if fields.get("moe") else None)
-        return ModelPreset(
-            **base,
-            params=total_params(draft),
-            active_params=active_params(draft) if draft.moe else None,
-            notes="; ".join(notes) + ".",
-        )
+        return counted_preset(**base)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or model_type

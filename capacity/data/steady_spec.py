@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from capacity.formulas.flops import Recompute
-from capacity.formulas.params import active_params, total_params
+from capacity.formulas.params import counted_preset
 from capacity.records.chip import ChipId, Source
 from capacity.records.model_spec import ModelId, ModelPreset, MoE
 from capacity.records.parallel import GradReduce, Sharding
@@ -223,22 +223,17 @@ def steady_model(run: SteadyRun) -> ModelPreset:
         return load_models().get(run.model)
     arch = run.architecture
     assert arch is not None  # the validator guarantees one of the two
-    fields = arch.model_dump()
-    draft = ModelPreset(
+    return counted_preset(
         id=f"steady-{run.id}",
         name=run.model_name,
         family="steady-state-benchmark",
         organisation=run.framework,
         year=run.year,
-        params=1.0,  # placeholder, replaced below by the count computed from the shape
-        active_params=1.0 if arch.moe else None,
         context_length=run.seq_len,
         notes=run.notes,
         sources=[Source(title=run.source)],
-        **fields,
+        **arch.model_dump(),
     )
-    counted = {"params": total_params(draft), "active_params": active_params(draft) if arch.moe else None}
-    return draft.model_copy(update=counted)
 
 
 def source_flops_per_token(definition: FlopsDefinition, model: ModelPreset, seq_len: int) -> float | None:

@@ -13,6 +13,8 @@ MLA (multi-head latent attention) follows DeepSeek-V2 (arXiv:2405.04434) §2.1.
 
 from __future__ import annotations
 
+from typing import Any
+
 from capacity.records.model_spec import ModelPreset
 
 
@@ -71,3 +73,11 @@ def active_params(m: ModelPreset) -> float:
     _, moe_layers = _layer_counts(m)
     idle = (m.moe.experts - m.moe.top_k) * ffn_params(m.hidden_size, m.moe.expert_ffn_size, m.glu)
     return total_params(m) - moe_layers * idle
+
+
+def counted_preset(**fields: Any) -> ModelPreset:
+    """A preset built from its architecture ``fields`` (no ``params``/``active_params``), the two counts
+    computed from the shapes above; validation errors are pydantic's."""
+    draft = ModelPreset(**fields, params=1.0, active_params=1.0 if fields.get("moe") else None)
+    moe_active = active_params(draft) if draft.moe else None
+    return ModelPreset(**fields, params=total_params(draft), active_params=moe_active)
