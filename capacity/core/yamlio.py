@@ -30,7 +30,7 @@ def read_yaml(path: Path) -> Any:
 
     Raises :class:`SpecFileError` (one ``file:line:col: message`` line) for anything unsafe or broken.
     """
-    text = _read_text(path)
+    text = read_small_text(path, "YAML spec")
     return parse_yaml(text, str(path))
 
 
@@ -56,7 +56,9 @@ def parse_yaml(text: str, name: str) -> Any:
     return doc
 
 
-def _read_text(path: Path) -> str:
+def read_small_text(path: Path, kind: str) -> str:
+    """The UTF-8 text of an input file of at most :data:`MAX_YAML_BYTES`, else one clear line (missing, a
+    folder, too large, binary, not UTF-8); ``kind`` names what was expected (``"YAML spec"``)."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -64,14 +66,17 @@ def _read_text(path: Path) -> str:
     except OSError as exc:
         raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
     if path.is_dir():
-        raise SpecFileError([f"{path}: is a directory, expected a YAML file"])
+        raise SpecFileError([f"{path}: is a directory, expected a {kind} file"])
     if size > MAX_YAML_BYTES:
         raise SpecFileError(
-            [f"{path}: file is {size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for a YAML spec"]
+            [f"{path}: file is {size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for a {kind}"]
         )
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
     if b"\x00" in raw:
-        raise SpecFileError([f"{path}:1:1: binary file (NUL bytes); expected UTF-8 YAML text"])
+        raise SpecFileError([f"{path}:1:1: binary file (NUL bytes); expected a UTF-8 {kind}"])
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

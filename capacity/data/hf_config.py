@@ -23,11 +23,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from capacity.core.errors import SpecFileError
+from capacity.core.yamlio import read_small_text
 from capacity.formulas.params import counted_preset
 from capacity.records.chip import Source
 from capacity.records.model_spec import MLA, ModelPreset, MoE
 
-MAX_CONFIG_BYTES = 1_000_000
 DEFAULT_YEAR = 2025
 
 
@@ -305,20 +305,7 @@ SUPPORTED_TYPES = tuple(sorted([*_TYPES, "gemma3"]))
 
 def read_config(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``; :class:`SpecFileError` (one line, with line:col for syntax) otherwise."""
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
-    if size > MAX_CONFIG_BYTES:
-        raise SpecFileError(
-            [f"{path}: file is {size:,} bytes, over the {MAX_CONFIG_BYTES:,}-byte limit for a model config"]
-        )
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SpecFileError([f"{path}: not UTF-8 text (byte {exc.start}); expected a JSON config"]) from None
-    except OSError as exc:
-        raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
+    text = read_small_text(path, "JSON model config")
 
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not a JSON number")
