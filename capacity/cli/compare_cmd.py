@@ -77,10 +77,12 @@ def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> No
         import matplotlib.pyplot as plt
     except ImportError:
         raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    from capacity.plans.compare import is_money
+
     shown = [r for r in compared if r.result.get(field) is not None]
     fig, ax = plt.subplots(figsize=(8, 0.4 * len(shown) + 1.2))
     colours = ["#c0392b" if r.domestic_china else "#2c7fb8" for r in shown][::-1]
-    money = "usd" in field or field == "cost"
+    money = is_money(field)
     labels = [r.chip + (" (price assumed)" if money and r.price_assumed else "") for r in shown][::-1]
     bars = ax.barh(labels, [r.result[field] for r in shown][::-1], color=colours)
     for bar, r in zip(bars, shown[::-1], strict=True):
@@ -127,7 +129,7 @@ def compare(
         --precision fp16
       capacity compare --all --scenario specs/scenarios/ci-plan-with-limits.yaml --sort time
     """
-    from capacity.plans.compare import SORT_FIELDS, best_index
+    from capacity.plans.compare import SORT_FIELDS, best_index, is_money
     from capacity.plans.compare import compare as run_compare
 
     sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
@@ -140,15 +142,11 @@ def compare(
     else:
         rows = _rows(compared, field, fmt)
         skip = ("chip", "memory_fits", "min_gpus_for_memory", "gpus_per_replica")
+        assumed = {i for i, r in enumerate(compared) if r.price_assumed}
         best = {}
         for c in rows[0]:
             # a placeholder price is never the best value of a money column
-            money = "usd" in c or c == "cost"
-            ranked = [
-                {**row, c: None} if money and r.price_assumed else row
-                for row, r in zip(rows, compared, strict=True)
-            ]
-            i = best_index(ranked, c, c in HIGHER_IS_BETTER)
+            i = best_index(rows, c, c in HIGHER_IS_BETTER, assumed if is_money(c) else ())
             if i is not None and c not in skip:
                 best[c] = i
         caption = (

@@ -8,7 +8,7 @@ a model that fits no replica) gets a row with the reason instead of an estimate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -98,9 +98,21 @@ def compare(
     return sorted(rows, key=key)
 
 
-def best_index(rows: list[dict[str, Any]], column: str, higher_is_better: bool) -> int | None:
-    """Row index holding the best value of ``column`` (None when no row has a value)."""
-    values = [(i, r[column]) for i, r in enumerate(rows) if isinstance(r.get(column), int | float)]
+def is_money(column: str) -> bool:
+    """Whether a column's value rests on a price (cost, USD per token, tokens per USD)."""
+    return "usd" in column or column == "cost"
+
+
+def best_index(
+    rows: list[dict[str, Any]], column: str, higher_is_better: bool, passed_over: Collection[int] = ()
+) -> int | None:
+    """Row index holding the best value of ``column`` (None when no row has a value); rows in
+    ``passed_over`` (a placeholder price in a money column) never count."""
+    values = [
+        (i, r[column])
+        for i, r in enumerate(rows)
+        if i not in passed_over and isinstance(r.get(column), int | float)
+    ]
     if len({v for _, v in values}) < 2:  # nothing to single out
         return None
     pick = max if higher_is_better else min
