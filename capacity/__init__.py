@@ -23,30 +23,29 @@ __all__ = [
 ]  # fmt: skip
 
 if TYPE_CHECKING:
-    from capacity.estimate.requests import serving_request, training_request
-    from capacity.estimate.serve import ServeEstimate, ServeRequest
-    from capacity.estimate.train_io import TrainEstimate, TrainRequest
     from capacity.plans.api import (
         Catalogue,
+        Economics,
+        ParallelSpec,
+        ServeEstimate,
+        ServeRequest,
+        Traffic,
+        TrainEstimate,
+        TrainRequest,
         catalogue,
         estimate_serving,
         estimate_training,
         load_scenario,
         run_scenario,
+        serving_request,
+        training_request,
     )
-    from capacity.records.choices import Economics, Traffic
-    from capacity.records.parallel import ParallelSpec
 
 
 def __getattr__(name: str) -> Any:
     """The API names, imported from :mod:`capacity.plans.api` when first asked for (PEP 562)."""
     if name not in __all__:
         raise AttributeError(f"module 'capacity' has no attribute {name!r}")
-    from capacity.estimate import requests, serve, train_io
     from capacity.plans import api
-    from capacity.records import choices, parallel
 
-    for module in (api, choices, parallel, requests, serve, train_io):
-        if hasattr(module, name):
-            return getattr(module, name)
-    raise AttributeError(name)  # pragma: no cover - every API name is in one of the modules
+    return getattr(api, name)

@@ -26,7 +26,15 @@ from capacity.estimate.train import estimate_training as _train
 from capacity.plans.scenario import Scenario, load_scenarios
 from capacity.plans.scenario_run import ScenarioResult, evaluate
 from capacity.records.chip import Chip
+from capacity.records.choices import Economics, Traffic
 from capacity.records.model_spec import ModelPreset
+from capacity.records.parallel import ParallelSpec
+
+__all__ = [
+    "Catalogue", "Economics", "ParallelSpec", "ServeEstimate", "ServeRequest", "Traffic", "TrainEstimate",
+    "TrainRequest", "catalogue", "estimate_serving", "estimate_training", "load_scenario", "run_scenario",
+    "serving_request", "training_request",
+]  # fmt: skip  # what ``import capacity`` re-exports
 
 
 class Catalogue(NamedTuple):
