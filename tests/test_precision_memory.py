@@ -23,8 +23,43 @@ def test_fp8_keeps_gemm_inputs_in_one_byte() -> None:
     layer in 16 bits; FP8 keeps the four GEMM inputs (2h + w + f = 53,248 elements) in one byte."""
     sh = shape.from_preset(load_models().get("llama3-70b"), 8192)
     assert memory.activation_bytes_per_token_layer(sh, "selective") == pytest.approx(274_432)
-    assert memory.activation_bytes_per_token_layer(sh, "selective", fp8=True) == pytest.approx(221_184)
-    assert memory.activation_bytes_per_token_layer(sh, "full", fp8=True) == pytest.approx(2 * 8192)
+    assert memory.activation_bytes_per_token_layer(sh, "selective", precision="fp8") == pytest.approx(221_184)
+    assert memory.activation_bytes_per_token_layer(sh, "full", precision="fp8") == pytest.approx(2 * 8192)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "tf32"])
+def test_four_byte_activations_in_the_search_and_the_floor(precision: str) -> None:
+    """FP32/TF32 training keeps activations in 4 bytes: Llama 3 70B keeps 2 x 274,432 bytes per token and
+    layer, and a chip of the layout search holds twice the 16-bit activations (the fp32 logits, 4·s·V/t, are
+    the same either way)."""
+    sh = shape.from_preset(load_models().get("llama3-70b"), 8192)
+    assert memory.activation_bytes_per_token_layer(sh, "selective", precision) == pytest.approx(2 * 274_432)
+    assert memory.activation_bytes_per_token_layer(sh, "full", precision) == pytest.approx(4 * 8192)
+    lay = Layout(tp=8, pp=4, dp=2, ep=1, microbatches=8, node_size=8, micro_batch=1)
+    logits = 4.0 * 8192 / 8 * sh.vocab
+    wide = memory.per_gpu(sh, 70e9, lay, 12.0, precision).activations - logits
+    assert wide == pytest.approx(2 * (memory.per_gpu(sh, 70e9, lay, 12.0).activations - logits))
+
+
+def test_fp32_estimate_counts_four_byte_activations() -> None:
+    """End to end, on a pinned layout: the estimate's per-chip activations at fp32 are twice bf16's but for
+    the fp32 logits (4 bytes x 2 x 4,096 tokens x Llama 2's 32,000 vocabulary), and the layout it picks by
+    itself fits 80 GiB x 0.9 counting them."""
+    a100, llama = load_chips().get("a100-sxm4-80gb"), load_models().get("llama2-7b")
+    pin = ParallelSpec(tp=1, pp=1, dp=64, micro_batch=2, sharding="zero3", recompute="selective")
+    acts = {}
+    for precision in ("bf16", "fp32"):
+        req = TrainRequest(tokens=2e12, model=llama, chip=a100, gpus=64, precision=precision)
+        free = estimate_training(req, load_assumptions(), load_efficiency())
+        assert free.memory_fits and free.memory_per_gpu_gb is not None
+        assert free.memory_per_gpu_gb["total"] <= 80 * 2**30 / 1e9 * 0.9
+        pinned = estimate_training(
+            req.model_copy(update={"parallel": pin}), load_assumptions(), load_efficiency()
+        )
+        assert pinned.memory_per_gpu_gb is not None
+        acts[precision] = pinned.memory_per_gpu_gb["activations"] * 1e9
+    logits = 4.0 * 2 * 4096 * 32_000
+    assert acts["fp32"] - logits == pytest.approx(2 * (acts["bf16"] - logits))
 
 
 @pytest.mark.parametrize(

@@ -100,6 +100,7 @@ class Job:
     loss_bytes_per_vocab: float
     failure_per_chip: float  # failures per chip-hour × hours lost each
     gradient_bytes: float = memory.GRADIENT_BYTES  # per gradient: 4 fp32, 2 with bf16 reduction
+    precision: str | None = None  # the training precision: the bytes of the kept activations
 
     def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
         terms = step_terms(
@@ -142,8 +143,7 @@ class Job:
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(
-            self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.rates.fp8_casts,
-            self.gradient_bytes,
+            self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.precision, self.gradient_bytes,
         )  # fmt: skip
 
 

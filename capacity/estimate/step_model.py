@@ -227,7 +227,7 @@ def predict(
         elementwise_passes=sm.elementwise_passes.value,
         loss_bytes_per_vocab=sm.loss_bytes_per_vocab.value,
         failure_per_chip=failure_overhead(eff.goodput, 1),
-        gradient_bytes=gradient_bytes,
+        gradient_bytes=gradient_bytes, precision=precision,
     )  # fmt: skip
     if pin.recompute is not None:
         found = search(job, pin, pin.recompute, keep=layouts)

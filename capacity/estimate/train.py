@@ -136,13 +136,9 @@ def estimate_training(
 
     # memory (hardware-independent part)
     state_bytes = memory.model_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
-    # Korthikanti's counts are for 16-bit activations; FP32/TF32 training keeps them in 4 bytes
-    act_scale = 2.0 if req.precision in ("fp32", "tf32") else 1.0
     floor_act = None  # the floor: the least activation memory the job may use (full unless pinned)
     if req.model is not None:
-        floor_act = act_scale * memory.activation_bytes(
-            sh, req.recompute_pin or "full", req.precision == "fp8"
-        )
+        floor_act = memory.activation_bytes(sh, req.recompute_pin or "full", req.precision)
     chip, gpus, precision = req.chip, req.gpus, req.precision
     peak, mfu, step = None, req.mfu, None
     mfu_source = "given by the user (--mfu)" if req.mfu is not None else None
@@ -225,11 +221,7 @@ def estimate_training(
         if mfu is not None:
             wall_days = dc_days / mfu
 
-    act_bytes = (
-        None
-        if req.model is None
-        else act_scale * memory.activation_bytes(sh, recompute, req.precision == "fp8")
-    )
+    act_bytes = None if req.model is None else memory.activation_bytes(sh, recompute, req.precision)
     fits = None
     if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
         fits = gpus >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled

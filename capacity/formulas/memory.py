@@ -20,7 +20,9 @@ With FP8 linear layers the four GEMM inputs (the two layer-norm outputs, the att
 activation output: 2·h + w + f elements) are kept as the FP8 copies the forward GEMM already made, one byte
 each, for the weight-gradient GEMM of the backward (Transformer Engine's ``Linear``/``LayerNormLinear``/
 ``LayerNormMLP`` save their quantised input; NVIDIA's FP8 primer: "FP8 ... also reduces the memory for
-activations saved for the backward pass"), so they cost 2·h + w + f bytes less.
+activations saved for the backward pass"), so they cost 2·h + w + f bytes less. FP32 and TF32 training
+keeps every activation in 4 bytes: twice the 16-bit count, ``full``'s layer inputs included (TF32 is a
+tensor-core format for fp32 tensors).
 
 For GPT-3's shape (q = 3h, w = h, f = 4h) this is 32·h, Korthikanti et al.'s 34·h (arXiv:2205.05198,
 Table 2) less the dropout masks modern recipes leave out. FlashAttention (Dao et al. 2022) never stores
@@ -47,6 +49,7 @@ from capacity.formulas.shape import Shape
 from capacity.records.parallel import Layout, Recompute
 
 WEIGHT_BYTES = 2.0  # 16-bit weights
+FOUR_BYTE_ACTIVATIONS = ("fp32", "tf32")  # training precisions whose activations take 4 bytes, not 2
 GRADIENT_BYTES = 4.0  # fp32 main gradients (Megatron-LM's distributed optimizer; NeMo's grad_reduce_in_fp32)
 GRADIENT_BYTES_BF16 = 2.0  # grad_reduce_in_fp32 = False (the optimizer keeps an fp32 copy of its shard)
 PREFETCHED_LAYERS = 2  # ZeRO-3: the layer computing and the one gathered ahead
@@ -77,25 +80,27 @@ def model_state_bytes(n_total: float, bytes_per_param: float) -> float:
     return n_total * bytes_per_param
 
 
-def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute, fp8: bool = False) -> float:
+def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute, precision: str | None = None) -> float:
     """Bytes of activations one layer keeps per token, before tensor/context parallel splits.
 
-    ``fp8``: the linear layers run in FP8 and keep their inputs in one byte (module docstring)."""
+    ``precision`` of the training (None: 16-bit): ``fp8`` linear layers keep their inputs in one byte,
+    ``fp32``/``tf32`` keep every value in four (module docstring)."""
+    wide = 2.0 if precision in FOUR_BYTE_ACTIVATIONS else 1.0
     if recompute == "full":
-        return WEIGHT_BYTES * sh.hidden
+        return wide * WEIGHT_BYTES * sh.hidden
     glu = 2.0 if sh.glu else 1.0
     ffn = sh.expert_ffn * sh.top_k if sh.experts else sh.ffn  # an MoE token keeps its experts' activations
     kept = 2.0 * (4.0 * sh.hidden + sh.qkv_out_width + sh.attention_width + (glu + 1.0) * ffn)
-    if fp8:  # the GEMM inputs kept as their FP8 copies: 1 byte instead of 2
+    if precision == "fp8":  # the GEMM inputs kept as their FP8 copies: 1 byte instead of 2
         kept -= 2.0 * sh.hidden + sh.attention_width + ffn
-    return kept
+    return wide * kept
 
 
-def activation_bytes(sh: Shape, recompute: Recompute, fp8: bool = False) -> float:
+def activation_bytes(sh: Shape, recompute: Recompute, precision: str | None = None) -> float:
     """Activations of one sequence through all layers (+ one layer's working set when fully recomputed)."""
-    kept = sh.layers * activation_bytes_per_token_layer(sh, recompute, fp8) * sh.seq_len
+    kept = sh.layers * activation_bytes_per_token_layer(sh, recompute, precision) * sh.seq_len
     if recompute == "full":
-        kept += activation_bytes_per_token_layer(sh, "none", fp8) * sh.seq_len
+        kept += activation_bytes_per_token_layer(sh, "none", precision) * sh.seq_len
     return kept
 
 
@@ -131,14 +136,15 @@ def per_gpu(
     n_total: float,
     lay: Layout,
     optimizer_bytes_per_param: float,
-    fp8: bool = False,
+    precision: str | None = None,
     gradient_bytes: float = GRADIENT_BYTES,
 ) -> MemoryBreakdown:
     """Bytes one chip of layout ``lay`` holds, by part (see the module docstring).
 
     ``optimizer_bytes_per_param``: the fp32 states per parameter the optimizer shards (12 for
-    mixed-precision Adam, 16 with bf16 gradients); ``fp8``: FP8 linear layers (their inputs are kept in one
-    byte); ``gradient_bytes``: the gradient buffer per parameter (4 fp32, 2 bf16).
+    mixed-precision Adam, 16 with bf16 gradients); ``precision``: the training precision, which sets the
+    bytes of the kept activations (:func:`activation_bytes_per_token_layer`); ``gradient_bytes``: the
+    gradient buffer per parameter (4 fp32, 2 bf16).
     """
     t, p, c = lay.tp, lay.pp, lay.cp
     local = local_params(sh, n_total, lay)
@@ -152,7 +158,7 @@ def per_gpu(
     grads = local.bytes(gradient_bytes, shard_g)
     optim = local.bytes(optimizer_bytes_per_param, shard_o)
     tokens = lay.micro_batch * sh.seq_len / (t * c)  # per chip per micro-batch
-    per_layer = activation_bytes_per_token_layer(sh, lay.recompute, fp8) * tokens
+    per_layer = activation_bytes_per_token_layer(sh, lay.recompute, precision) * tokens
     stage_layers = math.ceil(sh.layers / p)
     if lay.vp > 1:
         held = sh.layers * (1.0 + (p - 1) / (p * lay.vp))
@@ -160,7 +166,7 @@ def per_gpu(
         held = min(p, math.ceil(lay.microbatches)) * stage_layers
     acts = held * per_layer
     if lay.full_recompute:
-        acts += activation_bytes_per_token_layer(sh, "none", fp8) * tokens
+        acts += activation_bytes_per_token_layer(sh, "none", precision) * tokens
     acts += 4.0 * tokens * sh.vocab  # fp32 logits (divided over t by the vocabulary-parallel head)
     buffers = 0.0
     if shard_w:  # the gathered 16-bit weights of the layers in flight (this chip's experts only)

@@ -192,9 +192,8 @@ def _model_sizes(sc: Scenario) -> tuple[float, float, float]:
         return n, sc.model.active_params or n, 0.0
     m = resolve_model(sc.model)
     seq = sc.efficiency.seq_len or training_seq_len(m)
-    fp8 = sc.hardware.precision == "fp8"
     act = memory.activation_bytes(
-        shape.from_preset(m, seq), sc.efficiency.recompute or "full", fp8
+        shape.from_preset(m, seq), sc.efficiency.recompute or "full", sc.hardware.precision
     )  # the floor: least recompute allowed, as train
     return m.params, m.n_active, act
 
