@@ -152,12 +152,10 @@ def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
     already_full = request.recompute_pin == "full" or est.recompute == "full"
     remedies += [] if already_full else ["--recompute full"]
     pinned = ", ".join(f"{k} {getattr(pins, k)}" for k in pins.pinned())
+    fixes = " or ".join(filter(None, (", ".join(remedies[:-1]), remedies[-1])))
     sys.stderr.write(
         f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per GPU"
-        f"{usable}: {detail} GB; {', '.join(remedies[:-1])} or {remedies[-1]}\n"
-        if len(remedies) > 1
-        else f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per "
-        f"GPU{usable}: {detail} GB; {remedies[0]}\n"
+        f"{usable}: {detail} GB; {fixes}\n"
     )
     raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 
