@@ -49,8 +49,8 @@ def test_decode_memory_bound_at_batch_1_and_compute_bound_at_large_batch() -> No
     assert small.batch_size == 1 and small.decode_regime == "memory-bound"
     big = serve(model="llama3.1-8b", chip="h100", max_batch=4096, input_tokens=128, output_tokens=128)
     assert big.batch_size > big.compute_bound_batch and big.decode_regime == "compute-bound"
-    # and batch 1 runs at about weights / bandwidth per token: 16 GB / (3.35 TB/s · 0.85 · 0.67)
-    assert small.tpot_ms == pytest.approx(16.06e9 / (3.35e12 * 0.85 * 0.67) * 1e3, rel=0.1)
+    # and batch 1 runs at about weights / bandwidth per token: 16 GB / (3.35 TB/s · 0.85 · 0.63)
+    assert small.tpot_ms == pytest.approx(16.06e9 / (3.35e12 * 0.85 * 0.63) * 1e3, rel=0.1)
 
 
 def test_flops_per_query_by_hand() -> None:
@@ -133,8 +133,14 @@ def test_kv_cache_is_copied_when_tp_exceeds_kv_heads_and_for_mla() -> None:
     # DeepSeek-V3's MLA latent is held whole on every rank (reviewer's hand check: ~285 sequences, not 4,563)
     est = serve(model="deepseek-v3", chip="h800", weight_precision="fp8", gpus_per_replica=16,
                 input_tokens=1000, output_tokens=1000)  # fmt: skip
-    per_rank_free = 80 * 2**30 * 0.9 - 671.03e9 / 16  # an "80 GB" H800 holds 80 GiB
-    assert est.max_batch_for_memory == pytest.approx(per_rank_free / (70_272 * 1500), rel=0.01)
+    # Per rank (hand arithmetic): 99% of 80 GiB visible, less 1.79 GiB runtime and 1.79 GiB NCCL buffers, one
+    # layer's activations at 8,192 tokens (3 x 18,432 + 4 x 7,168 values x 2 B / 16 ranks) and 1/16 of the
+    # FP8 weights; TensorRT-LLM gives 90% of that to the cache. FP8 weights bring an FP8 cache (35,136 B
+    # per token); each sequence of mean context 1,500 wastes half a 32-token block.
+    workspace = 8192 * (3 * 18_432 + 4 * 7_168) * 2 / 16
+    per_rank_free = 80 * 2**30 * 0.99 - 2 * 1.79 * 2**30 - workspace - 671.03e9 / 16
+    assert est.kv_precision == "fp8"
+    assert est.max_batch_for_memory == pytest.approx(0.9 * per_rank_free / (35_136 * (1500 + 16)), rel=0.01)
     # Llama 3.1 70B has 8 KV heads: on 4 ranks the cache splits, no copies
     llama = serve(model="llama3.1-70b", chip="h100", gpus_per_replica=4)
     assert not any(a.name == "kv_cache_copies" for a in llama.assumptions)
@@ -160,3 +166,39 @@ def test_traffic_takes_exactly_one_rate(traffic: dict[str, float]) -> None:
 def test_ttft_is_prefill_plus_an_in_flight_decode_step() -> None:
     est = serve(model="llama3.1-8b", chip="h100", input_tokens=1000, output_tokens=1)
     assert est.ttft_ms < 1000  # a one-token answer is no longer charged 256 prefills before its own
+
+
+def test_fp8_weights_bring_an_fp8_kv_cache_where_the_chip_has_fp8() -> None:
+    h100 = serve(model="llama3.1-70b", chip="h100", weight_precision="fp8", gpus_per_replica=2)
+    assert h100.kv_precision == "fp8" and h100.kv_bytes_per_token == 2 * 80 * 8 * 128 * 1
+    assert any(a.name == "kv_precision" for a in h100.assumptions)
+    a100 = serve(model="llama3.1-70b", chip="a100", weight_precision="fp8", gpus_per_replica=2)
+    assert a100.kv_precision == "bf16"  # no FP8 math: weight-only quantisation keeps a 16-bit cache
+    kept = serve(
+        model="llama3.1-70b", chip="h100", weight_precision="fp8", gpus_per_replica=2, kv_precision="bf16"
+    )
+    assert kept.kv_precision == "bf16" and kept.max_batch_for_memory < h100.max_batch_for_memory
+
+
+def test_memory_parts_add_up_and_the_cache_gets_ninety_percent_of_the_free_memory() -> None:
+    est = serve(model="llama3.1-70b", chip="h100", weight_precision="fp8", gpus_per_replica=1)
+    mem = est.memory_per_gpu_gb
+    assert mem.visible == pytest.approx(80 * 2**30 * 0.99 / 1e9)
+    assert mem.weights == pytest.approx(70.55, rel=0.01) and mem.runtime == pytest.approx(1.79 * 2**30 / 1e9)
+    # one layer at 8,192 tokens: (3 x 28,672 + 4 x 8,192) values x 2 bytes
+    assert mem.activations == pytest.approx(8192 * (3 * 28_672 + 4 * 8_192) * 2 / 1e9)
+    parts = mem.weights + mem.runtime + mem.activations + mem.kv_cache + mem.headroom
+    assert parts == pytest.approx(mem.visible)
+    assert mem.kv_cache == pytest.approx(9 * mem.headroom)
+    # the 70B model nearly fills one H100, yet the cache holds tens of 1,500-token sequences (was 13)
+    assert est.max_batch_for_memory >= 30
+
+
+def test_the_batch_is_limited_by_the_token_budget_or_an_explicit_cap_not_a_default_cap() -> None:
+    long_prompts = serve(model="llama3.1-8b", chip="h100", input_tokens=1000, output_tokens=10)
+    assert long_prompts.batch_limited_by == "token budget"
+    assert long_prompts.batch_size == 8192 // (1 + 1000 // 10)  # 8,192 tokens per step, 101 per sequence
+    free = serve(model="llama3.1-8b", chip="h100", input_tokens=128, output_tokens=1000)
+    assert free.batch_size > 256  # no hidden engine cap
+    capped = serve(model="llama3.1-8b", chip="h100", input_tokens=128, output_tokens=1000, max_batch=64)
+    assert capped.batch_size == 64 and capped.batch_limited_by == "engine cap"

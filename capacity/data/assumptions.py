@@ -128,11 +128,22 @@ class StackPresets(_Strict):
     tensorrt_llm: Assumption = Field(alias="tensorrt-llm")
 
 
+class EngineMemory(_Strict):
+    """What a serving engine keeps besides weights and KV cache (:mod:`capacity.formulas.serving_memory`)."""
+
+    visible_fraction: Assumption
+    runtime_gib: Assumption
+    collective_buffers_gib: Assumption
+    max_num_tokens: Assumption
+    kv_free_fraction: Assumption
+    kv_block_tokens: Assumption
+
+
 class ServingDefaults(_Strict):
     """Defaults of the serving model (``specs/serving.yaml``)."""
 
     allreduce_latency_us: Assumption
-    max_batch: Assumption
+    engine_memory: EngineMemory
     weight_fraction_of_memory: Assumption
     days_per_month: Assumption
     peak_to_average: Assumption

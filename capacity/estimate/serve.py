@@ -6,13 +6,14 @@ batch b; each step also carries the prefill of the b / s_out queries that finish
     bytes  = weights (MoE: experts the step's tokens touch) + b · c̄ · KV bytes/token
 and takes the roofline of the two plus tensor-parallel all-reduces (:mod:`capacity.formulas.roofline`).
 TPOT is the step time; throughput b / step; TTFT a lone prefill plus one step. The batch is the largest
-that fits the KV cache (paged: mean context), the engine cap and the latency targets.
+that fits the KV cache (paged: mean context; the engine's other memory in
+:mod:`capacity.formulas.serving_memory`), the engine's token budget per step, the latency targets and an
+explicit ``--max-batch``.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -22,16 +23,20 @@ from capacity.data.assumptions import Assumptions, Efficiency, ServingDefaults
 from capacity.data.calibration import Calibration, applies_to
 from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.provenance import Assumed, Provenance
+from capacity.estimate import replica
 from capacity.estimate.serving_cost import operating_costs
 from capacity.formulas import roofline
 from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
-from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.formulas.params import ffn_params
-from capacity.records.chip import Chip, Dtype
-from capacity.records.choices import Economics, KvPrecision, Traffic, WeightPrecision, sixteen_bit
+from capacity.formulas.serving_memory import (
+    ReplicaMemory,
+    activation_workspace_bytes,
+    replica_memory,
+    sequences_in_cache,
+)
+from capacity.records.chip import Chip
+from capacity.records.choices import Economics, KvPrecision, Traffic, WeightPrecision
 from capacity.records.model_spec import ModelPreset
-
-REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
 
 class ServeRequest(BaseModel):
@@ -77,6 +82,7 @@ class ServeEstimate(BaseModel):
     weights_gb: float
     kv_bytes_per_token: float
     gpus_per_replica: int
+    memory_per_gpu_gb: ReplicaMemory
     max_batch_for_memory: int
     batch_size: int
     batch_limited_by: str
@@ -111,39 +117,6 @@ class ServeEstimate(BaseModel):
     price_date: str | None = None
 
 
-def compute_dtype(chip: Chip, weights: WeightPrecision, prov: Provenance) -> Dtype:
-    """Math precision: W8A8/FP8 where the chip has that peak, else 16-bit (weight-only quantisation)."""
-    if weights in ("bf16", "fp16"):
-        peak_tflops(chip, weights)  # raises a clear error if the chip cannot run it
-        return weights
-    if weights in ("fp8", "int8") and chip.dense_peak(weights) is not None:
-        return weights
-    sixteen: Dtype = sixteen_bit(chip)
-    peak_tflops(chip, sixteen)
-    prov.note(
-        "compute_precision", sixteen, f"{weights} weights dequantised to {sixteen} (weight-only quantisation)"
-    )
-    return sixteen
-
-
-def _link_gb_s(chip: Chip, gpus: int, node: int, eff: Efficiency, prov: Provenance) -> float:
-    """Per-direction all-reduce bandwidth per chip: intra-node link, or the NIC when a replica spans nodes."""
-    domain, beyond = scale_up_domain(chip)
-    if gpus > node and not (domain and gpus <= domain):  # a replica beyond the scale-up domain
-        if chip.inter_node_gbit_s is None:
-            raise InputError(
-                f"--gpus-per-replica {gpus} spans nodes but {chip.id} has no inter-node bandwidth"
-            )
-        raw, _ = inter_node_gb_s(chip)
-    else:
-        raw, warning = intra_node_gb_s(chip)
-        if warning:
-            prov.warnings.append(warning)
-        if domain is not None and gpus > domain:  # bridged pairs: the rest of the ring crosses PCIe
-            raw = beyond
-    return raw * prov.pick(None, "link_efficiency", eff.link_efficiency)
-
-
 def estimate_serving(
     req: ServeRequest, assumptions: Assumptions, efficiency: Efficiency, defaults: ServingDefaults
 ) -> ServeEstimate:
@@ -154,17 +127,19 @@ def estimate_serving(
         raise InputError(f"--chip: {chip.id} has no published memory size or bandwidth; it cannot be sized")
     n_total = req.params or m.params
     n_active = n_total * (m.n_active / m.params)
-    sixteen_weights = req.weight_precision in ("bf16", "fp16")
-    kv_precision = req.kv_precision or (req.weight_precision if sixteen_weights else sixteen_bit(chip))
-    cdtype = compute_dtype(chip, req.weight_precision, prov)
+    cdtype = replica.compute_dtype(chip, req.weight_precision, prov)
+    kv_precision = req.kv_precision or replica.default_kv_precision(chip, req.weight_precision, cdtype, prov)
     weights = n_total * BYTES_PER_ELEMENT[req.weight_precision]
     kv_tok = kv_bytes_per_token(m, BYTES_PER_ELEMENT[kv_precision])
-    usable = chip.memory_gb * MEMORY_BYTES_PER_GB * prov.pick(None, "memory_usable_fraction")
+    em = defaults.engine_memory
+    capacity = chip.memory_gb * MEMORY_BYTES_PER_GB
+    visible_fraction = prov.pick(None, "visible_fraction", em.visible_fraction)
+    usable = capacity * visible_fraction
     context = s_in + s_out / 2.0
     if s_in + s_out > m.context_length:
         prov.warnings.append(f"{s_in}+{s_out} tokens exceed {m.id}'s context length of {m.context_length}")
 
-    g = req.gpus_per_replica or _default_replica(weights, usable, m.heads, defaults, prov)
+    g = req.gpus_per_replica or replica.default_replica(weights, usable, m.heads, defaults, prov)
     if m.heads % g:
         raise InputError(
             f"--gpus-per-replica {g}: tensor parallelism splits {m.id}'s {m.heads} attention heads evenly"
@@ -175,14 +150,27 @@ def estimate_serving(
     kv_tok_all = kv_tok * kv_copies
     if kv_copies > 1:
         prov.note("kv_cache_copies", kv_copies, f"the KV cache is held {kv_copies:g} times across {g} ranks")
-    free = g * usable - weights
-    if free < kv_tok_all * (s_in + s_out):
+    token_budget = prov.pick(None, "max_num_tokens", em.max_num_tokens)
+    ffn = max(m.ffn_size, m.moe.top_k * m.moe.expert_ffn_size if m.moe else 0)
+    memory = replica_memory(
+        capacity,
+        visible_fraction,
+        prov.pick(None, "runtime_gib", em.runtime_gib) * 2**30,
+        prov.pick(None, "collective_buffers_gib", em.collective_buffers_gib) * 2**30 if g > 1 else 0.0,
+        activation_workspace_bytes(token_budget, m.hidden_size, ffn, g),
+        weights,
+        g,
+        prov.pick(None, "kv_free_fraction", em.kv_free_fraction),
+    )
+    cache = memory.kv_cache * 1e9 * g
+    if cache < kv_tok_all * (s_in + s_out):
         raise InputError(
             f"--gpus-per-replica {g}: {weights / 1e9:,.0f} GB of weights leave no room for one sequence's KV "
-            f"cache on {g} x {chip.id}; use more GPUs per replica or lower precision"
+            f"cache on {g} x {chip.id} ({memory.kv_cache:.1f} GB per chip after the engine's runtime and "
+            "activations); use more GPUs per replica or lower precision"
         )
-    b_mem = int(free // (kv_tok_all * context))
-    cap = req.max_batch or int(prov.pick(None, "max_batch", defaults.max_batch))
+    block = int(prov.pick(None, "kv_block_tokens", em.kv_block_tokens))
+    b_mem = sequences_in_cache(cache, kv_tok_all, context, block)
 
     stack = req.stack_efficiency or prov.pick(
         None, "stack_efficiency", defaults.stack(req.stack or defaults.default_stack)
@@ -203,7 +191,7 @@ def estimate_serving(
         hbm = prov.pick(None, "hbm_efficiency", efficiency.hbm_efficiency)
     bytes_per_s = g * chip.memory_bandwidth_gb_s * 1e9 * hbm * stack
     node = req.node_size or int(prov.pick(None, "node_size"))
-    link = _link_gb_s(chip, g, node, efficiency, prov) if g > 1 else 1.0
+    link = replica.link_gb_s(chip, g, node, efficiency, prov) if g > 1 else 1.0
     alpha = prov.pick(None, "allreduce_latency_us", defaults.allreduce_latency_us)
     width = m.attention_width
     act_bytes = 2.0 * m.hidden_size  # one 16-bit activation vector per token
@@ -242,8 +230,8 @@ def estimate_serving(
         compute, memory, talk = parts(b, with_prefill=False)
         return prefill_alone + max(compute, memory) + talk
 
-    b_top, limit = (b_mem, "memory") if b_mem <= cap else (cap, "engine cap")
-    batch, slo_met = _batch_under_slo(b_top, step, ttft, req.tpot_ms, req.ttft_ms)
+    b_top, limit = replica.batch_limit(b_mem, req.max_batch, token_budget, s_in, s_out)
+    batch, slo_met = replica.batch_under_slo(b_top, step, ttft, req.tpot_ms, req.ttft_ms)
     if batch < b_top:
         limit = "latency target"
     if not slo_met:
@@ -261,7 +249,7 @@ def estimate_serving(
     qps_avg = qps_peak = None
     replicas = 1
     if req.traffic is not None:
-        qps_avg = _average_qps(req.traffic, defaults, prov)
+        qps_avg = replica.average_qps(req.traffic, defaults, prov)
         qps_peak = qps_avg * prov.pick(
             req.traffic.peak_to_average, "peak_to_average", defaults.peak_to_average
         )
@@ -283,6 +271,7 @@ def estimate_serving(
         weights_gb=weights / 1e9,
         kv_bytes_per_token=kv_tok,
         gpus_per_replica=g,
+        memory_per_gpu_gb=memory,
         max_batch_for_memory=b_mem,
         batch_size=batch,
         batch_limited_by=limit,
@@ -322,40 +311,3 @@ def _expert_split(m: ModelPreset, n_total: float, weights: float) -> tuple[float
     expert_params = moe_layers * m.moe.experts * ffn_params(m.hidden_size, m.moe.expert_ffn_size, m.glu)
     share = min(1.0, expert_params / m.params)
     return weights * share, weights * (1 - share)
-
-
-def _default_replica(weights: float, usable: float, heads: int, d: ServingDefaults, prov: Provenance) -> int:
-    frac = prov.pick(None, "weight_fraction_of_memory", d.weight_fraction_of_memory)
-    for g in REPLICA_SIZES:
-        if weights <= frac * g * usable and heads % g == 0:
-            return g
-    raise InputError(
-        f"the model's {weights / 1e9:,.0f} GB of weights fit on no replica of up to 64 chips "
-        f"({usable / 1e9:,.0f} GB usable each); use lower precision or a chip with more memory"
-    )
-
-
-def _batch_under_slo(
-    top: int, step: object, ttft: object, tpot_ms: float | None, ttft_ms: float | None
-) -> tuple[int, bool]:
-    """Largest batch ≤ ``top`` whose step time and TTFT meet the targets (both grow with the batch)."""
-
-    def ok(b: int) -> bool:
-        return (tpot_ms is None or step(b) * 1e3 <= tpot_ms) and (ttft_ms is None or ttft(b) * 1e3 <= ttft_ms)  # type: ignore[operator]
-
-    if ok(top):
-        return top, True
-    if not ok(1):
-        return 1, False
-    return bisect_right(range(1, top + 1), False, key=lambda b: not ok(b)), True
-
-
-def _average_qps(t: Traffic, d: ServingDefaults, prov: Provenance) -> float:
-    if t.qps is not None:
-        return t.qps
-    if t.queries_per_day is not None:
-        return t.queries_per_day / 86_400
-    if t.visits_per_month is not None:
-        days = prov.pick(None, "days_per_month", d.days_per_month)
-        return t.visits_per_month * t.queries_per_visit / (days * 86_400)
-    raise InputError("traffic: give --qps, --queries-per-day or --visits-per-month")
