@@ -108,7 +108,8 @@ SERVE = (
     Opt("peak_to_average", float | None, "Serving: peak / average traffic (default 1)."),
     Opt("ttft_ms", float | None, "Serving: time-to-first-token target, ms."),
     Opt("tpot_ms", float | None, "Serving: time-per-output-token target, ms."),
-    Opt("max_batch", int | None, "Serving: engine cap on concurrent sequences (default: specs/)."),
+    Opt("slo_percentile", float, "Serving: percentile the TTFT/TPOT targets hold at (50-99.9).", 90.0),
+    Opt("max_batch", int | None, "Serving: engine cap on concurrent sequences (default: none)."),
     Opt("stack", str | None, "Serving: software-stack preset, tensorrt-llm (default) or ideal."),
     Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset."),
 )  # fmt: skip
@@ -249,6 +250,7 @@ def serving_kwargs(opts: dict[str, Any], chip_elsewhere: bool = False) -> dict[s
         "traffic": traffic_of(opts),
         "ttft_ms": opts["ttft_ms"],
         "tpot_ms": opts["tpot_ms"],
+        "slo_percentile": opts["slo_percentile"],
         "max_batch": opts["max_batch"],
         "stack": opts["stack"],
         "stack_efficiency": opts["stack_efficiency"],

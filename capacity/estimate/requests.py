@@ -103,6 +103,7 @@ def serving_request(
     traffic: Traffic | None = None,
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
+    slo_percentile: float = 90.0,
     max_batch: int | None = None,
     stack: str | None = None,
     stack_efficiency: float | None = None,
@@ -133,7 +134,8 @@ def serving_request(
         gpus_per_replica=gpus_per_replica,
         weight_precision=weights,  # type: ignore[arg-type]  # checked above
         kv_precision=kv_precision,
-        traffic=traffic, ttft_ms=ttft_ms, tpot_ms=tpot_ms, max_batch=max_batch, stack=stack,
+        traffic=traffic, ttft_ms=ttft_ms, tpot_ms=tpot_ms, slo_percentile=slo_percentile,
+        max_batch=max_batch, stack=stack,
         stack_efficiency=stack_efficiency, node_size=node_size, economics=economics or Economics(),
         calibration=calibration,
     )  # fmt: skip

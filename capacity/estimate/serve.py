@@ -13,8 +13,6 @@ explicit ``--max-batch``.
 
 from __future__ import annotations
 
-import math
-
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from capacity.core.errors import InputError
@@ -23,7 +21,7 @@ from capacity.data.assumptions import Assumptions, Efficiency, ServingDefaults
 from capacity.data.calibration import Calibration, applies_to
 from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.provenance import Assumed, Provenance
-from capacity.estimate import replica
+from capacity.estimate import latency, replica
 from capacity.estimate.serving_cost import operating_costs
 from capacity.formulas import roofline
 from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
@@ -53,6 +51,7 @@ class ServeRequest(BaseModel):
     traffic: Traffic | None = None
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
+    slo_percentile: float = Field(default=90.0, ge=50, lt=100, description="percentile the targets hold at")
     max_batch: int | None = Field(default=None, ge=1)
     stack: str | None = None
     stack_efficiency: float | None = Field(default=None, gt=0, le=1)
@@ -90,6 +89,14 @@ class ServeEstimate(BaseModel):
     decode_regime: str
     ttft_ms: float
     tpot_ms: float
+    ttft_ms_p50: float | None
+    ttft_ms_p90: float | None
+    ttft_ms_p99: float | None
+    tpot_ms_p50: float
+    tpot_ms_p90: float
+    tpot_ms_p99: float
+    slo_percentile: float
+    queueing: str
     slo_met: bool
     output_tokens_per_s_per_replica: float
     queries_per_s_per_replica: float
@@ -230,8 +237,14 @@ def estimate_serving(
         compute, memory, talk = parts(b, with_prefill=False)
         return prefill_alone + max(compute, memory) + talk
 
+    pct = req.slo_percentile / 100.0
+    prefill_compute = pf_flops / flops_per_s
+
+    def tpot_p(b: int) -> float:
+        return latency.tpot_at(pct, step(b), prefill_compute, b, s_out, 1.0)
+
     b_top, limit = replica.batch_limit(b_mem, req.max_batch, token_budget, s_in, s_out)
-    batch, slo_met = replica.batch_under_slo(b_top, step, ttft, req.tpot_ms, req.ttft_ms)
+    batch, slo_met = replica.batch_under_slo(b_top, tpot_p, ttft, req.tpot_ms, req.ttft_ms)
     if batch < b_top:
         limit = "latency target"
     if not slo_met:
@@ -253,7 +266,11 @@ def estimate_serving(
         qps_peak = qps_avg * prov.pick(
             req.traffic.peak_to_average, "peak_to_average", defaults.peak_to_average
         )
-        replicas = max(1, math.ceil(qps_peak / qps_rep * (1 - 1e-12)))
+        replicas = latency.replicas_needed(qps_peak, qps_rep, ttft(batch), req.ttft_ms, pct)
+    lat = latency.percentiles(
+        ttft(batch), 1.0 / qps_rep, t, prefill_compute, batch, s_out,
+        None if qps_peak is None else qps_peak / (replicas * qps_rep),
+    )  # fmt: skip
     gpus = replicas * g
     served_qps = qps_avg if qps_avg is not None else qps_rep
     money = operating_costs(req.economics, chip, gpus, served_qps, s_out, defaults, prov)
@@ -279,6 +296,8 @@ def estimate_serving(
         decode_regime=regime,
         ttft_ms=ttft(batch) * 1e3,
         tpot_ms=t * 1e3,
+        **lat.model_dump(),
+        slo_percentile=req.slo_percentile,
         slo_met=slo_met,
         output_tokens_per_s_per_replica=batch / t,
         queries_per_s_per_replica=qps_rep,

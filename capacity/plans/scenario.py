@@ -67,6 +67,7 @@ class EfficiencySpec(_Strict):
 class Slo(_Strict):
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
+    percentile: float = Field(default=90.0, ge=50, lt=100, description="the targets hold at this percentile")
 
 
 def _limit(metric: str, what: str) -> Any:

@@ -1,0 +1,87 @@
+"""TTFT and TPOT percentiles of a serving deployment, and the replicas a TTFT target at a percentile needs.
+
+The queueing formulas are in :mod:`capacity.formulas.queueing`; this module applies them to one replica's
+operating point (its batch, step time, prefill time and throughput) and the traffic it is given.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict
+
+from capacity.formulas import queueing
+
+PERCENTILES = (0.5, 0.9, 0.99)
+
+
+class Latency(BaseModel):
+    """Latency at P50/P90/P99, ms. TTFT percentiles are None when the queue is unstable (utilisation ≥ 1)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ttft_ms_p50: float | None
+    ttft_ms_p90: float | None
+    ttft_ms_p99: float | None
+    tpot_ms_p50: float
+    tpot_ms_p90: float
+    tpot_ms_p99: float
+    queueing: str
+
+
+def tpot_at(p: float, step_s: float, prefill_compute_s: float, batch: int, s_out: int, load: float) -> float:
+    """TPOT at percentile p: each step carries Poisson-many prompts, batch / s_out · load on average."""
+    return queueing.tpot_percentile_s(step_s, prefill_compute_s, batch / s_out * load, s_out, p)
+
+
+def replicas_needed(
+    qps_peak: float,
+    qps_per_replica: float,
+    ttft_service_s: float,
+    ttft_ms: float | None,
+    p: float,
+) -> int:
+    """Replicas for the throughput, and more if the queue would push TTFT at percentile p past the target."""
+    by_rate = max(1, math.ceil(qps_peak / qps_per_replica * (1 - 1e-12)))
+    if ttft_ms is None:
+        return by_rate
+    budget = ttft_ms / 1e3 - ttft_service_s
+    if budget <= 0:
+        return by_rate  # the service alone misses the target; the batch search has said so
+    rho = queueing.utilisation_for_wait(1.0 / qps_per_replica, p, budget)
+    return max(by_rate, math.ceil(qps_peak / (rho * qps_per_replica) * (1 - 1e-12)))
+
+
+def percentiles(
+    ttft_service_s: float,
+    work_s: float,
+    step_s: float,
+    prefill_compute_s: float,
+    batch: int,
+    s_out: int,
+    utilisation: float | None,
+) -> Latency:
+    """TTFT = the request's own prefill and the step in flight, plus the M/D/1 wait at the utilisation
+    (each query bringing ``work_s`` = 1 / the replica's queries per second); TPOT = the mean step plus the
+    spread of the prompt chunks each step carries."""
+    load = 1.0 if utilisation is None else min(utilisation, 1.0)
+    tpot = [tpot_at(p, step_s, prefill_compute_s, batch, s_out, load) * 1e3 for p in PERCENTILES]
+    if utilisation is None:
+        ttft: list[float | None] = [ttft_service_s * 1e3] * 3
+        how = "none: no traffic given, so TTFT has no queueing wait (a request arriving at an idle slot)"
+    elif utilisation >= 1.0:
+        ttft = [None, None, None]
+        how = f"M/D/1 at utilisation {utilisation:.2f}: the queue grows without bound"
+    else:
+        ttft = [
+            (ttft_service_s + queueing.wait_percentile_s(utilisation, work_s, p)) * 1e3 for p in PERCENTILES
+        ]
+        how = (
+            f"M/D/1 admission of Poisson arrivals at utilisation {utilisation:.2f} "
+            "(Pollaczek-Khinchine mean, Kingman exponential tail); TPOT spread from Poisson prompt chunks"
+        )
+    return Latency(
+        ttft_ms_p50=ttft[0], ttft_ms_p90=ttft[1], ttft_ms_p99=ttft[2],
+        tpot_ms_p50=tpot[0], tpot_ms_p90=tpot[1], tpot_ms_p99=tpot[2],
+        queueing=how,
+    )  # fmt: skip
