@@ -23,6 +23,12 @@ NUMERIC_FIELDS = [
 ]  # fmt: skip
 
 
+# Figures no source states as such, each derived and explained in the chip's conflicts.
+DERIVED_FIGURES = {
+    ("ascend-910", "memory_bandwidth_gb_s"),  # 4 HBM2 stacks at 2.4 Gb/s: 1,228.8 (Epoch 1,288; llm-infer-cal 1,200)
+}
+
+
 def test_every_reference_chip_is_in_the_catalogue() -> None:
     # accelerators.md's 43 entries and the 2026 systems: GB200/GB300 NVL72, B300, MI325X, MI355X, TPU v6e, v7
     assert len(CHIPS) == 50
@@ -88,11 +94,12 @@ class TestEveryChip:
 
     def test_sparse_headline_is_twice_dense_when_vendor_quotes_sparsity(self, chip: Chip) -> None:
         # 2:4 structured sparsity doubles the math rate; when the headline is sparse, dense = headline / 2.
+        # Within 1.5 %: NVIDIA's L40S datasheet itself prints BF16 362.05 dense and 733 sparse (2.025x).
         if chip.sparse_headline.vendor_headline_is_sparse:
             pairs = [(chip.dense_peak(d), chip.sparse_peak(d)) for d in DTYPES if chip.sparse_peak(d)]
             assert pairs, "a sparse headline must list its figures"
             for dense, sparse in pairs:
-                assert dense is not None and sparse == pytest.approx(2 * dense, rel=0.002)
+                assert dense is not None and sparse == pytest.approx(2 * dense, rel=0.015)
         else:
             assert all(chip.sparse_peak(d) is None for d in DTYPES)
 
@@ -129,6 +136,13 @@ class TestEveryChip:
             assert chip.launch_price.source and chip.launch_price.date
         for price in chip.cloud_prices:
             assert price.source and price.date
+
+    def test_every_figure_names_the_sources_that_state_it(self, chip: Chip) -> None:
+        # Per-field provenance (issue 13): a record-wide source list is not enough; each figure is named by a
+        # source whose `fields` lists it, so `chips show` never credits a price page with a TFLOPS figure.
+        for field in NUMERIC_FIELDS:
+            if getattr(chip, field) is not None and (chip.id, field) not in DERIVED_FIGURES:
+                assert any(field in s.fields for s in chip.sources), f"{field}: no source lists it"
 
     def test_domestic_chips_need_no_us_licence_in_china(self, chip: Chip) -> None:
         if chip.domestic_china:
