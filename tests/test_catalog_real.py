@@ -25,7 +25,10 @@ NUMERIC_FIELDS = [
 
 # Figures no source states as such, each derived and explained in the chip's conflicts.
 DERIVED_FIGURES = {
-    ("ascend-910", "memory_bandwidth_gb_s"),  # 4 HBM2 stacks at 2.4 Gb/s: 1,228.8 (Epoch 1,288; llm-infer-cal 1,200)
+    (
+        "ascend-910",
+        "memory_bandwidth_gb_s",
+    ),  # 4 HBM2 stacks at 2.4 Gb/s: 1,228.8 (Epoch 1,288; llm-infer-cal 1,200)
 }
 
 
@@ -143,6 +146,21 @@ class TestEveryChip:
         for field in NUMERIC_FIELDS:
             if getattr(chip, field) is not None and (chip.id, field) not in DERIVED_FIGURES:
                 assert any(field in s.fields for s in chip.sources), f"{field}: no source lists it"
+
+    def test_topology_fields_are_consistent(self, chip: Chip) -> None:
+        link = chip.intra_node
+        if link.topology == "bridged-pairs":  # an NVLink bridge joins two cards; the rest is PCIe
+            assert link.domain == 2 and link.beyond_domain_gb_s is not None
+        if link.topology == "full-mesh":  # a direct link to every peer of the baseboard
+            assert link.domain is not None and 2 < link.domain <= 16
+        if link.topology == "torus":  # a pod of hundreds or thousands of chips
+            assert link.domain is not None and link.domain >= 64
+        if link.topology == "pcie":  # no scale-up link: at most a PCIe Gen5 x16 pair of directions
+            assert link.domain is None and (link.bandwidth_gb_s or 0) <= 128
+        if link.domain is not None and link.domain > 2:
+            assert link.topology in ("switch", "full-mesh", "torus"), "a multi-chip domain needs a kind"
+        if link.beyond_domain_gb_s is not None and link.bandwidth_gb_s is not None:
+            assert link.beyond_domain_gb_s < link.bandwidth_gb_s
 
     def test_domestic_chips_need_no_us_licence_in_china(self, chip: Chip) -> None:
         if chip.domestic_china:

@@ -205,3 +205,17 @@ def test_when_selective_recomputation_does_not_fit_full_is_assumed_and_said() ->
     assert est.parallel is not None and est.parallel.recompute == "full"
     assert est.hfu == pytest.approx(est.mfu * 4 / 3)  # the extra forward pass counts in HFU
     assert any("full activation recomputation assumed" in w for w in est.warnings)
+
+
+def test_a_full_mesh_pair_shares_one_direct_link_but_collectives_use_them_all() -> None:
+    from capacity.formulas.step_time import ChipRates, peer_link, ring_link
+
+    # MI300X: 7 Infinity Fabric links of 64 GB/s each way, 448 GB/s in all (AMD datasheet)
+    mesh = ChipRates(linear_flop_s=1e15, bf16_flop_s=1e15, attention_fraction=0.5, hbm_bytes_s=5e12,
+                     intra_bytes_s=448e9, inter_bytes_s=50e9, gemm_half_size=1e9, domain=8, mesh_peers=7)  # fmt: skip
+    assert peer_link(2, 8, mesh) == pytest.approx(64e9)  # a pipeline send to the next chip
+    assert ring_link(8, 1, 8, mesh) == pytest.approx(448e9)  # a ring over the 8 uses every link
+    assert peer_link(16, 8, mesh) == pytest.approx(50e9)  # across nodes: the chip's NIC
+    switched = ChipRates(linear_flop_s=1e15, bf16_flop_s=1e15, attention_fraction=0.5, hbm_bytes_s=5e12,
+                         intra_bytes_s=450e9, inter_bytes_s=50e9, gemm_half_size=1e9)  # fmt: skip
+    assert peer_link(2, 8, switched) == pytest.approx(450e9)  # NVSwitch: any pair at the full rate

@@ -138,6 +138,7 @@ def chip_rates(
         hbm_bytes_s=hbm * hbm_eff * kernels,
         intra_bytes_s=intra * 1e9 * eff.link_efficiency.value,
         domain=domain,
+        mesh_peers=(domain or 1) - 1 if chip.intra_node.topology == "full-mesh" else 0,
         beyond_domain_bytes_s=beyond * 1e9 * eff.link_efficiency.value,
         inter_bytes_s=inter * 1e9 * sm.network_efficiency.value,
         gemm_half_size=sm.gemm_half_size.value,

@@ -96,6 +96,9 @@ class ChipRates:
     gemm_half_size: float
     fp8_casts: bool = False  # FP8 linear layers: inputs quantised (and transposed) before each GEMM
     domain: int | None = None  # chips joined at intra_bytes_s (2: NVLink-bridged pairs); None: the node
+    mesh_peers: int = (
+        0  # full mesh: the direct links intra_bytes_s is split over (7 in an 8-chip node); 0: switched
+    )
     beyond_domain_bytes_s: float = 0.0  # between domains of one node (PCIe), × collective efficiency
 
 
@@ -164,6 +167,15 @@ def link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
     link, or across nodes the chip's own network interface."""
     rate = scale_up(ranks_span, node_size, rates)
     return rates.inter_bytes_s if rate is None else rate
+
+
+def peer_link(ranks_span: int, node_size: int, rates: ChipRates) -> float:
+    """Bandwidth of one chip sending to one peer (pipeline activations): :func:`link`, except that in a full
+    mesh a pair shares one direct link, 1/peers of the chip's aggregate (MI300X: 7 x 64 GB/s one way;
+    collectives and all-to-all run over all links at once and keep the aggregate)."""
+    rate = link(ranks_span, node_size, rates)
+    inside = scale_up(ranks_span, node_size, rates) == rates.intra_bytes_s
+    return rate / rates.mesh_peers if inside and rates.mesh_peers > 1 else rate
 
 
 def ring_link(group: int, stride: int, node_size: int, rates: ChipRates) -> float:
@@ -269,7 +281,7 @@ def step_terms(
     a2a = a2a_bytes * (off_node / rates.inter_bytes_s + (1.0 - off_node) / inside)
     expert_comm = a2a  # on the critical path (Megatron-Core's default; its overlap is opt-in since v0.14)
     pp_comm = (
-        0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / link(t * c * d, lay.node_size, rates)
+        0.0 if p == 1 else 2.0 * v * tokens * h * BYTES_16BIT / t / peer_link(t * c * d, lay.node_size, rates)
     )
 
     local = local_params(sh, n_total, lay)

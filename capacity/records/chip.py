@@ -48,10 +48,18 @@ class SparseHeadline(_Strict):
     note: str | None = None
 
 
+Topology = Literal["switch", "bridged-pairs", "full-mesh", "torus", "pcie", "unstated"]
+
+
 class Link(_Strict):
-    """Intra-node (scale-up) interconnect, per chip."""
+    """Intra-node (scale-up) interconnect, per chip.
+
+    ``topology``: ``switch`` (NVSwitch, UB switches: any pair at the full rate), ``bridged-pairs`` (NVLink
+    bridge, then PCIe), ``full-mesh`` (one direct link to each peer: Infinity Fabric, HCCS, Gaudi RoCE),
+    ``torus`` (TPU ICI), ``pcie`` (no scale-up link) or ``unstated``."""
 
     name: str
+    topology: Topology = "unstated"
     bandwidth_gb_s: Positive | None = Field(description="per chip, GB/s; direction in `direction`")
     direction: Literal["bidirectional", "unidirectional", "unstated"]
     domain: int | None = Field(
