@@ -212,7 +212,8 @@ def test_a_full_mesh_pair_shares_one_direct_link_but_collectives_use_them_all() 
 
     # MI300X: 7 Infinity Fabric links of 64 GB/s each way, 448 GB/s in all (AMD datasheet)
     mesh = ChipRates(linear_flop_s=1e15, bf16_flop_s=1e15, attention_fraction=0.5, hbm_bytes_s=5e12,
-                     intra_bytes_s=448e9, inter_bytes_s=50e9, gemm_half_size=1e9, domain=8, mesh_peers=7)  # fmt: skip
+                     intra_bytes_s=448e9, inter_bytes_s=50e9, gemm_half_size=1e9, domain=8,
+                     mesh_peers=7)  # fmt: skip
     assert peer_link(2, 8, mesh) == pytest.approx(64e9)  # a pipeline send to the next chip
     assert ring_link(8, 1, 8, mesh) == pytest.approx(448e9)  # a ring over the 8 uses every link
     assert peer_link(16, 8, mesh) == pytest.approx(50e9)  # across nodes: the chip's NIC
