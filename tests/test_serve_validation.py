@@ -32,3 +32,25 @@ def test_median_throughput_error_within_bound() -> None:
     report = validate_serving(load_serving_benchmarks().benchmarks, *_args())
     assert report.compared >= 10
     assert report.median_abs_error is not None and report.median_abs_error <= MEDIAN_ERROR_BOUND
+
+
+# Documented in README: the held-out rows' median, a regression bar (the issue's target is 15 %, not met).
+HELD_OUT_MEDIAN_BOUND = 0.30
+
+
+def test_the_engine_factor_sees_only_the_fitting_rows() -> None:
+    rows = load_serving_benchmarks().benchmarks
+    fitting = [r for r in rows if r.role == "fitting"]
+    assert len(rows) > 900 > len(fitting)
+    assert engine_factor(rows, "tensorrt-llm", *_args()) == engine_factor(fitting, "tensorrt-llm", *_args())
+
+
+def test_held_out_rows_carry_their_sources_and_are_reported_apart() -> None:
+    rows = load_serving_benchmarks().benchmarks
+    held = [r for r in rows if r.role == "held-out"]
+    assert all(r.source and r.url and r.note and r.source_group != "reference-notes" for r in held)
+    report = validate_serving(rows, *_args())
+    assert report.held_out.compared >= 900 and len(report.by_source) >= 10
+    assert report.held_out.median_abs_error is not None
+    assert report.held_out.median_abs_error <= HELD_OUT_MEDIAN_BOUND
+    assert sum(p.compared for p in report.by_source) == report.held_out.compared

@@ -26,9 +26,11 @@ from capacity.records.choices import (
     KV_PRECISIONS,
     POWER_BASES,
     PRICINGS,
+    SPECULATIVE,
     TRAIN_PRECISIONS,
     WEIGHT_PRECISIONS,
     Economics,
+    ServingOptions,
     Traffic,
 )
 from capacity.records.parallel import GRAD_REDUCES, RECOMPUTES, SHARDINGS, ParallelSpec
@@ -110,6 +112,12 @@ SERVE = (
     Opt("tpot_ms", float | None, "Serving: time-per-output-token target, ms."),
     Opt("slo_percentile", float, "Serving: percentile the TTFT/TPOT targets hold at (50-99.9).", 90.0),
     Opt("max_batch", int | None, "Serving: engine cap on concurrent sequences (default: none)."),
+    Opt("speculative", str | None, "Serving: speculative decoding, mtp, eagle or draft (default: none)."),
+    Opt("draft_tokens", int | None, "Serving: draft tokens per step (default: specs/serving.yaml)."),
+    Opt("acceptance_rate", float | None, "Serving: acceptance rate per draft token, 0-1 (default: specs/)."),
+    Opt("draft_params", str | None, "Serving: draft model size for --speculative draft, e.g. 1B."),
+    Opt("prefix_hit_rate", float, "Serving: share of prompt tokens found in the prefix cache, 0-1.", 0.0),
+    Opt("shared_prefix_tokens", str | None, "Serving: prompt tokens every query shares (a system prompt)."),
     Opt("stack", str | None, "Serving: software-stack preset, tensorrt-llm (default) or ideal."),
     Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset."),
 )  # fmt: skip
@@ -193,6 +201,16 @@ def traffic_of(opts: dict[str, Any]) -> Traffic | None:
     )  # fmt: skip
 
 
+def serving_options_of(opts: dict[str, Any]) -> ServingOptions:
+    return build(
+        ServingOptions,
+        speculative=choice(opts["speculative"], SPECULATIVE, "--speculative"),
+        draft_tokens=opts["draft_tokens"], acceptance_rate=opts["acceptance_rate"],
+        draft_params=count(opts["draft_params"], "--draft-params"), prefix_hit_rate=opts["prefix_hit_rate"],
+        shared_prefix_tokens=whole(opts["shared_prefix_tokens"], "--shared-prefix-tokens") or 0,
+    )  # fmt: skip
+
+
 def calibration_of(opts: dict[str, Any]) -> Calibration | None:
     from capacity.data.calibration import load_calibration
 
@@ -251,6 +269,7 @@ def serving_kwargs(opts: dict[str, Any], chip_elsewhere: bool = False) -> dict[s
         "ttft_ms": opts["ttft_ms"],
         "tpot_ms": opts["tpot_ms"],
         "slo_percentile": opts["slo_percentile"],
+        "serving": serving_options_of(opts),
         "max_batch": opts["max_batch"],
         "stack": opts["stack"],
         "stack_efficiency": opts["stack_efficiency"],

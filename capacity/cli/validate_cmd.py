@@ -64,6 +64,22 @@ def _serving_rows(report: ServingReport, human: bool) -> list[dict[str, Cell]]:
             "skipped": c.skipped,
         }
         for c in report.checks
+        if c.role == "fitting"
+    ]
+
+
+def _serving_source_rows(report: ServingReport, human: bool) -> list[dict[str, Cell]]:
+    return [
+        {
+            "source": p.label,
+            "rows": p.compared,
+            "|err|": (f"{p.median_abs_error:.0%}" if human else p.median_abs_error)
+            if p.median_abs_error is not None
+            else None,
+            "bias": percent_cell(p.bias, human),
+            "worst": None if p.worst_ratio is None else round(p.worst_ratio, 2),
+        }
+        for p in [*report.by_source, report.held_out]
     ]
 
 
@@ -130,11 +146,15 @@ def validate(
         "these runs); * = chip count not published, assumed to take "
         f"{train.assumed_days_when_count_unknown:g} days."
     )
+    held = serve.held_out
+    skipped = sum(1 for c in serve.checks if c.role == "held-out" and c.skipped)
     serve_summary = (
-        f"Serving: {serve.compared} rows compared, median |throughput error| "
-        f"{serve.median_abs_error or 0:.0%}, "
-        f"worst {serve.worst_abs_error or 0:.0%}. Engine factor {serve.engine_factor_used:g} "
-        f"(from the rows: {serve.engine_factor_from_rows or 0:.3f})."
+        f"Serving: {serve.compared} fitting rows compared, median |throughput error| "
+        f"{serve.median_abs_error or 0:.0%}, worst {serve.worst_abs_error or 0:.0%}. Engine factor "
+        f"{serve.engine_factor_used:g} (from the fitting rows: {serve.engine_factor_from_rows or 0:.3f}). "
+        f"Held out ({held.compared} rows of {len(serve.by_source)} other published tables, {skipped} "
+        f"skipped): median {held.median_abs_error or 0:.0%}, bias {held.bias or 0:+.0%}, worst "
+        f"{held.worst_ratio or 0:.2f}x."
     )
     if fmt is OutputFormat.json:
         emit_json({"training": train.model_dump(mode="json"), "serving": serve.model_dump(mode="json")})
@@ -144,7 +164,9 @@ def validate(
         title = "Published training runs vs the step-time model (and a flat 40% MFU)"
         emit_rows(_training_rows(train, True), fmt, title=title, caption=train_summary, headers=TRAIN_HEADERS)
         title = "Serving: published maximum throughput vs estimate"
-        emit_rows(_serving_rows(serve, True), fmt, title=title, caption=serve_summary)
+        emit_rows(_serving_rows(serve, True), fmt, title=title)
+        title = "Serving, held out: published tables not used for fitting (rows in --format json)"
+        emit_rows(_serving_source_rows(serve, True), fmt, title=title, caption=serve_summary)
     if fmt in (OutputFormat.json, OutputFormat.csv):
         sys.stderr.write(train_summary + "\n" + serve_summary + "\n")
     failed = []

@@ -7,6 +7,7 @@ number came from and a user can override it with a flag.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -139,11 +140,23 @@ class EngineMemory(_Strict):
     kv_block_tokens: Assumption
 
 
+class SpeculativePreset(_Strict):
+    """Defaults of one speculative-decoding method: draft tokens per step and per-token acceptance rate."""
+
+    draft_tokens: int = Field(ge=1)
+    acceptance_rate: float = Field(gt=0, lt=1)
+    draft_layers: int | None = Field(
+        default=None, description="a head of this many target layers (MTP, EAGLE)"
+    )
+    source: str
+
+
 class ServingDefaults(_Strict):
     """Defaults of the serving model (``specs/serving.yaml``)."""
 
     allreduce_latency_us: Assumption
     engine_memory: EngineMemory
+    speculative: dict[str, SpeculativePreset]
     weight_fraction_of_memory: Assumption
     days_per_month: Assumption
     peak_to_average: Assumption
@@ -161,7 +174,8 @@ class ServingDefaults(_Strict):
 
 
 class ServingBenchmark(_Strict):
-    """A published serving throughput measurement."""
+    """A published serving throughput measurement. ``role``: fitting rows set the engine factor; held-out
+    rows (``specs/serving_benchmarks_heldout.yaml``) only check it."""
 
     engine: str
     model: str
@@ -178,10 +192,21 @@ class ServingBenchmark(_Strict):
     source: str
     url: str | None = None
     note: str | None = None
+    role: Literal["fitting", "held-out"] = "fitting"
+    source_group: str = "reference-notes"
+    revision: str | None = None
+    parallelism: str | None = Field(default=None, description="as published, e.g. TP4, DEP8")
+    metric: str | None = None
 
 
 class ServingBenchmarks(_Strict):
     benchmarks: list[ServingBenchmark]
+
+
+class ServingBenchmarkFile(ServingBenchmarks):
+    """One file of ``specs/serving_heldout/``: the rows of one published document (its ``source_group``)."""
+
+    source_group: str
 
 
 def load_serving_defaults(specs_dir: Path | None = None) -> ServingDefaults:
@@ -189,4 +214,12 @@ def load_serving_defaults(specs_dir: Path | None = None) -> ServingDefaults:
 
 
 def load_serving_benchmarks(specs_dir: Path | None = None) -> ServingBenchmarks:
-    return load_spec_file("serving_benchmarks.yaml", ServingBenchmarks, specs_dir)
+    """The fitting rows (``serving_benchmarks.yaml``) followed by the held-out ones."""
+    from capacity.data.catalog import load_serving_heldout
+
+    fitting = load_spec_file("serving_benchmarks.yaml", ServingBenchmarks, specs_dir)
+    files = [f for f in load_serving_heldout(specs_dir) if isinstance(f, ServingBenchmarkFile)]
+    held_out = [
+        row.model_copy(update={"source_group": f.source_group}) for f in files for row in f.benchmarks
+    ]
+    return ServingBenchmarks(benchmarks=[*fitting.benchmarks, *held_out])

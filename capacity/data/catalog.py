@@ -192,6 +192,18 @@ def _steady_runs(folder: Path) -> tuple[SteadyRun, ...]:
     return tuple(runs)
 
 
+@lru_cache(maxsize=8)
+def _serving_heldout(folder: Path) -> tuple[BaseModel, ...]:
+    from capacity.data.assumptions import ServingBenchmarkFile
+
+    return tuple(_load_dir(folder / "serving_heldout", ServingBenchmarkFile, key="source_group"))
+
+
+def load_serving_heldout(specs_dir: Path | None = None) -> tuple[BaseModel, ...]:
+    """Held-out published serving throughputs (``specs/serving_heldout/*.yaml``, one per source group)."""
+    return _serving_heldout((specs_dir or default_specs_dir()).resolve())
+
+
 def load_steady_runs(specs_dir: Path | None = None) -> tuple[SteadyRun, ...]:
     """Published steady-state training throughputs (``specs/steady_state/*.yaml``, one per source group)."""
     return _steady_runs((specs_dir or default_specs_dir()).resolve())

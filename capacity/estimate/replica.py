@@ -13,9 +13,11 @@ from capacity.core.errors import InputError
 from capacity.data.assumptions import Efficiency, ServingDefaults
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Provenance
+from capacity.estimate.decode_step import Draft, expected_tokens_per_step
 from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import KvPrecision, Traffic, WeightPrecision, sixteen_bit
+from capacity.records.model_spec import ModelPreset
 
 REPLICA_SIZES = (1, 2, 4, 8, 16, 32, 64)
 
@@ -50,12 +52,15 @@ def default_kv_precision(
     return sixteen_bit(chip)
 
 
-def batch_limit(b_mem: int, cap: int | None, token_budget: float, s_in: int, s_out: int) -> tuple[int, str]:
+def batch_limit(
+    b_mem: int, cap: int | None, token_budget: float, tokens_per_sequence: float
+) -> tuple[int, str]:
     """(largest batch, what limits it): the KV cache, an explicit engine cap, or the engine's token budget.
 
-    With chunked prefill each decode step of batch b also carries b · s_in / s_out prompt tokens on
-    average, and the engine batches at most ``max_num_tokens`` tokens per step."""
-    per_step = max(1, int(token_budget // (1.0 + s_in / s_out)))
+    Each sequence brings ``tokens_per_sequence`` tokens to a step: its next token (plus k draft tokens
+    under speculation) and, with chunked prefill, its share of the prompts the step carries
+    (E · s_new / s_out on average); the engine batches at most ``max_num_tokens`` tokens per step."""
+    per_step = max(1, int(token_budget // tokens_per_sequence))
     limits = [(b_mem, "memory"), (per_step, "token budget")]
     if cap is not None:
         limits.append((cap, "engine cap"))
@@ -120,3 +125,40 @@ def average_qps(t: Traffic, d: ServingDefaults, prov: Provenance) -> float:
         days = prov.pick(None, "days_per_month", d.days_per_month)
         return t.visits_per_month * t.queries_per_visit / (days * 86_400)
     raise InputError("traffic: give --qps, --queries-per-day or --visits-per-month")
+
+
+def prefix_hit_tokens(hit_rate: float, shared_tokens: int, s_in: int) -> float:
+    """Prompt tokens whose KV cache is found: the shared prefix at least, else the hit rate's share."""
+    return max(hit_rate * s_in, float(shared_tokens))
+
+
+def speculative_draft(
+    method: str | None,
+    draft_tokens: int | None,
+    acceptance_rate: float | None,
+    draft_params: float | None,
+    m: ModelPreset,
+    n_active: float,
+    bytes_per_param: float,
+    d: ServingDefaults,
+    prov: Provenance,
+) -> Draft | None:
+    """The draft of a speculative method, its k and a from the flags or ``specs/serving.yaml``.
+
+    MTP and EAGLE draft with a head of one target layer that shares the output projection: n_active / L
+    plus the vocabulary × hidden LM head per pass; a separate draft model reads its own parameters."""
+    if method is None:
+        return None
+    preset = d.speculative[method]
+    k = draft_tokens or preset.draft_tokens
+    a = acceptance_rate or preset.acceptance_rate
+    if draft_tokens is None:
+        prov.note("draft_tokens", k, preset.source)
+    if acceptance_rate is None:
+        prov.note("acceptance_rate", a, preset.source)
+    if method == "draft":
+        params = draft_params or 0.0
+    else:
+        params = (preset.draft_layers or 1) * n_active / m.layers + m.vocab_size * m.hidden_size
+    return Draft(tokens=k, expected_accepted=expected_tokens_per_step(k, a), params=params,
+                 bytes_per_param=bytes_per_param)  # fmt: skip

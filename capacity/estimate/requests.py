@@ -26,6 +26,7 @@ from capacity.records.choices import (
     WEIGHT_PRECISIONS,
     Economics,
     KvPrecision,
+    ServingOptions,
     Traffic,
     TrainPrecision,
     sixteen_bit,
@@ -104,6 +105,7 @@ def serving_request(
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
     slo_percentile: float = 90.0,
+    serving: ServingOptions | None = None,
     max_batch: int | None = None,
     stack: str | None = None,
     stack_efficiency: float | None = None,
@@ -135,6 +137,7 @@ def serving_request(
         weight_precision=weights,  # type: ignore[arg-type]  # checked above
         kv_precision=kv_precision,
         traffic=traffic, ttft_ms=ttft_ms, tpot_ms=tpot_ms, slo_percentile=slo_percentile,
+        serving=serving or ServingOptions(),
         max_batch=max_batch, stack=stack,
         stack_efficiency=stack_efficiency, node_size=node_size, economics=economics or Economics(),
         calibration=calibration,

@@ -22,6 +22,8 @@ from capacity.data.calibration import Calibration, applies_to
 from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.provenance import Assumed, Provenance
 from capacity.estimate import latency, replica
+from capacity.estimate.decode_step import DecodeStep
+from capacity.estimate.replica import prefix_hit_tokens, speculative_draft
 from capacity.estimate.serving_cost import operating_costs
 from capacity.formulas import roofline
 from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
@@ -33,7 +35,7 @@ from capacity.formulas.serving_memory import (
     sequences_in_cache,
 )
 from capacity.records.chip import Chip
-from capacity.records.choices import Economics, KvPrecision, Traffic, WeightPrecision
+from capacity.records.choices import Economics, KvPrecision, ServingOptions, Traffic, WeightPrecision
 from capacity.records.model_spec import ModelPreset
 
 
@@ -52,12 +54,19 @@ class ServeRequest(BaseModel):
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
     slo_percentile: float = Field(default=90.0, ge=50, lt=100, description="percentile the targets hold at")
+    serving: ServingOptions = Field(default_factory=ServingOptions)
     max_batch: int | None = Field(default=None, ge=1)
     stack: str | None = None
     stack_efficiency: float | None = Field(default=None, gt=0, le=1)
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+
+    @model_validator(mode="after")
+    def _shared_prefix_inside_the_prompt(self) -> ServeRequest:
+        if self.serving.shared_prefix_tokens >= self.input_tokens:
+            raise ValueError("--shared-prefix-tokens must be smaller than --input-tokens")
+        return self
 
     @model_validator(mode="after")
     def _one_stack(self) -> ServeRequest:
@@ -177,7 +186,8 @@ def estimate_serving(
             "activations); use more GPUs per replica or lower precision"
         )
     block = int(prov.pick(None, "kv_block_tokens", em.kv_block_tokens))
-    b_mem = sequences_in_cache(cache, kv_tok_all, context, block)
+    shared = req.serving.shared_prefix_tokens  # cached once for the replica, not once per sequence
+    b_mem = sequences_in_cache(cache - shared * kv_tok_all, kv_tok_all, context - shared, block)
 
     stack = req.stack_efficiency or prov.pick(
         None, "stack_efficiency", defaults.stack(req.stack or defaults.default_stack)
@@ -200,63 +210,45 @@ def estimate_serving(
     node = req.node_size or int(prov.pick(None, "node_size"))
     link = replica.link_gb_s(chip, g, node, efficiency, prov) if g > 1 else 1.0
     alpha = prov.pick(None, "allreduce_latency_us", defaults.allreduce_latency_us)
-    width = m.attention_width
-    act_bytes = 2.0 * m.hidden_size  # one 16-bit activation vector per token
+    opts = req.serving
+    hit = prefix_hit_tokens(opts.prefix_hit_rate, opts.shared_prefix_tokens, s_in)
+    pf_new = roofline.prefill_flops(n_active, m.layers, m.attention_width, s_in) - roofline.prefill_flops(
+        n_active, m.layers, m.attention_width, hit
+    )
     expert_bytes, dense_bytes = _expert_split(m, n_total, weights)
-
-    def weight_bytes(tokens: float) -> float:
-        if m.moe is None:
-            return weights
-        return dense_bytes + expert_bytes * roofline.experts_touched_fraction(
-            m.moe.experts, m.moe.top_k, tokens
-        )
-
-    def comm(tokens: float) -> float:
-        return 2 * m.layers * roofline.allreduce_s(tokens * act_bytes, g, link, alpha)
-
-    pf_flops = roofline.prefill_flops(n_active, m.layers, width, s_in)
-
-    def parts(b: int, with_prefill: bool = True) -> tuple[float, float, float]:
-        """(compute s, memory s, communication s) of one decode step of batch b (+ its share of prefill)."""
-        share = b / s_out if with_prefill else 0.0
-        tokens = b + share * s_in
-        flops = b * roofline.decode_flops_per_token(n_active, m.layers, width, context) + share * pf_flops
-        moved = weight_bytes(tokens) + b * context * kv_tok_all + tokens * kv_tok_all
-        return flops / flops_per_s, moved / bytes_per_s, comm(tokens)
-
-    def step(b: int) -> float:
-        compute, memory, talk = parts(b)
-        return max(compute, memory) + talk
-
-    prefill_alone = roofline.roofline_s(
-        pf_flops, weight_bytes(s_in) + s_in * kv_tok_all, flops_per_s, bytes_per_s
-    ) + comm(s_in)
-
-    def ttft(b: int) -> float:
-        """A new query's prefill, after the decode step in flight (without its prefill chunks) finishes."""
-        compute, memory, talk = parts(b, with_prefill=False)
-        return prefill_alone + max(compute, memory) + talk
-
+    model = DecodeStep(
+        flops_per_s=flops_per_s, bytes_per_s=bytes_per_s, n_active=n_active, layers=m.layers,
+        width=m.attention_width, context=context, s_in=s_in, s_out=s_out, prefill_flops=pf_new,
+        prefill_tokens=s_in - hit, kv_bytes_per_token=kv_tok_all, dense_bytes=dense_bytes,
+        expert_bytes=expert_bytes, experts=m.moe.experts if m.moe else 0, top_k=m.moe.top_k if m.moe else 0,
+        tp=g, link_gb_s=link, allreduce_latency_us=alpha, act_bytes_per_token=2.0 * m.hidden_size,
+        draft=speculative_draft(
+            opts.speculative, opts.draft_tokens, opts.acceptance_rate, opts.draft_params, m, n_active,
+            BYTES_PER_ELEMENT[req.weight_precision], defaults, prov,
+        ),
+    )  # fmt: skip
+    ttft, parts = model.ttft, model.parts
     pct = req.slo_percentile / 100.0
-    prefill_compute = pf_flops / flops_per_s
+    prefill_compute = pf_new / flops_per_s
 
     def tpot_p(b: int) -> float:
-        return latency.tpot_at(pct, step(b), prefill_compute, b, s_out, 1.0)
+        return latency.tpot_at(pct, model.tpot(b), prefill_compute, b, s_out, 1.0)
 
-    b_top, limit = replica.batch_limit(b_mem, req.max_batch, token_budget, s_in, s_out)
+    per_sequence = 1 + (model.draft.tokens if model.draft else 0) + model.accepted * (s_in - hit) / s_out
+    b_top, limit = replica.batch_limit(b_mem, req.max_batch, token_budget, per_sequence)
     batch, slo_met = replica.batch_under_slo(b_top, tpot_p, ttft, req.tpot_ms, req.ttft_ms)
     if batch < b_top:
         limit = "latency target"
     if not slo_met:
         prov.warnings.append(
             f"no batch meets the latency targets: at batch 1 TTFT is {ttft(1) * 1e3:,.0f} ms and TPOT "
-            f"{step(1) * 1e3:,.1f} ms on {g} x {chip.id}; use more GPUs per replica, lower precision "
+            f"{model.tpot(1) * 1e3:,.1f} ms on {g} x {chip.id}; use more GPUs per replica, lower precision "
             "or a faster chip"
         )
-    t = step(batch)
+    t = model.tpot(batch)
     compute_s, memory_s, _ = parts(batch)
     regime = "compute-bound" if compute_s >= memory_s else "memory-bound"
-    qps_rep = batch / s_out / t
+    qps_rep = model.queries_per_s(batch)
     b_star = roofline.compute_bound_batch(flops_per_s, BYTES_PER_ELEMENT[req.weight_precision], bytes_per_s)
 
     qps_avg = qps_peak = None
@@ -283,8 +275,8 @@ def estimate_serving(
         compute_precision=cdtype,
         input_tokens=s_in,
         output_tokens=s_out,
-        flops_per_query=pf_flops + sum_decode_flops(n_active, m.layers, width, s_in, s_out),
-        prefill_flops_per_query=pf_flops,
+        flops_per_query=pf_new + sum_decode_flops(n_active, m.layers, m.attention_width, s_in, s_out),
+        prefill_flops_per_query=pf_new,
         weights_gb=weights / 1e9,
         kv_bytes_per_token=kv_tok,
         gpus_per_replica=g,

@@ -20,7 +20,7 @@ def decode_flops_per_token(n_active: float, layers: int, attention_width: float,
     return 2.0 * n_active + 4.0 * layers * attention_width * context
 
 
-def prefill_flops(n_active: float, layers: int, attention_width: float, prompt: int) -> float:
+def prefill_flops(n_active: float, layers: int, attention_width: float, prompt: float) -> float:
     """Forward FLOPs to process a prompt of ``prompt`` tokens (causal attention)."""
     return 2.0 * n_active * prompt + 2.0 * layers * attention_width * float(prompt) ** 2
 

@@ -28,7 +28,7 @@ from capacity.core.errors import InputError, SpecFileError, UnknownIdError
 from capacity.core.yamlio import locate, read_yaml, validation_problems
 from capacity.data.catalog import load_chips, load_models
 from capacity.data.model_source import InlineModel, is_model_path, model_path, resolve_model
-from capacity.records.choices import Economics, Traffic
+from capacity.records.choices import Economics, ServingOptions, Traffic
 from capacity.records.parallel import ParallelSpec
 
 SCHEMA_URL = "https://raw.githubusercontent.com/capacity-planner/capacity/main/schema/scenario.schema.json"
@@ -120,6 +120,9 @@ class Scenario(_Strict):
     economics: Economics = Field(default_factory=Economics)
     traffic: Traffic | None = None
     slo: Slo | None = None
+    serving: ServingOptions = Field(
+        default_factory=ServingOptions, description="serve: speculative decoding and prefix caching"
+    )
     limits: Limits = Field(default_factory=Limits)
     calibration: str | None = Field(
         default=None, description="capacity bench calibration file, relative path"

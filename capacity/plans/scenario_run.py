@@ -98,7 +98,7 @@ def serve_request(sc: Scenario, calibration: Calibration | None) -> ServeRequest
         model=sc.model, name=sc.name, chip=hw.chip, input_tokens=sc.input_tokens or 1,
         output_tokens=sc.output_tokens or 1, gpus_per_replica=hw.gpus_per_replica, precision=hw.precision,
         kv_precision=hw.kv_precision, traffic=sc.traffic, ttft_ms=slo.ttft_ms, tpot_ms=slo.tpot_ms,
-        slo_percentile=slo.percentile, max_batch=hw.max_batch, stack=eff.stack,
+        slo_percentile=slo.percentile, serving=sc.serving, max_batch=hw.max_batch, stack=eff.stack,
         stack_efficiency=eff.stack_efficiency, node_size=hw.node_size, economics=sc.economics,
         calibration=calibration,
     )  # fmt: skip

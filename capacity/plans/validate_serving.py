@@ -3,7 +3,8 @@
 Each benchmark row (engine, model, chip, GPUs, precisions, input/output lengths → output tokens/s at maximum
 load) is estimated with one model and one engine factor; no factor is tuned per row. The engine factor of a
 preset (e.g. ``tensorrt-llm``) is the median of published / ideal-roofline throughput over that engine's
-rows (:func:`engine_factor`), so for those rows this is an in-sample check.
+*fitting* rows (:func:`engine_factor`); the held-out rows (other revisions, chips and models of the
+published tables, ``specs/serving_benchmarks_heldout.yaml``) only check it. Both are reported apart.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import statistics
 
 from pydantic import BaseModel
 
+from capacity.core.errors import InputError
 from capacity.data.assumptions import Assumptions, Efficiency, ServingBenchmark, ServingDefaults
 from capacity.data.catalog import Catalog
 from capacity.estimate.requests import serving_request
@@ -32,13 +34,27 @@ class ServingCheck(BaseModel):
     error: float | None = None
     batch_size: int | None = None
     skipped: str | None = None
+    role: str = "fitting"
+    source_group: str = ""
+
+
+class ServingPart(BaseModel):
+    """Error summary of one set of rows (fitting, held-out, or one source)."""
+
+    label: str
+    compared: int
+    median_abs_error: float | None
+    worst_ratio: float | None  # max(estimate/published, published/estimate)
+    bias: float | None  # median signed error
 
 
 class ServingReport(BaseModel):
     checks: list[ServingCheck]
     compared: int
-    median_abs_error: float | None
+    median_abs_error: float | None  # the fitting rows
     worst_abs_error: float | None
+    held_out: ServingPart
+    by_source: list[ServingPart]
     engine_factor_used: float
     engine_factor_from_rows: float | None
 
@@ -61,7 +77,31 @@ def _estimate(
 
 
 def comparable(rows: list[ServingBenchmark], engine: str) -> list[ServingBenchmark]:
-    return [r for r in rows if r.engine == engine and r.input_tokens and r.output_tokens]
+    """The engine's fitting rows that publish their lengths."""
+    return [
+        r for r in rows if r.engine == engine and r.input_tokens and r.output_tokens and r.role == "fitting"
+    ]
+
+
+def part(label: str, checks: list[ServingCheck]) -> ServingPart:
+    errors = [c.error for c in checks if c.error is not None]
+    return ServingPart(
+        label=label,
+        compared=len(errors),
+        median_abs_error=statistics.median(abs(e) for e in errors) if errors else None,
+        worst_ratio=max(max(1 + e, 1 / (1 + e)) for e in errors) if errors else None,
+        bias=statistics.median(errors) if errors else None,
+    )
+
+
+def why_skipped(row: ServingBenchmark, engine: str) -> str | None:
+    if row.engine != engine:
+        return f"engine {row.engine} (no preset)"
+    if not (row.input_tokens and row.output_tokens):
+        return "input/output lengths not published"
+    if row.parallelism and not row.parallelism.startswith("TP"):
+        return f"layout {row.parallelism} (attention data parallel / expert parallel) not modelled"
+    return None
 
 
 def engine_factor(
@@ -85,26 +125,33 @@ def validate_serving(
     for row in rows:
         check = ServingCheck(
             engine=row.engine, model=row.model, chip=row.chip, gpus=row.gpus, input_tokens=row.input_tokens,
-            output_tokens=row.output_tokens, reported_tokens_per_s=row.output_tokens_per_s,
+            output_tokens=row.output_tokens, reported_tokens_per_s=row.output_tokens_per_s, role=row.role,
+            source_group=row.source_group,
         )  # fmt: skip
-        if row.engine != engine:
-            checks.append(check.model_copy(update={"skipped": f"engine {row.engine} (no preset)"}))
+        reason = why_skipped(row, engine)
+        if reason is not None:
+            checks.append(check.model_copy(update={"skipped": reason}))
             continue
-        if not (row.input_tokens and row.output_tokens):
-            checks.append(check.model_copy(update={"skipped": "input/output lengths not published"}))
+        try:
+            est = _estimate(row, chips, models, stack, a, eff, d)
+        except InputError as exc:
+            checks.append(check.model_copy(update={"skipped": f"not estimable: {exc}"}))
             continue
-        est = _estimate(row, chips, models, stack, a, eff, d)
         checks.append(
             check.model_copy(
                 update={"estimated_tokens_per_s": est, "error": est / row.output_tokens_per_s - 1}
             )
         )
-    errors = [abs(c.error) for c in checks if c.error is not None]
+    fitting = [c for c in checks if c.role == "fitting"]
+    errors = [abs(c.error) for c in fitting if c.error is not None]
+    groups = sorted({c.source_group for c in checks if c.role == "held-out"})
     return ServingReport(
         checks=checks,
         compared=len(errors),
         median_abs_error=statistics.median(errors) if errors else None,
         worst_abs_error=max(errors) if errors else None,
+        held_out=part("held-out sources", [c for c in checks if c.role == "held-out"]),
+        by_source=[part(g, [c for c in checks if c.source_group == g]) for g in groups],
         engine_factor_used=stack,
         engine_factor_from_rows=engine_factor(rows, engine, chips, models, a, eff, d),
     )

@@ -58,6 +58,36 @@ class Economics(BaseModel):
     cny_per_usd: float | None = Field(default=None, gt=0)
 
 
+Speculative = Literal["mtp", "eagle", "draft"]
+SPECULATIVE: tuple[Speculative, ...] = get_args(Speculative)
+
+
+class ServingOptions(BaseModel):
+    """How a replica decodes: speculative decoding and prefix caching (``serving:`` in scenario files)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    speculative: Speculative | None = Field(
+        default=None, description="mtp (DeepSeek-V3's module), eagle (a one-layer head) or draft (a model)"
+    )
+    draft_tokens: int | None = Field(default=None, ge=1, le=16, description="draft tokens per step (k)")
+    acceptance_rate: float | None = Field(default=None, gt=0, lt=1, description="per draft token (a)")
+    draft_params: float | None = Field(default=None, gt=0, description="draft: the draft model's parameters")
+    prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1, description="share of prompt tokens found cached")
+    shared_prefix_tokens: int = Field(default=0, ge=0, description="prompt tokens every query shares")
+
+    @model_validator(mode="after")
+    def _speculation_needs_a_method(self) -> ServingOptions:
+        given = [
+            f for f in ("draft_tokens", "acceptance_rate", "draft_params") if getattr(self, f) is not None
+        ]
+        if self.speculative is None and given:
+            raise ValueError(f"{', '.join(given)} need speculative: mtp, eagle or draft")
+        if self.speculative == "draft" and self.draft_params is None:
+            raise ValueError("speculative draft needs draft_params (the draft model's size, e.g. 1B)")
+        return self
+
+
 class Traffic(BaseModel):
     """Serving load: one of an average rate per second, per day, or monthly visits."""
 
