@@ -112,6 +112,9 @@ SERVE = (
     Opt("tpot_ms", float | None, "Serving: time-per-output-token target, ms."),
     Opt("slo_percentile", float, "Serving: percentile the TTFT/TPOT targets hold at (50-99.9).", 90.0),
     Opt("max_batch", int | None, "Serving: engine cap on concurrent sequences (default: none)."),
+    Opt("disaggregate", bool, "Serving: separate prefill and decode pools (xPyD), each sized apart.", False),
+    Opt("dep", int | None, "Serving, MoE: attention data parallel + expert parallel over N chips (DEP)."),
+    Opt("prefill_gpus", int | None, "Serving, --disaggregate: chips per prefill instance."),
     Opt("speculative", str | None, "Serving: speculative decoding, mtp, eagle or draft (default: none)."),
     Opt("draft_tokens", int | None, "Serving: draft tokens per step (default: specs/serving.yaml)."),
     Opt("acceptance_rate", float | None, "Serving: acceptance rate per draft token, 0-1 (default: specs/)."),
@@ -204,6 +207,8 @@ def traffic_of(opts: dict[str, Any]) -> Traffic | None:
 def serving_options_of(opts: dict[str, Any]) -> ServingOptions:
     return build(
         ServingOptions,
+        mode="disaggregated" if opts["disaggregate"] else "aggregated",
+        expert_parallel=opts["dep"], prefill_gpus=opts["prefill_gpus"],
         speculative=choice(opts["speculative"], SPECULATIVE, "--speculative"),
         draft_tokens=opts["draft_tokens"], acceptance_rate=opts["acceptance_rate"],
         draft_params=count(opts["draft_params"], "--draft-params"), prefix_hit_rate=opts["prefix_hit_rate"],

@@ -9,6 +9,7 @@ published tables, ``specs/serving_benchmarks_heldout.yaml``) only check it. Both
 
 from __future__ import annotations
 
+import re
 import statistics
 
 from pydantic import BaseModel
@@ -19,6 +20,7 @@ from capacity.data.catalog import Catalog
 from capacity.estimate.requests import serving_request
 from capacity.estimate.serve import estimate_serving
 from capacity.records.chip import Chip
+from capacity.records.choices import ServingOptions
 from capacity.records.model_spec import ModelPreset
 
 
@@ -72,6 +74,7 @@ def _estimate(
         input_tokens=row.input_tokens or 1,
         output_tokens=row.output_tokens or 1,
         stack_efficiency=stack,
+        serving=ServingOptions(expert_parallel=_dep(row)),
     )
     return estimate_serving(request, a, eff, d).output_tokens_per_s_per_replica
 
@@ -99,9 +102,15 @@ def why_skipped(row: ServingBenchmark, engine: str) -> str | None:
         return f"engine {row.engine} (no preset)"
     if not (row.input_tokens and row.output_tokens):
         return "input/output lengths not published"
-    if row.parallelism and not row.parallelism.startswith("TP"):
-        return f"layout {row.parallelism} (attention data parallel / expert parallel) not modelled"
+    if row.parallelism and not re.fullmatch(r"(TP|DEP)\d+.*", row.parallelism):
+        return f"layout {row.parallelism} not modelled"
     return None
+
+
+def _dep(row: ServingBenchmark) -> int | None:
+    """The attention-DP + expert-parallel width of a ``DEP<n>`` row, else None (tensor parallel)."""
+    match = re.match(r"DEP(\d+)", row.parallelism or "")
+    return int(match.group(1)) if match else None
 
 
 def engine_factor(

@@ -73,6 +73,18 @@ class ServingOptions(BaseModel):
     draft_tokens: int | None = Field(default=None, ge=1, le=16, description="draft tokens per step (k)")
     acceptance_rate: float | None = Field(default=None, gt=0, lt=1, description="per draft token (a)")
     draft_params: float | None = Field(default=None, gt=0, description="draft: the draft model's parameters")
+    mode: Literal["aggregated", "disaggregated"] = Field(
+        default="aggregated", description="disaggregated: separate prefill and decode pools (xPyD)"
+    )
+    expert_parallel: int | None = Field(
+        default=None,
+        ge=2,
+        le=1024,
+        description="MoE: attention data parallel + expert parallel over this many chips",
+    )
+    prefill_gpus: int | None = Field(
+        default=None, ge=1, le=1024, description="disaggregated: chips per prefill instance"
+    )
     prefix_hit_rate: float = Field(default=0.0, ge=0, lt=1, description="share of prompt tokens found cached")
     shared_prefix_tokens: int = Field(default=0, ge=0, description="prompt tokens every query shares")
 
@@ -85,6 +97,8 @@ class ServingOptions(BaseModel):
             raise ValueError(f"{', '.join(given)} need speculative: mtp, eagle or draft")
         if self.speculative == "draft" and self.draft_params is None:
             raise ValueError("speculative draft needs draft_params (the draft model's size, e.g. 1B)")
+        if self.prefill_gpus is not None and self.mode != "disaggregated":
+            raise ValueError("prefill_gpus needs mode: disaggregated (--disaggregate)")
         return self
 
 

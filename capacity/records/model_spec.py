@@ -99,6 +99,16 @@ class ModelPreset(_Strict):
         return float(self.heads * self.d_head)
 
     @property
+    def decode_attention_width(self) -> float:
+        """The attention width one generated token pays against its cached context: ``attention_width``,
+        except under MLA, which decodes in the latent space with the up-projections absorbed into the query
+        and output (DeepSeek-V2 §2.1.2; FlashMLA): scores over d_c + d_R, values of d_c, per head."""
+        if self.mla is not None:
+            latent = self.mla.kv_lora_rank
+            return self.heads * (latent + self.mla.qk_rope_head_dim + latent) / 2.0
+        return self.attention_width
+
+    @property
     def n_active(self) -> float:
         """Parameters used per token: ``active_params`` for MoE, else ``params``."""
         return self.active_params or self.params
