@@ -109,6 +109,9 @@ def compare(
     scenario: Annotated[Path | None, typer.Option(help="Take the workload from a scenario file.")] = None,
     sort: Annotated[str, typer.Option(help="Order by cost, time, energy or gpus.")] = "cost",
     plot: Annotated[Path | None, typer.Option(help="Also draw the comparison as a PNG chart.")] = None,
+    optimize: Annotated[
+        str | None, typer.Option(help="Serving, gpus: each chip in its own fewest-GPU layout and mode.")
+    ] = None,
     fmt: FormatOption = OutputFormat.table,
     *,
     opts: dict[str, Any],
@@ -134,7 +137,11 @@ def compare(
 
     sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
     picked = _chips(chips, vendor, domestic, every)
-    kind, estimate = _workload(scenario, opts)
+    if optimize not in (None, "gpus"):
+        raise InputError(
+            f"--optimize {optimize}: only 'gpus' (the fewest GPUs meeting the load) is supported"
+        )
+    kind, estimate = _workload(scenario, opts, optimize)
     compared = run_compare(picked, kind, estimate, sort_key)
     field = SORT_FIELDS[kind][sort_key]
     if fmt is OutputFormat.json:
@@ -188,7 +195,7 @@ def _one_workload(opts: dict[str, Any]) -> None:
         )
 
 
-def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
+def _workload(scenario: Path | None, opts: dict[str, Any], optimize: str | None = None) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
     from capacity.estimate.requests import serving_request, training_request
@@ -224,8 +231,12 @@ def _workload(scenario: Path | None, opts: dict[str, Any]) -> tuple[Any, Any]:
 
         def serve_one(chip: Chip) -> dict[str, Any]:
             req = build(serving_request, **{**serve_kw, "chip": chip})
-            est = estimate_serving(req, load_assumptions(), load_efficiency(), load_serving_defaults())
-            return est.model_dump(mode="json")
+            args = (req, load_assumptions(), load_efficiency(), load_serving_defaults())
+            if optimize == "gpus":
+                from capacity.plans.serving_search import fewest_gpus
+
+                return fewest_gpus(*args).best.model_dump(mode="json")
+            return estimate_serving(*args).model_dump(mode="json")
 
         return "serve", serve_one
     raise InputError(

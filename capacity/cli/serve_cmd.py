@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from capacity.core.errors import EnvironmentMissingError, InputError
+
 from .errors import ExitCode, handles_errors
 from .options import CHIP, ECONOMICS, MODEL, SERVE, serving_request_of, with_options
-from .output import FormatOption, OutputFormat, emit_estimate
+from .output import FormatOption, OutputFormat, emit_estimate, emit_rows
+
+if TYPE_CHECKING:
+    from capacity.plans.serving_search import FrontierPoint
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("work", [("flops_per_query", "FLOPs"), ("prefill_flops_per_query", "FLOPs in prefill"),
@@ -39,7 +45,19 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
 
 @handles_errors
 @with_options(MODEL, CHIP, SERVE, ECONOMICS)
-def serve(fmt: FormatOption = OutputFormat.table, *, opts: dict[str, Any]) -> None:
+def serve(
+    pareto: Annotated[
+        bool, typer.Option("--pareto", help="Print the frontier of tokens/s per GPU vs tokens/s per user.")
+    ] = False,
+    optimize: Annotated[
+        str | None,
+        typer.Option(help="gpus: the layout and mode meeting the traffic and targets on fewest GPUs."),
+    ] = None,
+    plot: Annotated[Path | None, typer.Option(help="With --pareto: also draw the frontier as a PNG.")] = None,
+    fmt: FormatOption = OutputFormat.table,
+    *,
+    opts: dict[str, Any],
+) -> None:
     """Size serving: per-query FLOPs, KV cache, batch, TTFT/TPOT, throughput, replicas, cost and power.
 
     Needs --model, --chip, --input-tokens and --output-tokens. With no traffic and no latency target it
@@ -54,15 +72,81 @@ def serve(fmt: FormatOption = OutputFormat.table, *, opts: dict[str, Any]) -> No
         --output-tokens 500 --qps 50 --tpot-ms 50
       capacity serve --model gpt3-175b --chip a100 --input-tokens 500 --output-tokens 500 \\
         --visits-per-month 616M --queries-per-visit 5
+      capacity serve --model llama3.1-70b --chip h100 --precision fp8 --input-tokens 1000 \\
+        --output-tokens 1000 --pareto
+      capacity serve --model deepseek-v3 --chip h800 --precision fp8 --input-tokens 2000 \\
+        --output-tokens 1000 --qps 50 --tpot-ms 50 --optimize gpus
     """
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-    from capacity.estimate.serve import estimate_serving
 
+    if optimize not in (None, "gpus"):
+        raise InputError(
+            f"--optimize {optimize}: only 'gpus' (the fewest GPUs meeting the load) is supported"
+        )
+    if plot is not None and not pareto:
+        raise InputError("--plot draws the --pareto frontier; add --pareto")
+    if pareto and optimize:
+        raise InputError("give --pareto or --optimize, not both")
     request = serving_request_of(opts)
-    est = estimate_serving(request, load_assumptions(), load_efficiency(), load_serving_defaults())
+    args = (request, load_assumptions(), load_efficiency(), load_serving_defaults())
+    if pareto:
+        from capacity.plans.serving_search import frontier
+
+        points = frontier(*args)
+        rows = [p.model_dump() for p in points]
+        title = f"Serving frontier: {request.model.id} on {request.chip.id} ({len(points)} points)"
+        emit_rows(rows, fmt, title=title, headers=FRONTIER_HEADERS)
+        if plot is not None:
+            plot_frontier(points, plot, title)
+        return
+    if optimize == "gpus":
+        from capacity.plans.serving_search import fewest_gpus
+
+        choice = fewest_gpus(*args)
+        est = choice.best
+        sys.stderr.write(
+            "candidates: "
+            + "; ".join(
+                f"{c['layout']} {c['mode']} {c['gpus']} GPUs{'' if c['slo_met'] else ' (misses)'}"
+                for c in choice.candidates
+            )
+            + "\n"
+        )
+    else:
+        from capacity.estimate.serve import estimate_serving
+
+        est = estimate_serving(*args)
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     title = f"Serving estimate: {est.model} on {est.chip}"
     emit_estimate(est.model_dump(mode="json"), GROUPS, fmt, title, converted="cost_per_month")
     if not est.slo_met:
         raise typer.Exit(ExitCode.LIMIT_VIOLATED)
+
+
+FRONTIER_HEADERS = {
+    "tokens_per_s_per_gpu": "tok/s/GPU", "tokens_per_s_per_user": "tok/s/user", "layout": "layout",
+    "mode": "mode", "batch_size": "batch", "tpot_ms": "TPOT ms", "ttft_ms": "TTFT ms",
+}  # fmt: skip
+
+
+def plot_frontier(points: list[FrontierPoint], path: Path, title: str) -> None:
+    """The frontier as a PNG: tokens/s per user across, tokens/s per GPU up, each point its layout."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot([p.tokens_per_s_per_user for p in points], [p.tokens_per_s_per_gpu for p in points], marker="o")
+    for p in points:
+        ax.annotate(f"{p.layout}{' D' if p.mode == 'disaggregated' else ''} b{p.batch_size}",
+                    (p.tokens_per_s_per_user, p.tokens_per_s_per_gpu), fontsize=6)  # fmt: skip
+    ax.set_xlabel("output tokens/s per user (1 / TPOT)")
+    ax.set_ylabel("output tokens/s per GPU")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
