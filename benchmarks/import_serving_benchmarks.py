@@ -4,7 +4,8 @@ Reads a transcription of published engine tables (one YAML list of rows: engine,
 GPUs, precisions, input/output tokens, output tokens/s, source_group, source, url, revision, parallelism,
 and a note quoting the table cell) and keeps the rows the serving model can be checked against:
 
-* maximum-throughput rows (no fixed concurrency or request rate; latency-at-load rows are kept apart);
+* maximum-throughput rows, and rows of mean TTFT and inter-token latency at a finite Poisson request rate
+  (TensorRT-LLM's online-serving table); rows at a fixed concurrency (closed-loop clients) are left out;
 * output tokens/s, input and output lengths, a catalogue chip and a preset model all given;
 * weights in a format the model runs (FP4 rows are left out: not modelled);
 * not one of the fitting rows already in ``specs/serving_benchmarks.yaml``;
@@ -35,7 +36,7 @@ REVISIONS = ("v0.10", "v0.11", "v0.12", "v0.13", "v0.14", "v0.15", "v0.17", "v0.
 MODELLED = ("bf16", "fp16", "fp8", "int8", "int4")
 KEPT = ("engine", "model", "model_name", "chip", "gpus", "weight_precision", "kv_precision",
         "input_tokens", "output_tokens", "output_tokens_per_s", "verify", "source", "url", "note",
-        "source_group", "revision", "parallelism", "metric")  # fmt: skip
+        "source_group", "revision", "parallelism", "metric", "request_rate_qps", "ttft_ms", "itl_ms")  # fmt: skip
 
 
 def revision_rank(group: str) -> int:
@@ -43,10 +44,11 @@ def revision_rank(group: str) -> int:
 
 
 def why_dropped(row: dict[str, Any], chips: set[str], models: set[str]) -> str | None:
-    if row.get("concurrency") is not None or row.get("request_rate_qps") is not None:
-        return "latency at a set load"
-    if "online" in row.get("source_group", ""):
-        return "latency at a set load"
+    if row.get("concurrency") is not None:
+        return "latency at a fixed concurrency (closed loop)"
+    rate = row.get("request_rate_qps")
+    if rate is not None and not (isinstance(rate, int | float) and row.get("ttft_ms") and row.get("itl_ms")):
+        return "latency at an unbounded or unpublished request rate"
     if not (row.get("output_tokens_per_s") and row.get("input_tokens") and row.get("output_tokens")):
         return "no output tokens/s or lengths"
     if row.get("chip") not in chips or row.get("model") not in models or row.get("comparable") is False:
@@ -69,7 +71,7 @@ def select(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], Counter[st
             dropped[reason] += 1
             continue
         fields = ("engine", "chip", "model", "gpus", "weight_precision", "input_tokens", "output_tokens",
-                  "parallelism")  # fmt: skip
+                  "parallelism", "request_rate_qps")  # fmt: skip
         key = tuple(row.get(k) for k in fields)
         if key in newest:
             dropped["an older revision of the same configuration"] += 1

@@ -52,7 +52,11 @@ def test_percentiles_are_ordered_and_a_ttft_target_holds_at_its_percentile() -> 
           "output_tokens": 500, "traffic": Traffic(qps=20)}  # fmt: skip
     loose = serve(**kw)
     assert loose.ttft_ms_p50 <= loose.ttft_ms_p90 <= loose.ttft_ms_p99  # type: ignore[operator]
-    assert loose.tpot_ms_p50 == pytest.approx(loose.tpot_ms) and loose.tpot_ms_p99 > loose.tpot_ms_p90
+    assert loose.tpot_ms_p99 > loose.tpot_ms_p90 > loose.tpot_ms_p50
+    # under a lighter load than the largest batch serves, the replica runs a smaller batch, faster per token
+    assert loose.batch_at_load < loose.batch_size and loose.tpot_ms_p50 == pytest.approx(loose.tpot_ms)
+    unloaded = serve(**{**kw, "traffic": None})
+    assert loose.tpot_ms < unloaded.tpot_ms  # the largest batch's TPOT is what the target is checked against
     p90 = serve(**kw, ttft_ms=1000)
     assert p90.ttft_ms_p90 is not None and p90.ttft_ms_p90 <= 1000 and p90.replicas > loose.replicas
     p99 = serve(**kw, ttft_ms=1000, slo_percentile=99)
@@ -63,3 +67,14 @@ def test_without_traffic_there_is_no_queueing_wait() -> None:
     est = serve(model="llama3.1-8b", chip="h100")
     assert est.ttft_ms_p50 == est.ttft_ms_p99 == pytest.approx(est.ttft_ms)
     assert est.queueing.startswith("none")
+
+
+def test_the_batch_under_load_satisfies_littles_law() -> None:
+    est = serve(model="llama3.1-8b", chip="h100", input_tokens=500, output_tokens=500, traffic=Traffic(qps=5),
+                replicas=1)  # fmt: skip
+    b = est.batch_at_load
+    # sequences decoding = arrival rate x decode time per query (the smallest integer batch that keeps up)
+    assert b == pytest.approx(5 * 500 * est.tpot_ms_p50 / 1e3, abs=1.0)
+    heavier = serve(model="llama3.1-8b", chip="h100", input_tokens=500, output_tokens=500,
+                    traffic=Traffic(qps=20), replicas=1)  # fmt: skip
+    assert heavier.batch_at_load > b and heavier.tpot_ms_p50 > est.tpot_ms_p50

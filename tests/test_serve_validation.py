@@ -54,3 +54,18 @@ def test_held_out_rows_carry_their_sources_and_are_reported_apart() -> None:
     assert report.held_out.median_abs_error is not None
     assert report.held_out.median_abs_error <= HELD_OUT_MEDIAN_BOUND
     assert sum(p.compared for p in report.by_source) == report.held_out.compared
+
+
+# Documented in README: mean TTFT and TPOT at a published Poisson request rate (held out, nothing fitted).
+LATENCY_MEDIAN_BOUND = 0.20
+
+
+def test_latency_under_load_against_the_published_online_table() -> None:
+    report = validate_serving(load_serving_benchmarks().benchmarks, *_args())
+    for part in (report.ttft_under_load, report.tpot_under_load):
+        assert part.compared >= 50
+        assert part.median_abs_error is not None and part.median_abs_error <= LATENCY_MEDIAN_BOUND
+    saturated = [c for c in report.checks if c.request_rate_qps and c.skipped]
+    assert (
+        all("exceeds the modelled capacity" in (c.skipped or "") for c in saturated) and len(saturated) <= 10
+    )

@@ -24,7 +24,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("replica", [("gpus_per_replica", ""), ("layout", "TP: tensor parallel; DEP: attention DP + experts"),
                  ("max_batch_for_memory", "sequences"), ("batch_size", "sequences"),
                  ("batch_limited_by", ""), ("compute_bound_batch", "batch where decode turns compute-bound"),
-                 ("decode_regime", ""), ("ttft_ms", "ms, no queueing"), ("tpot_ms", "ms per token, mean"),
+                 ("decode_regime", ""), ("ttft_ms", "ms, mean"), ("tpot_ms", "ms per token, mean"),
                  ("output_tokens_per_s_per_replica", "tokens/s"), ("queries_per_s_per_replica", "queries/s"),
                  ("stack_efficiency", "")]),
     ("fleet", [("queries_per_s_average", "queries/s"), ("queries_per_s_peak", "queries/s"), ("replicas", ""),

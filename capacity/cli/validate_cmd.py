@@ -79,7 +79,7 @@ def _serving_source_rows(report: ServingReport, human: bool) -> list[dict[str, C
             "bias": percent_cell(p.bias, human),
             "worst": None if p.worst_ratio is None else round(p.worst_ratio, 2),
         }
-        for p in [*report.by_source, report.held_out]
+        for p in [*report.by_source, report.held_out, report.ttft_under_load, report.tpot_under_load]
     ]
 
 
@@ -154,7 +154,10 @@ def validate(
         f"{serve.engine_factor_used:g} (from the fitting rows: {serve.engine_factor_from_rows or 0:.3f}). "
         f"Held out ({held.compared} rows of {len(serve.by_source)} other published tables, {skipped} "
         f"skipped): median {held.median_abs_error or 0:.0%}, bias {held.bias or 0:+.0%}, worst "
-        f"{held.worst_ratio or 0:.2f}x."
+        f"{held.worst_ratio or 0:.2f}x. Under load ({serve.ttft_under_load.compared} rows of mean TTFT and "
+        f"inter-token latency at a Poisson request rate, held out): TTFT median "
+        f"{serve.ttft_under_load.median_abs_error or 0:.0%}, "
+        f"TPOT {serve.tpot_under_load.median_abs_error or 0:.0%}."
     )
     if fmt is OutputFormat.json:
         emit_json({"training": train.model_dump(mode="json"), "serving": serve.model_dump(mode="json")})

@@ -187,6 +187,10 @@ class ServingBenchmark(_Strict):
     input_tokens: int | None = None
     output_tokens: int | None = None
     output_tokens_per_s: float = Field(gt=0)
+    request_rate_qps: float | None = Field(
+        default=None, gt=0, description="latency rows: Poisson arrival rate"
+    )
+    ttft_ms: float | None = Field(default=None, gt=0, description="latency rows: mean time to first token")
     itl_ms: float | None = None
     verify: str
     source: str

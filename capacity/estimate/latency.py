@@ -7,6 +7,7 @@ operating point (its batch, step time, prefill time and throughput) and the traf
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,6 +28,21 @@ class Latency(BaseModel):
     tpot_ms_p90: float
     tpot_ms_p99: float
     queueing: str
+
+
+def batch_at_load(rate_qps: float, tpot_s: Callable[[int], float], s_out: int, top: int) -> int:
+    """Sequences decoding at once when queries arrive at ``rate_qps``: Little's law, b = λ · s_out · TPOT(b),
+    solved on the integers (TPOT grows with b); the largest batch ``top`` when the load saturates it."""
+    if rate_qps * s_out * tpot_s(top) > top:
+        return top
+    low, high = 1, top  # λ·s_out·TPOT(high) ≤ high holds; find the smallest such batch
+    while low < high:
+        mid = (low + high) // 2
+        if rate_qps * s_out * tpot_s(mid) <= mid:
+            high = mid
+        else:
+            low = mid + 1
+    return low
 
 
 def tpot_at(p: float, step_s: float, prefill_compute_s: float, batch: int, s_out: int, load: float) -> float:
@@ -64,8 +80,7 @@ def percentiles(
     """TTFT = the request's own prefill and the step in flight, plus the M/D/1 wait at the utilisation
     (each query bringing ``work_s`` = 1 / the replica's queries per second); TPOT = the mean step plus the
     spread of the prompt chunks each step carries."""
-    load = 1.0 if utilisation is None else min(utilisation, 1.0)
-    tpot = [tpot_at(p, step_s, prefill_compute_s, batch, s_out, load) * 1e3 for p in PERCENTILES]
+    tpot = [tpot_at(p, step_s, prefill_compute_s, batch, s_out, 1.0) * 1e3 for p in PERCENTILES]
     if utilisation is None:
         ttft: list[float | None] = [ttft_service_s * 1e3] * 3
         how = "none: no traffic given, so TTFT has no queueing wait (a request arriving at an idle slot)"

@@ -105,6 +105,7 @@ def serving_request(
     ttft_ms: float | None = None,
     tpot_ms: float | None = None,
     slo_percentile: float = 90.0,
+    replicas: int | None = None,
     serving: ServingOptions | None = None,
     max_batch: int | None = None,
     stack: str | None = None,
@@ -137,7 +138,7 @@ def serving_request(
         weight_precision=weights,  # type: ignore[arg-type]  # checked above
         kv_precision=kv_precision,
         traffic=traffic, ttft_ms=ttft_ms, tpot_ms=tpot_ms, slo_percentile=slo_percentile,
-        serving=serving or ServingOptions(),
+        serving=serving or ServingOptions(), replicas=replicas,
         max_batch=max_batch, stack=stack,
         stack_efficiency=stack_efficiency, node_size=node_size, economics=economics or Economics(),
         calibration=calibration,

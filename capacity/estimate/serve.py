@@ -29,7 +29,7 @@ from capacity.estimate.disaggregated import size_pools
 from capacity.estimate.replica import prefix_hit_tokens, speculative_draft
 from capacity.estimate.serving_cost import operating_costs
 from capacity.estimate.serving_replica import Replica, Workload, build_replica
-from capacity.formulas import roofline
+from capacity.formulas import queueing, roofline
 from capacity.formulas.kv_cache import BYTES_PER_ELEMENT, kv_bytes_per_token
 from capacity.formulas.links import inter_node_gb_s
 from capacity.formulas.serving_memory import ReplicaMemory
@@ -53,6 +53,9 @@ class ServeRequest(BaseModel):
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
     slo_percentile: float = Field(default=90.0, ge=50, lt=100, description="percentile the targets hold at")
+    replicas: int | None = Field(
+        default=None, ge=1, description="a fixed fleet: latency at this many replicas"
+    )
     serving: ServingOptions = Field(default_factory=ServingOptions)
     max_batch: int | None = Field(default=None, ge=1)
     stack: str | None = None
@@ -60,6 +63,12 @@ class ServeRequest(BaseModel):
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+
+    @model_validator(mode="after")
+    def _fixed_replicas_need_traffic(self) -> ServeRequest:
+        if self.replicas is not None and (self.traffic is None or self.serving.mode == "disaggregated"):
+            raise ValueError("--replicas needs traffic (--qps ...) and aggregated serving")
+        return self
 
     @model_validator(mode="after")
     def _shared_prefix_inside_the_prompt(self) -> ServeRequest:
@@ -94,9 +103,12 @@ class ServeEstimate(BaseModel):
     max_batch_for_memory: int
     batch_size: int
     batch_limited_by: str
+    batch_at_load: int = Field(
+        description="sequences decoding at once under the given traffic (Little's law)"
+    )
     compute_bound_batch: float
     decode_regime: str
-    ttft_ms: float
+    ttft_ms: float | None = Field(description="mean; None when the traffic exceeds the replicas' capacity")
     tpot_ms: float
     ttft_ms_p50: float | None
     ttft_ms_p90: float | None
@@ -219,7 +231,6 @@ def estimate_serving(
             f"{step.tpot(1) * 1e3:,.1f} ms on {g} x {chip.id}; use more GPUs per replica, lower precision "
             "or a faster chip"
         )
-    t = step.tpot(batch)
     compute_s, memory_s, _ = step.parts(batch)
     qps_rep = step.queries_per_s(batch)
 
@@ -230,8 +241,10 @@ def estimate_serving(
         qps_peak = qps_avg * prov.pick(
             req.traffic.peak_to_average, "peak_to_average", defaults.peak_to_average
         )
-        replicas = latency.replicas_needed(qps_peak, qps_rep, ttft(batch), req.ttft_ms, pct)
+        replicas = req.replicas or latency.replicas_needed(qps_peak, qps_rep, ttft(batch), req.ttft_ms, pct)
     pools = None
+    load = batch  # the batch the replicas run: the largest allowed, or fewer under a lighter load
+
     if split:
         pools = size_pools(
             prefill, opts.prefill_gpus or g, step, g, batch, rep.token_budget, s_in * w.kv_bytes_per_token,
@@ -240,6 +253,8 @@ def estimate_serving(
         )  # fmt: skip
         replicas = pools.decode_instances
         gpus = pools.prefill_gpus + pools.decode_gpus
+        if qps_peak is not None:
+            load = latency.batch_at_load(qps_peak / replicas, step.tpot, s_out, batch)
         rho = (
             None
             if qps_peak is None
@@ -250,7 +265,14 @@ def estimate_serving(
         gpus = replicas * g
         rho = None if qps_peak is None else qps_peak / (replicas * qps_rep)
         work = 1.0 / qps_rep
-    lat = latency.percentiles(ttft(batch), work, t, prefill_compute, batch, s_out, rho)
+        if qps_peak is not None:
+            load = latency.batch_at_load(qps_peak / replicas, step.tpot, s_out, batch)
+    lat = latency.percentiles(ttft(load), work, step.tpot(load), prefill_compute, load, s_out, rho)
+    mean_wait = 0.0 if rho is None else (None if rho >= 1.0 else queueing.mean_wait_s(rho, work))
+    if rho is not None and rho >= 1.0:
+        prov.warnings.append(
+            f"the replicas run at {rho:.0%} of their capacity: the queue grows without bound and TTFT with it"
+        )
     served_qps = qps_avg if qps_avg is not None else (qps_rep * replicas if split else qps_rep)
     money = operating_costs(req.economics, chip, gpus, served_qps, s_out, defaults, prov)
     aggregated = None
@@ -277,12 +299,13 @@ def estimate_serving(
         max_batch_for_memory=rep.max_batch_for_memory,
         batch_size=batch,
         batch_limited_by=limit,
+        batch_at_load=load,
         compute_bound_batch=roofline.compute_bound_batch(
             step.flops_per_s, w.weight_bytes_per_param, step.bytes_per_s
         ),
         decode_regime="compute-bound" if compute_s >= memory_s else "memory-bound",
-        ttft_ms=ttft(batch) * 1e3,
-        tpot_ms=t * 1e3,
+        ttft_ms=None if mean_wait is None else (ttft(load) + mean_wait) * 1e3,
+        tpot_ms=step.tpot(load) * 1e3,
         **lat.model_dump(),
         slo_percentile=req.slo_percentile,
         slo_met=slo_met,

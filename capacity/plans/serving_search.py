@@ -33,7 +33,7 @@ class FrontierPoint(BaseModel):
     mode: str
     batch_size: int
     tpot_ms: float
-    ttft_ms: float
+    ttft_ms: float | None
 
 
 class GpuChoice(BaseModel):

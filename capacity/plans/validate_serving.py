@@ -18,9 +18,9 @@ from capacity.core.errors import InputError
 from capacity.data.assumptions import Assumptions, Efficiency, ServingBenchmark, ServingDefaults
 from capacity.data.catalog import Catalog
 from capacity.estimate.requests import serving_request
-from capacity.estimate.serve import estimate_serving
+from capacity.estimate.serve import ServeEstimate, estimate_serving
 from capacity.records.chip import Chip
-from capacity.records.choices import ServingOptions
+from capacity.records.choices import ServingOptions, Traffic
 from capacity.records.model_spec import ModelPreset
 
 
@@ -36,6 +36,9 @@ class ServingCheck(BaseModel):
     error: float | None = None
     batch_size: int | None = None
     skipped: str | None = None
+    request_rate_qps: float | None = None  # latency rows: the published Poisson rate
+    ttft_error: float | None = None  # latency rows: mean TTFT, estimate / published − 1
+    tpot_error: float | None = None  # latency rows: mean inter-token latency, estimate / published − 1
     role: str = "fitting"
     source_group: str = ""
 
@@ -57,6 +60,8 @@ class ServingReport(BaseModel):
     worst_abs_error: float | None
     held_out: ServingPart
     by_source: list[ServingPart]
+    ttft_under_load: ServingPart  # latency rows: mean TTFT at the published request rate
+    tpot_under_load: ServingPart  # latency rows: mean time per output token there
     engine_factor_used: float
     engine_factor_from_rows: float | None
 
@@ -65,6 +70,15 @@ def _estimate(
     row: ServingBenchmark, chips: Catalog[Chip], models: Catalog[ModelPreset], stack: float,
     a: Assumptions, eff: Efficiency, d: ServingDefaults,
 ) -> float:  # fmt: skip
+    return _serve(row, chips, models, stack, a, eff, d).output_tokens_per_s_per_replica
+
+
+def _serve(
+    row: ServingBenchmark, chips: Catalog[Chip], models: Catalog[ModelPreset], stack: float,
+    a: Assumptions, eff: Efficiency, d: ServingDefaults,
+) -> ServeEstimate:  # fmt: skip
+    """The row's deployment: one replica of its GPUs; at its request rate when it publishes one."""
+    rate = row.request_rate_qps
     request = serving_request(
         model=models.get(row.model),
         chip=chips.get(row.chip),
@@ -75,14 +89,22 @@ def _estimate(
         output_tokens=row.output_tokens or 1,
         stack_efficiency=stack,
         serving=ServingOptions(expert_parallel=_dep(row)),
+        traffic=None if rate is None else Traffic(qps=rate),
+        replicas=None if rate is None else 1,
     )
-    return estimate_serving(request, a, eff, d).output_tokens_per_s_per_replica
+    return estimate_serving(request, a, eff, d)
 
 
 def comparable(rows: list[ServingBenchmark], engine: str) -> list[ServingBenchmark]:
-    """The engine's fitting rows that publish their lengths."""
+    """The engine's fitting rows that publish their lengths (maximum throughput, not latency at a rate)."""
     return [
-        r for r in rows if r.engine == engine and r.input_tokens and r.output_tokens and r.role == "fitting"
+        r
+        for r in rows
+        if r.engine == engine
+        and r.input_tokens
+        and r.output_tokens
+        and r.role == "fitting"
+        and r.request_rate_qps is None
     ]
 
 
@@ -95,6 +117,10 @@ def part(label: str, checks: list[ServingCheck]) -> ServingPart:
         worst_ratio=max(max(1 + e, 1 / (1 + e)) for e in errors) if errors else None,
         bias=statistics.median(errors) if errors else None,
     )
+
+
+def _as_error(check: ServingCheck, error: float | None) -> ServingCheck:
+    return check.model_copy(update={"error": error})
 
 
 def why_skipped(row: ServingBenchmark, engine: str) -> str | None:
@@ -142,9 +168,27 @@ def validate_serving(
             checks.append(check.model_copy(update={"skipped": reason}))
             continue
         try:
-            est = _estimate(row, chips, models, stack, a, eff, d)
+            served = _serve(row, chips, models, stack, a, eff, d)
         except InputError as exc:
             checks.append(check.model_copy(update={"skipped": f"not estimable: {exc}"}))
+            continue
+        est = served.output_tokens_per_s_per_replica
+        if row.request_rate_qps is not None and served.ttft_ms is None:
+            saturated = "the rate exceeds the modelled capacity (steady-state TTFT unbounded)"
+            checks.append(
+                check.model_copy(update={"request_rate_qps": row.request_rate_qps, "skipped": saturated})
+            )
+            continue
+        if row.request_rate_qps is not None and row.ttft_ms and row.itl_ms:
+            checks.append(
+                check.model_copy(
+                    update={
+                        "request_rate_qps": row.request_rate_qps, "batch_size": served.batch_at_load,
+                        "ttft_error": (served.ttft_ms or 0.0) / row.ttft_ms - 1,
+                        "tpot_error": served.tpot_ms / row.itl_ms - 1,
+                    }
+                )
+            )  # fmt: skip
             continue
         checks.append(
             check.model_copy(
@@ -160,6 +204,8 @@ def validate_serving(
         median_abs_error=statistics.median(errors) if errors else None,
         worst_abs_error=max(errors) if errors else None,
         held_out=part("held-out sources", [c for c in checks if c.role == "held-out"]),
+        ttft_under_load=part("mean TTFT at a request rate", [_as_error(c, c.ttft_error) for c in checks]),
+        tpot_under_load=part("mean TPOT at a request rate", [_as_error(c, c.tpot_error) for c in checks]),
         by_source=[part(g, [c for c in checks if c.source_group == g]) for g in groups],
         engine_factor_used=stack,
         engine_factor_from_rows=engine_factor(rows, engine, chips, models, a, eff, d),
