@@ -92,3 +92,11 @@ def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str
     assert run.exit_code == 2, run.stdout
     assert message in run.stderr
     assert run.stdout == "" and run.stderr.count("\n") == 1 and "Traceback" not in run.stderr
+
+
+def test_a_plan_that_cannot_fit_exits_1_with_the_floor(cli: Any) -> None:
+    # 1T parameters on one A100: 18 bytes per parameter of model state alone is 18 TB (issue 15)
+    run = cli("train", "--params", "1T", "--tokens", "1T", "--chip", "a100", "--gpus", "1")
+    assert run.exit_code == 1
+    assert "cannot hold the job" in run.stderr and "at least 233 chips" in run.stderr
+    assert cli("train", "--params", "1T", "--tokens", "1T", "--chip", "a100", "--gpus", "512").exit_code == 0

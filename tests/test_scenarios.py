@@ -224,3 +224,10 @@ def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
     assert {k: v["metric"] for k, v in schema.items()} == {k: Limits.metric(k) for k in Limits.model_fields}
     readme = (ROOT / "README.md").read_text(encoding="utf-8").split("Limits: ", 1)[1].split(";", 1)[0]
     assert set(re.findall(r"`(max_\w+)`", readme)) == set(Limits.model_fields)
+
+
+def test_check_fails_a_plan_that_does_not_fit_in_memory(cli: Any, tmp_path: Path) -> None:
+    plan = _write(tmp_path, "name: too big\nkind: train\nmodel: {params: 1e12}\ntokens: 1e12\n"
+                  "hardware: {chip: a100-sxm4-80gb, gpus: 1}\n")  # fmt: skip
+    run = cli("check", str(plan))
+    assert run.exit_code == 1 and "does not fit in the chips' memory" in run.stdout + run.stderr

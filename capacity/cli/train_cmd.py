@@ -6,7 +6,7 @@ import functools
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -134,9 +134,11 @@ def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
     """A layout the user pinned that does not fit in memory: exit 1 with the per-GPU breakdown, the usable
     memory it was held against, and only the remedies the pins leave open."""
     pins = request.parallel
-    if not pins.pinned() or est.memory_fits is not False or not est.memory_per_gpu_gb:
+    if est.memory_fits is not False:
         return
     parts = est.memory_per_gpu_gb
+    if not pins.pinned() or not parts:
+        _refuse_unfit(est)
     chip = request.chip
     usable = ""
     if chip is not None and chip.memory_gb:
@@ -156,6 +158,19 @@ def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
     sys.stderr.write(
         f"error: the layout with your pins ({pinned}: {est.layout}) needs {parts['total']:.1f} GB per GPU"
         f"{usable}: {detail} GB; {fixes}\n"
+    )
+    raise typer.Exit(ExitCode.LIMIT_VIOLATED)
+
+
+def _refuse_unfit(est: TrainEstimate) -> NoReturn:
+    """No layout of the requested chips holds the job: exit 1, saying how much one GPU would need and the
+    fewest chips the memory floor allows (a floor: the layout search may need more)."""
+    parts = est.memory_per_gpu_gb or {}
+    detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if k != "total")
+    need = f" needs {parts['total']:.1f} GB per GPU ({detail} GB)" if parts else ""
+    sys.stderr.write(
+        f"error: {est.gpus} x {est.chip} cannot hold the job: the closest layout ({est.layout}){need}; "
+        f"use at least {est.min_gpus_for_memory:,} chips, or a chip with more memory\n"
     )
     raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 

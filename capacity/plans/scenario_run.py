@@ -134,6 +134,10 @@ def check_limits(sc: Scenario, result: Estimate) -> list[Violation]:
             over = f" (+{value / allowed - 1:.0%})" if allowed > 0 else ""
             message = f"{limit} {allowed:,.4g} exceeded: {metric} = {value:,.4g}{over}"
             out.append(Violation(limit=limit, allowed=allowed, value=value, message=message))
+    if getattr(result, "memory_fits", None) is False:
+        floor = getattr(result, "min_gpus_for_memory", None)
+        message = f"the job does not fit in the chips' memory (at least {floor:,} chips needed)"
+        out.append(Violation(limit="memory", allowed=0, value=None, message=message))
     if getattr(result, "slo_met", None) is False:
         out.append(
             Violation(limit="slo", allowed=0, value=None, message="no batch meets the latency targets")
