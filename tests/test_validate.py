@@ -93,3 +93,27 @@ def test_energy_error_tracks_the_time_error_when_accounting_matches() -> None:
     for c in report.checks:
         if c.in_fit and c.mwh_error is not None and c.gpu_hours_error is not None:
             assert abs(c.mwh_error - c.gpu_hours_error) < 0.03, c.run
+
+
+@pytest.mark.parametrize("flag", ["--max-median-error", "--max-serving-error", "--max-steady-error"])
+def test_a_bound_that_cannot_be_checked_is_refused(cli: Any, flag: str) -> None:
+    # NaN compares false with everything: a gate of "nan" would pass any error (issue 15)
+    for bad in ("nan", "inf", "-0.1"):
+        run = cli("validate", flag, bad)
+        assert run.exit_code == 2 and flag in run.stderr
+
+
+def test_json_never_holds_nan_or_infinity() -> None:
+    import io
+    import json
+    import sys
+
+    from capacity.cli.output import emit_json
+
+    out, sys.stdout = sys.stdout, io.StringIO()
+    try:
+        emit_json({"a": float("nan"), "b": [1.0, float("inf")], "c": {"d": -float("inf")}})
+        text = sys.stdout.getvalue()
+    finally:
+        sys.stdout = out
+    assert json.loads(text) == {"a": None, "b": [1.0, None], "c": {"d": None}}

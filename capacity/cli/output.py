@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -52,8 +53,19 @@ def _text(value: Cell) -> str:
 
 
 def emit_json(data: Any) -> None:
-    """Write JSON to stdout (not through rich, so nothing is wrapped or coloured)."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """Write JSON to stdout (not through rich, so nothing is wrapped or coloured). JSON has no NaN or
+    Infinity: a non-finite number is written as null, as CSV leaves it empty."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def emit_rows(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from capacity.core.errors import InputError
 
 from .errors import ExitCode, handles_errors
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, percent_cell
@@ -121,6 +124,11 @@ def validate(
       capacity validate --max-median-error 0.25 --max-serving-error 0.2
       capacity validate --steady
     """
+    bounds = (("--max-median-error", max_median_error), ("--max-serving-error", max_serving_error),
+              ("--max-steady-error", max_steady_error))  # fmt: skip
+    for flag, bound in bounds:
+        if bound is not None and not (math.isfinite(bound) and bound >= 0):
+            raise InputError(f"{flag} {bound}: give a finite fraction, e.g. 0.3")
     if steady:
         from .validate_steady_cmd import run_steady
 
