@@ -108,3 +108,17 @@ def test_serving_comparison_falls_back_to_fp16_without_bf16(cli: Any) -> None:
     rows = cli("compare", *args, "--chips", "910B,h100", "-f", "json").json()
     ascend = next(r for r in rows if r["chip"] == "ascend-910b")
     assert ascend["error"] is None and ascend["weight_precision"] == "fp16"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--chips", ",,"], "no chip ids"),
+        (["--chips", "a100", "--all"], "--chips and --all: choose the chips one way"),
+        (["--chips", "a100", "--model", "llama2-7b", "--params", "700B"], "--model and --params"),
+    ],
+)
+def test_empty_or_conflicting_selections_are_refused(cli: Any, args: list[str], message: str) -> None:
+    base = ["--tokens", "1T", "--gpus", "64"] + ([] if "--model" in args else ["--model", "llama2-7b"])
+    run = cli("compare", *args, *base)
+    assert run.exit_code == 2 and message in run.stderr

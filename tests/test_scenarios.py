@@ -231,3 +231,26 @@ def test_check_fails_a_plan_that_does_not_fit_in_memory(cli: Any, tmp_path: Path
                   "hardware: {chip: a100-sxm4-80gb, gpus: 1}\n")  # fmt: skip
     run = cli("check", str(plan))
     assert run.exit_code == 1 and "does not fit in the chips' memory" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("where", ["dir", "missing"])
+def test_an_unusable_step_summary_is_a_warning_not_an_exit_code(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    target = tmp_path if where == "dir" else tmp_path / "no" / "such" / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(target))
+    run = cli("check", str(EXAMPLES[0]))
+    assert run.exit_code in (0, 1) and "warning: GITHUB_STEP_SUMMARY" in run.stderr
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY")
+    assert cli("check", str(EXAMPLES[0])).exit_code == run.exit_code
+
+
+def test_markdown_in_names_is_escaped_in_the_step_summary(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    plan = _write(tmp_path, GOOD.replace("name: ", "name: a|b *bold* <script> ", 1))
+    cli("check", str(plan))
+    text = summary.read_text()
+    assert "a\\|b \\*bold\\* \\<script\\>" in text and "<script>" not in text

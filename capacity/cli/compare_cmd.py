@@ -36,8 +36,15 @@ def _chips(chips: str | None, vendor: str | None, domestic: bool, every: bool) -
     from capacity.data.catalog import load_chips
 
     catalogue = load_chips()
-    if chips:
-        return [catalogue.get(name.strip()) for name in chips.split(",") if name.strip()]
+    chosen = [flag for flag, on in (("--chips", chips is not None), ("--vendor", vendor is not None),
+                                    ("--domestic", domestic), ("--all", every)) if on]  # fmt: skip
+    if len(chosen) > 1 and not (set(chosen) == {"--vendor", "--domestic"}):
+        raise InputError(f"{' and '.join(chosen)}: choose the chips one way")
+    if chips is not None:
+        names = [name.strip() for name in chips.split(",") if name.strip()]
+        if not names:
+            raise InputError(f"--chips {chips!r}: no chip ids; give e.g. --chips h100,h20,910b")
+        return [catalogue.get(name) for name in names]
     if not (vendor or domestic or every):
         raise InputError("choose chips: --chips a,b,c, --vendor NAME, --domestic or --all")
     picked = [

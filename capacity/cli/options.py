@@ -228,6 +228,9 @@ def training_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
     the model resolved (so ``compare`` builds this once and adds each chip)."""
     from capacity.data.model_source import resolve_model
 
+    if opts["model"] and (opts["params"] or opts["active_params"]):
+        flag = "--params" if opts["params"] else "--active-params"
+        raise InputError(f"--model and {flag}: give one (a preset, or a model described by its counts)")
     return {
         "model": resolve_model(opts["model"]) if opts["model"] else None,
         "tokens": count(opts["tokens"], "--tokens"),

@@ -209,13 +209,23 @@ def check(
     for line in ev.errors:
         sys.stderr.write(f"error: {line}\n")
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        with open(summary_path, "a", encoding="utf-8") as out:
-            out.write(_markdown_summary(ev, violated))
+    if summary_path:  # a CI convenience: a problem writing it is a warning, never a changed exit code
+        try:
+            with open(summary_path, "a", encoding="utf-8") as out:
+                out.write(_markdown_summary(ev, violated))
+        except OSError as exc:
+            sys.stderr.write(f"warning: GITHUB_STEP_SUMMARY {summary_path}: not written ({exc.strerror})\n")
     if violated and not exit_zero:
         raise typer.Exit(ExitCode.LIMIT_VIOLATED)
     if ev.errors:
         raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+def _markdown_cell(text: str) -> str:
+    """Text as one markdown table cell: pipes, markup and HTML characters escaped, on one line."""
+    for ch in "\\`*_[]<>|#":
+        text = text.replace(ch, "\\" + ch)
+    return " ".join(text.split())
 
 
 def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
@@ -230,7 +240,7 @@ def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
         lines.append("| " + " | ".join(rows[0]) + " |")
         lines.append("|" + "---|" * len(rows[0]))
         lines += [
-            "| " + " | ".join("" if v is None else str(v) for v in row.values()) + " |"
+            "| " + " | ".join("" if v is None else _markdown_cell(str(v)) for v in row.values()) + " |"
             for row in rows[:SUMMARY_ROWS]
         ]
         if len(rows) > SUMMARY_ROWS:
@@ -240,7 +250,7 @@ def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
             "",
             "<details><summary>Limits</summary>",
             "",
-            *[f"- {v}" for v in violated],
+            *[f"- {_markdown_cell(v)}" for v in violated],
             "",
             "</details>",
         ]
@@ -249,7 +259,7 @@ def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
             "",
             "<details><summary>Errors</summary>",
             "",
-            *[f"- `{e}`" for e in ev.errors],
+            *[f"- {_markdown_cell(e)}" for e in ev.errors],
             "",
             "</details>",
         ]
