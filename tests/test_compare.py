@@ -122,3 +122,15 @@ def test_empty_or_conflicting_selections_are_refused(cli: Any, args: list[str], 
     base = ["--tokens", "1T", "--gpus", "64"] + ([] if "--model" in args else ["--model", "llama2-7b"])
     run = cli("compare", *args, *base)
     assert run.exit_code == 2 and message in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--mfu", "nan"), ("--days", "0"), ("--mfu", "1.5"), ("--pue", "0.5"), ("--gpu-hour-usd", "-2")],
+)
+def test_compare_checks_numbers_once_before_any_chip(cli: Any, flag: str, value: str) -> None:
+    # issue 15: these became one error row per chip and exit 0
+    args = ["--chips", "a100,h100", "--model", "llama2-7b", "--tokens", "1T"]
+    args += [] if flag == "--days" else ["--gpus", "64"]
+    run = cli("compare", *args, flag, value)
+    assert run.exit_code == 2 and run.stderr.startswith(f"error: {flag}:")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,22 @@ class Opt:
     help: str
     default: Any = None
     flag: str | None = None
+    low: float = 0.0  # a number must exceed this (or may equal it with low_ok)
+    low_ok: bool = False
+    high: float | None = None  # and be at most this
+
+    def check(self, value: Any) -> None:
+        """The one input contract for numbers: finite, inside the flag's range; else exit 2 naming it."""
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        flag = self.flag or "--" + self.name.replace("_", "-")
+        if not math.isfinite(value):
+            raise InputError(f"{flag}: {value} is not a finite number")
+        if value < self.low or (value == self.low and not self.low_ok):
+            bound = "at least" if self.low_ok else "more than"
+            raise InputError(f"{flag}: {value:g} must be {bound} {self.low:g}")
+        if self.high is not None and value > self.high:
+            raise InputError(f"{flag}: {value:g} must be at most {self.high:g}")
 
     def parameter(self) -> inspect.Parameter:
         option = typer.Option(self.flag or "--" + self.name.replace("_", "-"), help=self.help)
@@ -80,7 +97,8 @@ TRAIN = (
     Opt("gpus", str | None, "Training: number of accelerators, e.g. 1024, 10k."),
     Opt("days", float | None, "Training: deadline in days; solve for the GPU count."),
     Opt("capacity_pflops", float | None, "A data centre's peak PFLOPS instead of chips (data-centre days)."),
-    Opt("mfu", float | None, "Model FLOPs utilisation 0-1 (default: modelled per chip and layout)."),
+    Opt("mfu", float | None, "Model FLOPs utilisation 0-1 (default: modelled per chip and layout).",
+        high=1.0),
     Opt("flops_convention", str, f"{' or '.join(FLOPS_CONVENTIONS)}: 6nd is C = 6ND (the reports' "
         "convention), palm adds attention.", "6nd", "--flops"),
     Opt("recompute", str | None, f"Activation recomputation: {', '.join(RECOMPUTES)} (default selective, "
@@ -103,35 +121,43 @@ SERVE = (
     Opt("output_tokens", str | None, "Serving: generated tokens per query."),
     Opt("gpus_per_replica", int | None, "Serving: tensor-parallel size (default: the smallest that fits)."),
     Opt("kv_precision", str | None, f"Serving KV cache: {', '.join(KV_PRECISIONS)} (default 16-bit)."),
-    Opt("qps", float | None, "Serving: average queries per second."),
+    Opt("qps", float | None, "Serving: average queries per second.", high=1e9),
     Opt("queries_per_day", str | None, "Serving: average queries per day, e.g. 20M."),
     Opt("visits_per_month", str | None, "Serving: visits per month, e.g. 616M."),
     Opt("queries_per_visit", float, "Serving: queries per visit (with --visits-per-month).", 1.0),
-    Opt("peak_to_average", float | None, "Serving: peak / average traffic (default 1)."),
+    Opt("peak_to_average", float | None, "Serving: peak / average traffic (default 1).", low=1.0, low_ok=True,
+        high=100.0),
     Opt("ttft_ms", float | None, "Serving: time-to-first-token target, ms."),
     Opt("tpot_ms", float | None, "Serving: time-per-output-token target, ms."),
     Opt("replicas", int | None, "Serving: a fixed fleet of this many replicas (latency at that size)."),
-    Opt("slo_percentile", float, "Serving: percentile the TTFT/TPOT targets hold at (50-99.9).", 90.0),
+    Opt("slo_percentile", float, "Serving: percentile the TTFT/TPOT targets hold at (50-99.9).",
+        90.0, low=50.0, low_ok=True, high=99.99),
     Opt("max_batch", int | None, "Serving: engine cap on concurrent sequences (default: none)."),
     Opt("disaggregate", bool, "Serving: separate prefill and decode pools (xPyD), each sized apart.", False),
     Opt("dep", int | None, "Serving, MoE: attention data parallel + expert parallel over N chips (DEP)."),
     Opt("prefill_gpus", int | None, "Serving, --disaggregate: chips per prefill instance."),
     Opt("speculative", str | None, "Serving: speculative decoding, mtp, eagle or draft (default: none)."),
     Opt("draft_tokens", int | None, "Serving: draft tokens per step (default: specs/serving.yaml)."),
-    Opt("acceptance_rate", float | None, "Serving: acceptance rate per draft token, 0-1 (default: specs/)."),
+    Opt("acceptance_rate", float | None, "Serving: acceptance rate per draft token, 0-1 (default: specs/).",
+        high=1.0),
     Opt("draft_params", str | None, "Serving: draft model size for --speculative draft, e.g. 1B."),
-    Opt("prefix_hit_rate", float, "Serving: share of prompt tokens found in the prefix cache, 0-1.", 0.0),
+    Opt("prefix_hit_rate", float, "Serving: share of prompt tokens found in the prefix cache, 0-1.",
+        0.0, low_ok=True, high=1.0),
     Opt("shared_prefix_tokens", str | None, "Serving: prompt tokens every query shares (a system prompt)."),
     Opt("stack", str | None, "Serving: software-stack preset, tensorrt-llm (default) or ideal."),
-    Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset."),
+    Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset.",
+        high=1.0),
 )  # fmt: skip
 ECONOMICS = (
     Opt("pricing", str, f"{' or '.join(PRICINGS)}: GPU-hours x price, or amortised capex + power.", "cloud"),
     Opt("gpu_hour_usd", float | None, "Cloud price per GPU-hour in USD (default: the chip's sourced price)."),
     Opt("gpu_price_usd", float | None, "Owned: price per accelerator in USD."),
-    Opt("pue", float | None, f"Data-centre power usage effectiveness {SPECS_DEFAULT}."),
-    Opt("grid_kgco2e_per_kwh", float | None, f"Grid carbon intensity, kgCO2e/kWh {SPECS_DEFAULT}."),
-    Opt("electricity_usd_per_kwh", float | None, f"Owned: electricity price, USD/kWh {SPECS_DEFAULT}."),
+    Opt("pue", float | None, f"Data-centre power usage effectiveness {SPECS_DEFAULT}.",
+        low=1.0, low_ok=True, high=3.0),
+    Opt("grid_kgco2e_per_kwh", float | None, f"Grid carbon intensity, kgCO2e/kWh {SPECS_DEFAULT}.",
+        low_ok=True),
+    Opt("electricity_usd_per_kwh", float | None, f"Owned: electricity price, USD/kWh {SPECS_DEFAULT}.",
+        low_ok=True),
     Opt("power_basis", str, f"{' or '.join(POWER_BASES)}: the reference server's power per chip (DGX/HGX "
         "datasheets), or the chip's TDP only (GPU-only carbon accounting).", "facility"),
     Opt("server_power_factor", float | None, "Power per chip / TDP, overriding --power-basis."),
@@ -152,6 +178,8 @@ def with_options(*groups: Sequence[Opt]) -> Callable[[Callable[..., None]], Call
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> None:
             opts = {o.name: kwargs.pop(o.name) for o in shared}
+            for o in shared:
+                o.check(opts[o.name])
             command(**kwargs, opts=opts)
 
         mine = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in own.parameters.values()]
