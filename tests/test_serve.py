@@ -147,7 +147,7 @@ def test_kv_cache_is_copied_when_tp_exceeds_kv_heads_and_for_mla() -> None:
 
 
 def test_tensor_parallel_size_must_divide_the_heads() -> None:
-    with pytest.raises(InputError, match=r"splits llama3\.1-70b's 64 attention heads evenly"):
+    with pytest.raises(InputError, match=r"split llama3\.1-70b's 64 attention heads evenly"):
         serve(model="llama3.1-70b", chip="h100", gpus_per_replica=3)
     assert serve(model="falcon-180b", chip="h100").gpus_per_replica in (1, 2, 4, 8)  # 232 heads: not 16
 

@@ -80,3 +80,41 @@ def test_deepseek_inference_system_prefill_within_a_quarter_decode_gap_bounded()
     # decode is optimistic (README: MoE decode gap); the bound keeps the gap from growing unnoticed
     assert 14_800 < decode_node < 2 * 14_800
     assert est.tpot_ms <= 47.0
+
+
+def test_a_dep_sequence_must_fit_on_one_chip() -> None:
+    # each chip holds the caches of its own sequences: 100k tokens of BF16 MLA latent (7 GB) do not fit
+    # in the room one H100 has left beside DeepSeek-V3's dense part and 1/32 of its experts
+    with pytest.raises(InputError, match="no room for one sequence"):
+        serve(model="deepseek-v3", chip="h100", weight_precision="bf16", kv_precision="bf16",
+              input_tokens=100_000, output_tokens=2000,
+              serving=ServingOptions(expert_parallel=32))  # fmt: skip
+
+
+def test_the_kv_transfer_runs_over_the_smaller_sides_nics() -> None:
+    est = serve(model="llama3.1-70b", chip="h100", weight_precision="fp8", gpus_per_replica=2,
+                input_tokens=32_000, output_tokens=500,
+                serving=ServingOptions(mode="disaggregated", prefill_gpus=8))  # fmt: skip
+    assert est.kv_transfer_ms == pytest.approx(32_000 * 163_840 / (2 * 50e9) * 1e3)  # 2 receiving NICs
+
+
+def test_a_draft_model_takes_memory_and_one_token_answers_gain_nothing() -> None:
+    kw: dict[str, Any] = {"model": "llama3.1-70b", "chip": "h100", "weight_precision": "fp8",
+                          "gpus_per_replica": 2}  # fmt: skip
+    plain = serve(**kw)
+    drafted = serve(**kw, serving=ServingOptions(speculative="draft", draft_params=8e9))
+    assert drafted.memory_per_gpu_gb.weights == pytest.approx(plain.memory_per_gpu_gb.weights + 8e9 / 2 / 1e9)
+    one: dict[str, Any] = {"model": "llama3.1-8b", "chip": "h100", "input_tokens": 100,
+                           "output_tokens": 1, "max_batch": 1}  # fmt: skip
+    fast = serve(**one, serving=ServingOptions(speculative="eagle")).queries_per_s_per_replica
+    assert fast <= serve(**one).queries_per_s_per_replica
+
+
+def test_conflicting_serving_options_are_refused(cli: Any, tmp_path: Any) -> None:
+    base = ["serve", "--model", "deepseek-v3", "--chip", "h800", "--precision", "fp8",
+            "--input-tokens", "1000", "--output-tokens", "100"]  # fmt: skip
+    assert cli(*base, "--dep", "32", "--gpus-per-replica", "16").exit_code == 2
+    assert cli(*base, "--speculative", "mtp", "--draft-params", "1B").exit_code == 2
+    assert cli(*base, "--dep", "32", "--pareto", "--plot", str(tmp_path / "no" / "x.png")).exit_code == 2
+    train = ["compare", "--chips", "h100", "--model", "llama2-7b", "--tokens", "1T", "--gpus", "64"]
+    assert cli(*train, "--optimize", "gpus").exit_code == 2

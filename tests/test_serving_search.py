@@ -69,3 +69,16 @@ def test_the_cli(cli: Any, tmp_path: Any) -> None:
     assert missed.exit_code == 1 and missed.json()["slo_met"] is False
     for bad in (["--optimize", "cost"], ["--plot", str(tmp_path / "f.png")], ["--optimize", "gpus"]):
         assert cli(*base, *bad).exit_code == 2, bad
+
+
+def test_a_disaggregated_point_is_held_to_its_slower_pool() -> None:
+    long = request(
+        model=MODELS.get("llama3.1-8b"), weight_precision="bf16", input_tokens=16_000, output_tokens=200
+    )
+    for p in frontier(long, *ARGS):
+        if p.mode == "disaggregated":
+            mode = long.serving.model_copy(update={"mode": "disaggregated"})
+            update = {"gpus_per_replica": p.gpus_per_replica, "max_batch": p.batch_size, "serving": mode}
+            split = estimate_serving(long.model_copy(update=update), *ARGS)
+            qps = min(split.queries_per_s_per_replica, split.prefill_queries_per_s_per_instance or 0.0)
+            assert p.tokens_per_s_per_gpu == pytest.approx(qps * 200 / (2 * p.gpus_per_replica))

@@ -149,6 +149,8 @@ def compare(
             f"--optimize {optimize}: only 'gpus' (the fewest GPUs meeting the load) is supported"
         )
     kind, estimate = _workload(scenario, opts, optimize)
+    if optimize and kind != "serve":
+        raise InputError("--optimize gpus applies to serving workloads (--input-tokens/--output-tokens)")
     compared = run_compare(picked, kind, estimate, sort_key)
     field = SORT_FIELDS[kind][sort_key]
     if fmt is OutputFormat.json:

@@ -148,5 +148,9 @@ def plot_frontier(points: list[FrontierPoint], path: Path, title: str) -> None:
     ax.set_ylabel("output tokens/s per GPU")
     ax.set_title(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
+        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
+    finally:
+        plt.close(fig)

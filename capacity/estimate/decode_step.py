@@ -82,8 +82,8 @@ class DecodeStep:
 
     @property
     def accepted(self) -> float:
-        """Tokens each sequence gains per step (1 without speculation)."""
-        return 1.0 if self.draft is None else self.draft.expected_accepted
+        """Tokens a sequence gains per step (1 without speculation; at most the answer's length)."""
+        return 1.0 if self.draft is None else min(self.draft.expected_accepted, float(self.s_out))
 
     def weight_bytes(self, tokens: float) -> float:
         if self.experts == 0:
@@ -139,7 +139,8 @@ class DecodeStep:
         if self.draft is None:
             return 0.0
         d = self.draft
-        one = roofline.roofline_s(2.0 * d.params * b, d.params * d.bytes_per_param, self.flops_per_s,
+        g = self.data_parallel  # DEP: every chip runs its own copy of the draft over its own sequences
+        one = roofline.roofline_s(2.0 * d.params * b, d.params * d.bytes_per_param * g, self.flops_per_s,
                                   self.bytes_per_s)  # fmt: skip
         return d.tokens * one
 
@@ -157,10 +158,16 @@ class DecodeStep:
         """One prompt's prefill on an idle replica (DEP: on one chip, its experts spread over all)."""
         kv = self.s_in * self.kv_bytes_per_token
         if self.data_parallel > 1:
-            g = self.data_parallel
-            compute = self.prefill_compute_s() * g
+            g, tokens = self.data_parallel, self.prefill_tokens
+            expert = 2.0 * self.expert_active_params * tokens  # the routed GEMMs, spread over every chip
+            linear = 2.0 * self.n_active * tokens - expert  # attention projections, dense and shared layers
+            compute = (
+                self.compute_s(linear, self.prefill_flops - linear - expert) * g + expert / self.flops_per_s
+            )
             memory = (self.dense_bytes + kv) / (self.bytes_per_s / g)
-            a2a = self.prefill_tokens * self.a2a_bytes_per_token / self.a2a_bytes_s
+            # the prompt's chip sends its FP8 dispatch (1 byte a value) out and takes the BF16 combine (2) in:
+            # the busier direction carries 2 of the 3 bytes the all-to-all moves per value
+            a2a = tokens * self.a2a_bytes_per_token * 2.0 / 3.0 / self.a2a_bytes_s
             return max(compute, memory, a2a)
         moved = self.weight_bytes(self.prefill_tokens) + kv
         return max(self.prefill_compute_s(), moved / self.bytes_per_s) + self.comm(self.prefill_tokens)

@@ -6,7 +6,6 @@ operating point (its batch, step time, prefill time and throughput) and the traf
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from pydantic import BaseModel, ConfigDict
@@ -50,22 +49,29 @@ def tpot_at(p: float, step_s: float, prefill_compute_s: float, batch: int, s_out
     return queueing.tpot_percentile_s(step_s, prefill_compute_s, batch / s_out * load, s_out, p)
 
 
-def replicas_needed(
-    qps_peak: float,
-    qps_per_replica: float,
-    ttft_service_s: float,
-    ttft_ms: float | None,
-    p: float,
-) -> int:
-    """Replicas for the throughput, and more if the queue would push TTFT at percentile p past the target."""
-    by_rate = max(1, math.ceil(qps_peak / qps_per_replica * (1 - 1e-12)))
-    if ttft_ms is None:
-        return by_rate
-    budget = ttft_ms / 1e3 - ttft_service_s
-    if budget <= 0:
-        return by_rate  # the service alone misses the target; the batch search has said so
-    rho = queueing.utilisation_for_wait(1.0 / qps_per_replica, p, budget)
-    return max(by_rate, math.ceil(qps_peak / (rho * qps_per_replica) * (1 - 1e-12)))
+def prefill_queue(rate_qps: float, prefill_s: float) -> tuple[float, float]:
+    """(utilisation, service s) of a replica's prompt queue. A replica runs many sequences' decode at once,
+    so queries do not wait for a free slot until the batch is full; what they contend for is the prefill
+    compute, one prompt's worth (``prefill_s``) at a time, while decode steps run alongside (their cost is
+    in the step time a prompt waits through)."""
+    return rate_qps * prefill_s, prefill_s
+
+
+def fewest_replicas(start: int, ok: Callable[[int], bool]) -> int:
+    """The smallest count ≥ ``start`` for which ``ok`` holds (``ok`` true from some count on): doubling,
+    then bisection; ``start`` itself when nothing up to 1,024 times it is ok (the target is out of reach)."""
+    if ok(start):
+        return start
+    high = start * 2
+    while not ok(high):
+        if high > start * 1024:
+            return start
+        high *= 2
+    low = high // 2  # not ok
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (low, mid) if ok(mid) else (mid, high)
+    return high
 
 
 def percentiles(

@@ -13,6 +13,7 @@ explicit ``--max-batch``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -63,6 +64,12 @@ class ServeRequest(BaseModel):
     node_size: int | None = Field(default=None, ge=1)
     economics: Economics = Field(default_factory=Economics)
     calibration: Calibration | None = Field(default=None, description="measured by capacity bench")
+
+    @model_validator(mode="after")
+    def _one_replica_layout(self) -> ServeRequest:
+        if self.gpus_per_replica is not None and self.serving.expert_parallel is not None:
+            raise ValueError("--gpus-per-replica (tensor parallel) and --dep (expert parallel): give one")
+        return self
 
     @model_validator(mode="after")
     def _fixed_replicas_need_traffic(self) -> ServeRequest:
@@ -204,8 +211,10 @@ def estimate_serving(
     kv_move_s = 0.0
     if split:
         nic, _ = inter_node_gb_s(chip)
-        senders = 1 if ep else (opts.prefill_gpus or g)  # DEP: a prompt's cache lives on one chip
-        kv_move_s = s_in * w.kv_bytes_per_token / (nic * 1e9 * senders)
+        # DEP: a prompt's cache lives on one chip at each end; TP: spread over the instance's chips, so
+        # the transfer runs over as many NICs as the smaller side has
+        links = 1 if ep else min(opts.prefill_gpus or g, g)
+        kv_move_s = s_in * w.kv_bytes_per_token / (nic * 1e9 * links)
 
     def ttft(b: int) -> float:
         if split:  # prefill on its own pool, the cache sent over, then the first decode step
@@ -241,14 +250,36 @@ def estimate_serving(
         qps_peak = qps_avg * prov.pick(
             req.traffic.peak_to_average, "peak_to_average", defaults.peak_to_average
         )
-        replicas = req.replicas or latency.replicas_needed(qps_peak, qps_rep, ttft(batch), req.ttft_ms, pct)
     pools = None
     load = batch  # the batch the replicas run: the largest allowed, or fewer under a lighter load
+
+    def queue(r: int) -> tuple[int, float, float]:
+        """(batch, prompt-queue utilisation, prompt service s) of ``r`` aggregated replicas at the peak."""
+        rate = (qps_peak or 0.0) / r
+        b = latency.batch_at_load(rate, step.tpot, s_out, batch)
+        if rate >= qps_rep:  # more than the largest batch serves: the queue has no steady state
+            return b, rate / qps_rep, step.prefill_alone()
+        return b, *latency.prefill_queue(rate, step.prefill_alone())
+
+    def ttft_at(r: int) -> float:
+        b, utilisation, service = queue(r)
+        return ttft(b) + (
+            queueing.wait_percentile_s(utilisation, service, pct) if utilisation < 1 else math.inf
+        )
+
+    if qps_peak is not None and not split:
+        by_rate = max(1, math.ceil(qps_peak / qps_rep * (1 - 1e-12)))
+        target = req.ttft_ms
+        replicas = req.replicas or (
+            by_rate
+            if target is None
+            else latency.fewest_replicas(by_rate, lambda r: ttft_at(r) * 1e3 <= target)
+        )
 
     if split:
         pools = size_pools(
             prefill, opts.prefill_gpus or g, step, g, batch, rep.token_budget, s_in * w.kv_bytes_per_token,
-            inter_node_gb_s(chip)[0] * 1e9 * (1 if ep else (opts.prefill_gpus or g)), qps_peak,
+            inter_node_gb_s(chip)[0] * 1e9 * (1 if ep else min(opts.prefill_gpus or g, g)), qps_peak,
             ttft(batch), req.ttft_ms, pct,
         )  # fmt: skip
         replicas = pools.decode_instances
@@ -263,17 +294,18 @@ def estimate_serving(
         work = 1.0 / pools.prefill_queries_per_s_per_instance
     else:
         gpus = replicas * g
-        rho = None if qps_peak is None else qps_peak / (replicas * qps_rep)
-        work = 1.0 / qps_rep
+        rho, work = None, 0.0
         if qps_peak is not None:
-            load = latency.batch_at_load(qps_peak / replicas, step.tpot, s_out, batch)
+            load, rho, work = queue(replicas)
     lat = latency.percentiles(ttft(load), work, step.tpot(load), prefill_compute, load, s_out, rho)
     mean_wait = 0.0 if rho is None else (None if rho >= 1.0 else queueing.mean_wait_s(rho, work))
     if rho is not None and rho >= 1.0:
         prov.warnings.append(
             f"the replicas run at {rho:.0%} of their capacity: the queue grows without bound and TTFT with it"
         )
-    served_qps = qps_avg if qps_avg is not None else (qps_rep * replicas if split else qps_rep)
+    served_qps = qps_avg if qps_avg is not None else qps_rep
+    if split and pools is not None and qps_avg is None:  # one of each pool: the slower one sets the rate
+        served_qps = min(qps_rep, pools.prefill_queries_per_s_per_instance)
     money = operating_costs(req.economics, chip, gpus, served_qps, s_out, defaults, prov)
     aggregated = None
     if split:

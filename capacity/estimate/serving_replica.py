@@ -114,10 +114,10 @@ def build_replica(
     m, chip = w.m, w.chip
     assert chip.memory_gb is not None and chip.memory_bandwidth_gb_s is not None
     if expert_parallel and m.moe is None:
-        raise InputError(f"--ep: {m.id} is dense; expert parallelism needs an MoE model")
+        raise InputError(f"--dep: {m.id} is dense; expert parallelism needs an MoE model")
     if not expert_parallel and m.heads % g:
         raise InputError(
-            f"--gpus-per-replica {g}: tensor parallelism splits {m.id}'s {m.heads} attention heads evenly"
+            f"{g} GPUs per replica: tensor parallelism must split {m.id}'s {m.heads} attention heads evenly"
         )
     em = defaults.engine_memory
     capacity = chip.memory_gb * MEMORY_BYTES_PER_GB
@@ -126,6 +126,8 @@ def build_replica(
     # lives on the one chip that runs it. Under TP the KV cache splits over min(g, KV heads) ranks and is
     # copied on the rest (GQA); MLA's single latent is held whole by every rank (vLLM's MLA cache layout).
     stored = g * dense_bytes + expert_bytes if expert_parallel else w.weights
+    if draft is not None:  # the draft's weights too: on every chip under DEP, split over the replica under TP
+        stored += draft.params * draft.bytes_per_param * (g if expert_parallel else 1)
     tp = 1 if expert_parallel else g
     copies = 1.0 if expert_parallel else (float(g) if m.mla is not None else g / min(g, m.kv_heads))
     kv_all = w.kv_bytes_per_token * copies
@@ -143,15 +145,18 @@ def build_replica(
         g,
         prov.pick(None, "kv_free_fraction", em.kv_free_fraction),
     )
-    cache = memory.kv_cache * 1e9 * g
+    # Under DEP a sequence's cache lives whole on the chip that runs it: the room is per chip, g times over.
+    holders = g if expert_parallel else 1
+    cache = memory.kv_cache * 1e9 * g / holders
+    flag = f"--dep {g}" if expert_parallel else f"{g} GPUs per replica"
     if cache < kv_all * (w.s_in + w.s_out):
         raise InputError(
-            f"--gpus-per-replica {g}: {stored / g / 1e9:,.0f} GB of weights per chip leave no room for one "
-            f"sequence's KV cache on {g} x {chip.id} ({memory.kv_cache:.1f} GB per chip after the engine's "
-            "runtime and activations); use more GPUs per replica or lower precision"
+            f"{flag}: {stored / g / 1e9:,.0f} GB of weights per chip leave no room for one sequence's KV "
+            f"cache on {chip.id} ({memory.kv_cache:.1f} GB per chip after the engine's runtime and "
+            "activations); use more GPUs per replica, lower precision or shorter sequences"
         )
     block = int(prov.pick(None, "kv_block_tokens", em.kv_block_tokens))
-    b_mem = sequences_in_cache(cache - w.shared * kv_all, kv_all, w.context - w.shared, block)
+    b_mem = holders * sequences_in_cache(cache - w.shared * kv_all, kv_all, w.context - w.shared, block)
 
     cal = applies_to(calibration, chip, prov.warnings)
     frac = matmul_fraction(chip, w.compute, efficiency, cal)

@@ -1,10 +1,11 @@
 """Latency percentiles of a continuously batched replica under Poisson arrivals.
 
-**Time to first token.** A new request waits for the replica, then runs its own prefill (plus the decode
-step in flight). The replica is taken as one server that completes μ queries per second at its operating
-batch, so each query brings a fixed 1/μ = τ of its work, and admission is an M/D/1 queue at utilisation
-ρ = λ / μ (λ Poisson arrivals per second per replica). Pollaczek–Khinchine gives the mean wait (Kleinrock
-1975, *Queueing Systems* Vol. 1, ch. 5, the M/G/1 queue with zero service variance):
+**Time to first token.** A new request waits for the prefill compute, then runs its own prefill (plus the
+decode step in flight). A replica decodes many sequences at once, so arrivals do not queue for a batch slot
+until the batch is full; they contend for the prefill, one prompt's worth τ at a time. With Poisson
+arrivals λ per replica and prompts of one length, that is an M/D/1 queue at utilisation ρ = λ·τ
+(a disaggregated prefill instance likewise, τ its time per prompt). Pollaczek–Khinchine gives the mean
+wait (Kleinrock 1975, *Queueing Systems* Vol. 1, ch. 5, the M/G/1 queue with zero service variance):
 
     E[W] = ρ · τ / (2 · (1 − ρ))
 

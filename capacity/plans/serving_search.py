@@ -66,10 +66,16 @@ def _layouts(req: ServeRequest) -> list[ServeRequest]:
     return out
 
 
-def _try(req: ServeRequest, a: Assumptions, e: Efficiency, d: ServingDefaults) -> ServeEstimate | None:
+def _try(
+    req: ServeRequest, a: Assumptions, e: Efficiency, d: ServingDefaults, why: list[str] | None = None
+) -> ServeEstimate | None:
     try:
         return estimate_serving(req, a, e, d)
-    except InputError:  # this layout cannot hold the model (or the chip cannot run it): not a candidate
+    except (
+        InputError
+    ) as exc:  # this layout cannot hold the model (or the chip cannot run it): not a candidate
+        if why is not None:
+            why.append(str(exc))
         return None
 
 
@@ -79,8 +85,9 @@ def frontier(req: ServeRequest, a: Assumptions, e: Efficiency, d: ServingDefault
     A disaggregated point counts one prefill instance of the decode replica's size with it (1P1D)."""
     base = req.model_copy(update={"traffic": None, "ttft_ms": None, "tpot_ms": None})
     points: list[FrontierPoint] = []
+    why: list[str] = []
     for layout in _layouts(base):
-        top = _try(layout, a, e, d)
+        top = _try(layout, a, e, d, why)
         if top is None:
             continue
         ladder = sorted(
@@ -91,9 +98,11 @@ def frontier(req: ServeRequest, a: Assumptions, e: Efficiency, d: ServingDefault
             if est is None:
                 continue
             gpus = est.gpus_per_replica + (est.prefill_gpus_per_instance or 0)
+            # one prefill and one decode instance: the slower pool sets the rate
+            qps = min(est.queries_per_s_per_replica, est.prefill_queries_per_s_per_instance or float("inf"))
             points.append(
                 FrontierPoint(
-                    tokens_per_s_per_gpu=est.output_tokens_per_s_per_replica / gpus,
+                    tokens_per_s_per_gpu=qps * est.output_tokens / gpus,
                     tokens_per_s_per_user=1e3 / est.tpot_ms,
                     layout=est.layout,
                     gpus_per_replica=est.gpus_per_replica,
@@ -104,9 +113,8 @@ def frontier(req: ServeRequest, a: Assumptions, e: Efficiency, d: ServingDefault
                 )
             )
     if not points:
-        raise InputError(
-            f"no layout of {req.chip.id} holds {req.model.id}; use lower precision or another chip"
-        )
+        reason = f" ({why[-1]})" if why else ""
+        raise InputError(f"no layout of {req.chip.id} serves {req.model.id}{reason}")
     return pareto_front(points)
 
 

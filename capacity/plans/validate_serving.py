@@ -82,7 +82,7 @@ def _serve(
     request = serving_request(
         model=models.get(row.model),
         chip=chips.get(row.chip),
-        gpus_per_replica=row.gpus,
+        gpus_per_replica=None if _dep(row) else row.gpus,
         precision=row.weight_precision,
         kv_precision=row.kv_precision,  # type: ignore[arg-type]
         input_tokens=row.input_tokens or 1,

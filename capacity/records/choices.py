@@ -97,6 +97,8 @@ class ServingOptions(BaseModel):
             raise ValueError(f"{', '.join(given)} need speculative: mtp, eagle or draft")
         if self.speculative == "draft" and self.draft_params is None:
             raise ValueError("speculative draft needs draft_params (the draft model's size, e.g. 1B)")
+        if self.speculative in ("mtp", "eagle") and self.draft_params is not None:
+            raise ValueError(f"draft_params is for speculative draft; {self.speculative} drafts with a head")
         if self.prefill_gpus is not None and self.mode != "disaggregated":
             raise ValueError("prefill_gpus needs mode: disaggregated (--disaggregate)")
         return self
