@@ -36,7 +36,8 @@ REVISIONS = ("v0.10", "v0.11", "v0.12", "v0.13", "v0.14", "v0.15", "v0.17", "v0.
 MODELLED = ("bf16", "fp16", "fp8", "int8", "int4")
 KEPT = ("engine", "model", "model_name", "chip", "gpus", "weight_precision", "kv_precision",
         "input_tokens", "output_tokens", "output_tokens_per_s", "verify", "source", "url", "note",
-        "source_group", "revision", "parallelism", "metric", "request_rate_qps", "ttft_ms", "itl_ms")  # fmt: skip
+        "source_group", "revision", "parallelism", "metric", "request_rate_qps", "ttft_ms",
+        "itl_ms")  # fmt: skip
 
 
 def revision_rank(group: str) -> int:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,3 +131,20 @@ def test_edited_file_is_reparsed_not_served_from_cache(tmp_path: Path) -> None:
 
     catalog._chips.cache_clear()
     assert load_chips(tmp_path / "specs").get("tiny-npu").memory_gb == 32
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run"],
+        ["check"],
+        ["train", "--model", "llama2-7b", "--tokens", "1T", "--chip", "h100", "--gpus", "8", "--calibration"],
+    ],
+)
+def test_devices_and_pipes_are_refused_without_reading(cli: Any, tmp_path: Path, command: list[str]) -> None:
+    # issue 15: /dev/zero grew to 8 GB, a FIFO hung; now a one-line refusal before any read
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", str(fifo)):
+        run = cli(*command, path)
+        assert run.exit_code == 2 and "not a regular file" in run.stderr, path

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity import __version__
-from capacity.core.yamlio import MAX_YAML_BYTES, parse_yaml, read_yaml
+from capacity.core.yamlio import parse_yaml, read_yaml, small_regular_file
 
 _CACHE_NAME = f"parsed-yaml-{__version__}.json"
 
@@ -63,7 +63,7 @@ class ParsedYamlCache:
     def load(self, path: Path) -> Any:
         """Plain data (dicts, lists, scalars) of one YAML file, checked as :func:`read_yaml` checks it."""
         try:
-            raw = path.read_bytes() if path.stat().st_size <= MAX_YAML_BYTES else None
+            raw = path.read_bytes() if small_regular_file(path) else None
         except OSError:
             raw = None
         if raw is None or b"\x00" in raw:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import stat
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -56,25 +57,41 @@ def parse_yaml(text: str, name: str) -> Any:
     return doc
 
 
+def small_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file within :data:`MAX_YAML_BYTES` (no device, pipe or socket, which
+    could be endless or block)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size <= MAX_YAML_BYTES
+
+
 def read_small_text(path: Path, kind: str) -> str:
     """The UTF-8 text of an input file of at most :data:`MAX_YAML_BYTES`, else one clear line (missing, a
-    folder, too large, binary, not UTF-8); ``kind`` names what was expected (``"YAML spec"``)."""
+    folder, a device or pipe, too large, binary, not UTF-8); ``kind`` names what was expected."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         raise SpecFileError([f"{path}: no such file"]) from None
     except OSError as exc:
         raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise SpecFileError([f"{path}: is a directory, expected a {kind} file"])
-    if size > MAX_YAML_BYTES:
+    if not stat.S_ISREG(info.st_mode):
         raise SpecFileError(
-            [f"{path}: file is {size:,} bytes, over the {MAX_YAML_BYTES:,}-byte limit for a {kind}"]
+            [f"{path}: not a regular file (a device, pipe or terminal); save the {kind} to a file"]
         )
+    too_big = f"over the {MAX_YAML_BYTES:,}-byte limit for a {kind}"
+    if info.st_size > MAX_YAML_BYTES:
+        raise SpecFileError([f"{path}: file is {info.st_size:,} bytes, {too_big}"])
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_YAML_BYTES + 1)  # bounded even if the file grows while we read
     except OSError as exc:
         raise SpecFileError([f"{path}: cannot read: {exc.strerror}"]) from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise SpecFileError([f"{path}: file grew past {MAX_YAML_BYTES:,} bytes while read, {too_big}"])
     if b"\x00" in raw:
         raise SpecFileError([f"{path}:1:1: binary file (NUL bytes); expected a UTF-8 {kind}"])
     try:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from capacity.core.errors import InputError, SpecFileError
 from capacity.core.units import MEMORY_BYTES_PER_GB
+from capacity.core.yamlio import read_small_text
 from capacity.data.catalog import Catalog
 from capacity.records.chip import DTYPES, Chip, Dtype
 
@@ -124,11 +125,10 @@ def from_bench(
 
 def load_calibration(path: Path) -> Calibration:
     """Read a calibration file written by ``capacity bench --output``; one clear line when it is not one."""
+    text = read_small_text(path, "calibration file")  # a regular file under the size cap, or one clear line
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecFileError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise SpecFileError(
             [f"{path}: not a calibration file ({exc.__class__.__name__}); run capacity bench --output"]
         ) from None
