@@ -15,7 +15,7 @@ def test_parses(text: str, value: float) -> None:
     assert parse_count(text) == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", ["abc", "-5", "0", "1e400", "", "12Q", "nan"])
+@pytest.mark.parametrize("text", ["abc", "-5", "0", "1e400", "", "12Q", "nan", "1,,0", "1,00", "1__0", ",1"])
 def test_rejects(text: str) -> None:
     with pytest.raises(InputError):
         parse_count(text, "--tokens")

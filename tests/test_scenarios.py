@@ -254,3 +254,16 @@ def test_markdown_in_names_is_escaped_in_the_step_summary(
     cli("check", str(plan))
     text = summary.read_text()
     assert "a\\|b \\*bold\\* \\<script\\>" in text and "<script>" not in text
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [("gpus: true", "hardware.gpus"), ("gpu_hour_usd: false", "economics.gpu_hour_usd")],
+)
+def test_a_boolean_is_not_a_number(cli: Any, tmp_path: Path, field: str, where: str) -> None:
+    # issue 15: YAML's `gpus: true` became one GPU
+    hardware = "hardware: {chip: a100-sxm4-80gb, %s}"
+    block = hardware if "gpus" in field else hardware % "gpus: 8" + "\neconomics: {%s}"
+    plan = _write(tmp_path, "name: x\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n" + block % field + "\n")
+    run = cli("run", str(plan))
+    assert run.exit_code == 2 and f"{where}: " in run.stderr and "yes/no" in run.stderr

@@ -8,7 +8,10 @@ import re
 from capacity.core.errors import InputError
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
-_PATTERN = re.compile(r"^\s*([-+]?[0-9][0-9_,]*\.?[0-9]*(?:e[+-]?[0-9]+)?)\s*([kmbgtp]?)\s*$", re.IGNORECASE)
+# Digits with thousands commas in groups of three (2,048; 1,000,000) or underscores between digits (10_000);
+# "1,,0" or "1,00" are not numbers.
+_NUMBER = r"[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?"
+_PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([kmbgtp]?)\s*$", re.IGNORECASE)
 
 
 def parse_count(text: str, what: str = "count") -> float:

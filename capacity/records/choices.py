@@ -8,10 +8,11 @@ means "use the documented default" from ``specs/assumptions.yaml``.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from capacity.core.strict_numbers import no_bool_number
 from capacity.records.chip import Chip, Dtype
 
 Pricing = Literal["cloud", "owned"]
@@ -42,6 +43,11 @@ class Economics(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_number(cls, info.field_name, value)
+
     pricing: Pricing = "cloud"
     gpu_hour_usd: float | None = Field(default=None, gt=0)
     gpu_price_usd: float | None = Field(default=None, gt=0, description="owned: price per accelerator")
@@ -66,6 +72,11 @@ class ServingOptions(BaseModel):
     """How a replica decodes: speculative decoding and prefix caching (``serving:`` in scenario files)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_number(cls, info.field_name, value)
 
     speculative: Speculative | None = Field(
         default=None, description="mtp (DeepSeek-V3's module), eagle (a one-layer head) or draft (a model)"
@@ -108,6 +119,11 @@ class Traffic(BaseModel):
     """Serving load: one of an average rate per second, per day, or monthly visits."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_number(cls, info.field_name, value)
 
     qps: float | None = Field(default=None, gt=0)
     queries_per_day: float | None = Field(default=None, gt=0)
