@@ -155,3 +155,16 @@ def test_entry_points_run_as_subprocesses(entry: list[str], tmp_path: Path) -> N
         timeout=60,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "Traceback" not in bad.stderr
+
+
+def test_an_unexpected_exception_is_exit_4_in_one_line(cli: Any, monkeypatch: Any) -> None:
+    # issue 15: a bug used to exit 1, the code for a violated limit, with a traceback
+    import capacity.cli.train_cmd as train_cmd
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(train_cmd, "estimate_training", broken)
+    run = cli("train", "--model", "llama2-7b", "--tokens", "1T", "--chip", "a100", "--gpus", "8")
+    assert run.exit_code == 4
+    assert run.stderr.count("\n") == 1 and "internal error (ZeroDivisionError: boom)" in run.stderr

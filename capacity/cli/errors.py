@@ -21,11 +21,12 @@ class ExitCode(IntEnum):
     LIMIT_VIOLATED = 1
     BAD_INPUT = 2
     MISSING_ENVIRONMENT = 3
+    INTERNAL_ERROR = 4
 
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 evaluated but a limit was violated; 2 bad input or usage; "
-    "3 the environment lacks what was asked for (e.g. no GPU)."
+    "3 the environment lacks what was asked for (e.g. no GPU); 4 an internal error (a bug: please report it)."
 )
 
 state = {"traceback": False}
@@ -51,5 +52,15 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             for line in lines:
                 sys.stderr.write(f"error: {line}\n")
             raise typer.Exit(exit_code_for(exc)) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # anything else is a bug, not the user's input or a violated limit
+            if state["traceback"]:
+                raise
+            sys.stderr.write(
+                f"error: internal error ({type(exc).__name__}: {exc}); please report it with the command "
+                "line (rerun with --traceback for the details)\n"
+            )
+            raise typer.Exit(ExitCode.INTERNAL_ERROR) from None
 
     return wrapper
