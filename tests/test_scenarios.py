@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -267,3 +268,20 @@ def test_a_boolean_is_not_a_number(cli: Any, tmp_path: Path, field: str, where: 
     plan = _write(tmp_path, "name: x\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n" + block % field + "\n")
     run = cli("run", str(plan))
     assert run.exit_code == 2 and f"{where}: " in run.stderr and "yes/no" in run.stderr
+
+
+def test_a_file_asking_for_too_much_work_is_refused_before_any_is_done(cli: Any, tmp_path: Path) -> None:
+    # issue 15: aliases and long sweeps asked for millions of evaluations (an hour, 11 GB); now refused
+    sizes = ", ".join(str(64 * i) for i in range(1, 1001))
+    head = (
+        "name: big\nkind: train\nmodel: llama2-7b\ntokens: 1e12\nhardware: {chip: a100-sxm4-80gb, gpus: 64}\n"
+    )
+    plan = _write(tmp_path, head + "sweep:\n  hardware.gpus: [" + sizes + "]\n")
+    started = time.perf_counter()
+    run = cli("run", str(plan))
+    assert run.exit_code == 2 and time.perf_counter() - started < 5
+    assert (
+        f"{plan}:6:1: the file asks for about 3,000 estimator runs" in run.stderr
+        and "--max-work" in run.stderr
+    )
+    assert cli("run", str(plan), "--max-work", "10", "-f", "json").exit_code == 2

@@ -104,16 +104,18 @@ class Evaluated:
         return out
 
 
-def _evaluate(files: list[Path]) -> Evaluated:
+def _evaluate(files: list[Path], max_work: float) -> Evaluated:
     from capacity.data.assumptions import load_assumptions, load_efficiency
     from capacity.plans.scenario import load_scenarios
     from capacity.plans.scenario_run import evaluate
-    from capacity.plans.sweep import train_grid, use_grid
+    from capacity.plans.sweep import check_work, train_grid, use_grid
 
     out = Evaluated()
     for path in files:
         try:
-            for sc in load_scenarios(path):
+            scenarios = load_scenarios(path)
+            check_work(scenarios, path, max_work)
+            for sc in scenarios:
                 if use_grid(sc):
                     grid = train_grid(sc, load_assumptions(), load_efficiency(), path.parent)
                     out.grids.append((sc, grid, str(path)))
@@ -164,8 +166,16 @@ def _grids_csv(ev: Evaluated) -> None:
         writer.writerows(body)
 
 
+MAX_WORK = 500.0  # estimator runs a file may ask for by default: about 5 s here (README, Scenario files)
+MaxWork = Annotated[
+    float,
+    typer.Option(help="Estimator runs one file may ask for (scenarios x sweep points; about 100 a second).",
+                 min=1),
+]  # fmt: skip
+
+
 @handles_errors
-def run(files: FilesArg, fmt: FormatOption = OutputFormat.table) -> None:
+def run(files: FilesArg, fmt: FormatOption = OutputFormat.table, max_work: MaxWork = MAX_WORK) -> None:
     """Evaluate scenario files (sweeps expanded) and print the results.
 
     Training sweeps over hardware.chip, hardware.gpus and tokens are evaluated as numpy arrays.
@@ -176,7 +186,7 @@ def run(files: FilesArg, fmt: FormatOption = OutputFormat.table) -> None:
       capacity run specs/scenarios/gpt3-10k-v100.yaml
       capacity run plans/*.yaml --format csv > results.csv
     """
-    ev = _evaluate(files)
+    ev = _evaluate(files, max_work)
     _emit(ev, fmt)
     for line in ev.errors:
         sys.stderr.write(f"error: {line}\n")
@@ -189,6 +199,7 @@ def check(
     files: FilesArg,
     fmt: FormatOption = OutputFormat.table,
     exit_zero: Annotated[bool, typer.Option("--exit-zero", help="Report violations but exit 0.")] = False,
+    max_work: MaxWork = MAX_WORK,
 ) -> None:
     """Evaluate scenario files and fail when a limit is violated.
 
@@ -201,7 +212,7 @@ def check(
       capacity check plans/*.yaml
       capacity check specs/scenarios/ci-plan-with-limits.yaml --format json
     """
-    ev = _evaluate(files)
+    ev = _evaluate(files, max_work)
     _emit(ev, fmt)
     violated = ev.violations()
     for line in violated:
