@@ -107,7 +107,8 @@ def run_steady(fmt: OutputFormat, max_error: float | None) -> None:
             group_rows(report, fit, True), fmt, title="By source (error = predicted / measured - 1)",
             caption=summary, headers=GROUP_HEADERS,
         )  # fmt: skip
-    sys.stderr.write(summary + "\n")
+    if fmt in (OutputFormat.json, OutputFormat.csv):  # the human views carry it as the caption
+        sys.stderr.write(summary + "\n")
     if max_error is not None and held is not None and held.median_abs_error > max_error:
         sys.stderr.write(
             f"error: held-out median |tokens/s error| {held.median_abs_error:.1%} > --max-steady-error "
