@@ -168,3 +168,18 @@ def test_an_unexpected_exception_is_exit_4_in_one_line(cli: Any, monkeypatch: An
     run = cli("train", "--model", "llama2-7b", "--tokens", "1T", "--chip", "a100", "--gpus", "8")
     assert run.exit_code == 4
     assert run.stderr.count("\n") == 1 and "internal error (ZeroDivisionError: boom)" in run.stderr
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_reader_that_stops_early_is_not_an_error(fmt: str) -> None:
+    # issue 16: `capacity validate | head` exited 1, the code for a violated limit
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-c", "from capacity.cli import main; main()", "validate", "--format", fmt]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # like `head -1`
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0 and "Traceback" not in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from enum import IntEnum
@@ -52,6 +53,10 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
             for line in lines:
                 sys.stderr.write(f"error: {line}\n")
             raise typer.Exit(exit_code_for(exc)) from None
+        except BrokenPipeError:  # a reader that stopped early (``| head``) is not an error: exit 0 quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # stdout is flushed again at exit: point it nowhere
+            raise typer.Exit(ExitCode.OK) from None
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # anything else is a bug, not the user's input or a violated limit

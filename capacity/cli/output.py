@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -116,6 +117,7 @@ def emit_rows(
     from rich.console import Console  # imported here: JSON/CSV output never pays for rich
 
     console = Console()
+    console.on_broken_pipe = _quiet_broken_pipe  # type: ignore[method-assign]  # rich would exit 1
     groups = _column_groups(rows, columns, names, console.width)
     for n, group in enumerate(groups):
         console.print(_rich_table(rows, group, names, best, title=title if n == 0 else None, caption=None))
@@ -123,6 +125,13 @@ def emit_rows(
         from rich.text import Text
 
         console.print(Text(caption, justify="center"), style="dim" if len(groups) > 1 else None)
+
+
+def _quiet_broken_pipe() -> None:
+    """A reader that stopped early (``capacity compare ... | head``) is not an error: exit 0 quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # stdout is flushed again at exit: point it nowhere
+    raise SystemExit(0)
 
 
 HEADER_LINE = 12  # a header may wrap onto lines this wide; numbers never wrap
