@@ -1,4 +1,5 @@
-"""Booleans are not numbers: YAML's ``true`` must not become 1 GPU (pydantic's lax mode would allow it)."""
+"""Numbers in input files: a YAML ``true`` never becomes 1 GPU (pydantic's lax mode would allow it), and
+a count may be written as the command line takes it (``300B``)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,30 @@ from pydantic import BaseModel
 
 
 def no_bool_number(model: type[BaseModel], name: str | None, value: Any) -> Any:
-    """``value`` unchanged, or a ValueError when it is a boolean and the field cannot mean one (use as a
-    ``field_validator("*", mode="before")``, so the error points at the field's line)."""
+    """``value`` for a field of ``model`` (use as a ``field_validator("*", mode="before")``, so errors
+    point at the field's line): a boolean where the field cannot mean one is refused; a count written as
+    text (``300B``, ``2T``, ``2,048``) for a number-only field is parsed as the command line parses it."""
     field = model.model_fields.get(name or "")
-    if field is not None and isinstance(value, bool) and not _admits_bool(field.annotation):
+    if field is None:
+        return value
+    if isinstance(value, bool) and not _admits_bool(field.annotation):
         raise ValueError(f"{str(value).lower()} is a yes/no value; give a number or a name")
+    if isinstance(value, str) and _numbers_only(field.annotation):
+        from capacity.core.counts import parse_count
+
+        try:
+            return parse_count(value, name or "value")
+        except ValueError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
     return value
+
+
+def _numbers_only(annotation: Any) -> bool:
+    """An int or float field (optionally None) that takes no text."""
+    options = (
+        [a for a in get_args(annotation) if a is not type(None)] if get_origin(annotation) else [annotation]
+    )
+    return bool(options) and all(a in (int, float) for a in options)
 
 
 def _admits_bool(annotation: Any) -> bool:
