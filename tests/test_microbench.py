@@ -198,14 +198,27 @@ def test_benchmark_compiles_and_plans(capbench: Path) -> None:
 def test_without_a_gpu_the_benchmark_says_so(capbench: Path, cli: Any) -> None:
     with pytest.raises(EnvironmentMissingError, match="no CUDA GPU"):
         microbench.run(capbench, ["--no-gemm"], 60)
-    run = cli("bench", "--quick")  # finds the session's binary in the shared cache: no second compile
+    run = cli("bench", "--quick")  # stops before compiling: the driver sees no device
     assert run.exit_code == 3 and run.stderr.strip().splitlines()[-1].startswith("error: no CUDA GPU")
 
 
 def test_without_nvcc_bench_exits_3(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(microbench, "find_nvcc", lambda: None)
+    monkeypatch.setattr(microbench, "cuda_devices", lambda: 1)  # a GPU, but no compiler
     run = cli("bench")
     assert run.exit_code == 3 and "no nvcc found" in run.stderr
+
+
+def test_without_a_gpu_bench_exits_3_before_compiling(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 16: bench compiled for 12 s before finding there was no GPU
+    monkeypatch.setattr(microbench, "cuda_devices", lambda: 0)
+
+    def no_build(*_: Any) -> None:
+        raise AssertionError("compiled without a GPU")
+
+    monkeypatch.setattr(microbench, "build", no_build)
+    run = cli("bench", "--quick")
+    assert run.exit_code == 3 and "no CUDA GPU" in run.stderr and "nothing was compiled" in run.stderr
 
 
 # ---------------------------------------------------------------- layer 3: on a GPU

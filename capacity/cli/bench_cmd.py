@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from capacity.core.errors import EnvironmentMissingError
+
 from .errors import handles_errors
 from .inputs import choice
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
@@ -24,6 +26,8 @@ def _measure(backend: str, quick: bool, shapes: str | None, timeout_s: float) ->
         from capacity.microbench.torch_backend import run_torch
 
         return run_torch(TORCH_QUICK if quick else TORCH_FULL, 20 if quick else 50, 0.5 if quick else 1.0)
+    if microbench.cuda_devices() == 0:  # say so in milliseconds, not after a 10 s compile
+        raise EnvironmentMissingError("no CUDA GPU: the CUDA driver sees no device (nothing was compiled)")
     binary = microbench.build()
     args = list(microbench.QUICK_ARGS) if quick else []
     if shapes:

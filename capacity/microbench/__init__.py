@@ -9,6 +9,7 @@ otherwise the binary still builds and reports the GEMM part as unavailable.
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import os
@@ -77,6 +78,23 @@ def gencode_flags(nvcc: Path) -> list[str]:
     archs = [a for a in WANTED_ARCHS if a in available] or [80]
     flags = [f"-gencode=arch=compute_{a},code=sm_{a}" for a in archs]
     return [*flags, f"-gencode=arch=compute_{archs[-1]},code=compute_{archs[-1]}"]
+
+
+def cuda_devices() -> int:
+    """CUDA devices the driver sees (0 without a driver), through libcuda's ``cuInit`` and
+    ``cuDeviceGetCount``: a check that takes milliseconds, before anything is compiled."""
+    for name in ("libcuda.so.1", "libcuda.so", "nvcuda.dll"):
+        try:
+            lib = ctypes.CDLL(name)
+            break
+        except OSError:
+            continue
+    else:
+        return 0
+    count = ctypes.c_int(0)
+    if lib.cuInit(0) != 0 or lib.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return 0
+    return count.value
 
 
 def build(cache_dir: Path | None = None) -> Path:
