@@ -297,3 +297,15 @@ def test_counts_in_yaml_read_as_on_the_command_line(cli: Any, tmp_path: Path) ->
                  "hardware: {chip: a100-sxm4-80gb, gpus: 64}\n", "bad.yaml")  # fmt: skip
     run = cli("run", str(bad))
     assert run.exit_code == 2 and f"{bad}:4:9: tokens: '300Q' is not a number; use e.g." in run.stderr
+
+
+def test_the_step_summary_formats_numbers_and_counts(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # issue 16: raw floats (24.620465823116835) and "1 results"
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    cli("check", str(ROOT / "specs" / "scenarios" / "gpt3-10k-v100.yaml"))
+    text = summary.read_text()
+    assert "1 result, 0 over a limit, 0 errors." in text
+    assert not re.search(r"\d\.\d{6,}", text) and "10,000" in text

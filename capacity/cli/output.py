@@ -35,6 +35,11 @@ def percent_cell(x: float | None, human: bool) -> Cell:
     return x if not human or x is None else f"{x:+.0%}"
 
 
+def cell_text(value: Cell) -> str:
+    """A cell as the tables print it: thousands separators, four significant digits, yes/no."""
+    return _text(value)
+
+
 def _text(value: Cell) -> str:
     if value is None:
         return ""

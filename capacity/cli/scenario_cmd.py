@@ -13,7 +13,7 @@ import typer
 from capacity.core.errors import CapacityError, SpecFileError
 
 from .errors import ExitCode, handles_errors
-from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
+from .output import Cell, FormatOption, OutputFormat, cell_text, emit_json, emit_rows
 
 if TYPE_CHECKING:
     from capacity.plans.scenario import Scenario
@@ -232,6 +232,10 @@ def check(
         raise typer.Exit(ExitCode.BAD_INPUT)
 
 
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def _markdown_cell(text: str) -> str:
     """Text as one markdown table cell: pipes, markup and HTML characters escaped, on one line."""
     for ch in "\\`*_[]<>|#":
@@ -246,12 +250,15 @@ def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
         status = "⚠️ files could not be evaluated" if ev.errors else "✅ all limits hold"
     rows = ev.rows(human=True)
     lines = [f"## capacity check: {status}", ""]
-    lines += [f"{len(rows)} results, {len(violated)} over a limit, {len(ev.errors)} errors.", ""]
+    lines += [
+        f"{_plural(len(rows), 'result')}, {len(violated)} over a limit, {_plural(len(ev.errors), 'error')}.",
+        "",
+    ]
     if rows:
         lines.append("| " + " | ".join(rows[0]) + " |")
         lines.append("|" + "---|" * len(rows[0]))
         lines += [
-            "| " + " | ".join("" if v is None else _markdown_cell(str(v)) for v in row.values()) + " |"
+            "| " + " | ".join(_markdown_cell(cell_text(v)) for v in row.values()) + " |"
             for row in rows[:SUMMARY_ROWS]
         ]
         if len(rows) > SUMMARY_ROWS:
