@@ -183,3 +183,25 @@ def test_a_reader_that_stops_early_is_not_an_error(fmt: str) -> None:
     proc.stdout.close()  # like `head -1`
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 0 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["chips", "show", "nvidia-h100"], "did you mean h100-sxm5-80gb"),
+        (["chips", "show", "nvidia-b200"], "did you mean b200-hgx"),
+    ],
+)
+def test_suggestions_look_past_a_vendor_name(cli: Any, args: list[str], hint: str) -> None:
+    # issue 16: nvidia-h100 was offered "h20, h100-nvl-94gb"
+    run = cli(*args)
+    assert run.exit_code == 2 and hint in run.stderr
+
+
+def test_a_misspelt_field_is_matched_by_its_words() -> None:
+    from capacity.core.suggest import suggest
+
+    limits = ["max_cost_usd", "max_wall_clock_days", "max_gpus", "max_energy_mwh"]
+    assert suggest("max_days", limits, n=1) == ["max_wall_clock_days"]  # spelling alone says max_gpus
+    assert suggest("max_cost", limits, n=1) == ["max_cost_usd"]
+    assert suggest("zzz", limits) == []

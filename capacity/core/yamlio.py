@@ -9,7 +9,6 @@ walked with a node budget of :data:`MAX_NODES`, so "billion laughs" stops early)
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import stat
 import types
 import typing
@@ -20,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from capacity.core.errors import SpecFileError
+from capacity.core.suggest import suggest
 
 MAX_YAML_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -194,7 +194,7 @@ def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[B
         if err["type"] == "extra_forbidden" and loc:
             line, col = _key_position(doc, loc) or (line, col)
             allowed = _field_names(model, loc[:-1])
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+            close = suggest(str(loc[-1]), allowed, n=1)
             msg = "unknown field" + (f"; did you mean {close[0]!r}?" if close else "")
             if allowed and not close:
                 msg += "; allowed: " + ", ".join(allowed)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from capacity.core.errors import SpecFileError, UnknownIdError
 from capacity.core.parse_cache import ParsedYamlCache
+from capacity.core.suggest import without_vendor
 from capacity.core.yamlio import locate, read_yaml, validation_problems
 from capacity.records.chip import Chip
 from capacity.records.model_spec import ModelPreset
@@ -88,8 +89,10 @@ class Catalog(Generic[R]):
         key = normalise(name)
         if key in self._index:
             return self.by_id[self._index[key]]
+        vendorless = normalise(without_vendor(name))  # "nvidia-h100" means h100
+        first = [self._index[vendorless]] if vendorless in self._index else []
         close = difflib.get_close_matches(key, list(self._index), n=3, cutoff=0.6)
-        suggestions = list(dict.fromkeys(self._index[c] for c in close))
+        suggestions = list(dict.fromkeys([*first, *(self._index[c] for c in close)]))[:3]
         raise UnknownIdError(self.kind, name, suggestions, sorted(self.by_id))
 
 
