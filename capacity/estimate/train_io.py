@@ -65,9 +65,13 @@ class TrainRequest(BaseModel):
     def _consistent(self) -> TrainRequest:
         if self.model is None and self.params is None:
             raise ValueError("give a model preset or a parameter count")
-        given = [n for n in ("gpus", "deadline_days", "capacity_pflops") if getattr(self, n) is not None]
+        flags = {"gpus": "--gpus", "deadline_days": "--days", "capacity_pflops": "--capacity-pflops"}
+        given = [flag for name, flag in flags.items() if getattr(self, name) is not None]
         if len(given) > 1:
-            raise ValueError(f"give only one of gpus, days or capacity (got {', '.join(given)})")
+            raise ValueError(
+                f"{' and '.join(given)}: give one of --gpus, --days or --capacity-pflops (in a scenario "
+                "file: hardware.gpus, hardware.deadline_days or hardware.capacity_pflops)"
+            )
         if self.chip is None and (self.gpus is not None or self.deadline_days is not None):
             raise ValueError("a GPU count or a deadline needs a chip")
         pinned = self.parallel.recompute
