@@ -6,7 +6,7 @@ from __future__ import annotations
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 
 def no_bool_number(model: type[BaseModel], name: str | None, value: Any) -> Any:
@@ -45,3 +45,12 @@ def _admits_bool(annotation: Any) -> bool:
     if origin in (Union, UnionType) or origin is not None:
         return any(_admits_bool(a) for a in get_args(annotation))
     return False
+
+
+class InputModel(BaseModel):
+    """Base of the models users write (flags, scenario files): :func:`no_bool_number` on every field."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_bool_number(cls, info.field_name, value)

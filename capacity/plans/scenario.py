@@ -23,17 +23,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from capacity.core.errors import InputError, SpecFileError, UnknownIdError
-from capacity.core.strict_numbers import no_bool_number
+from capacity.core.strict_numbers import InputModel
 from capacity.core.yamlio import locate, read_yaml, validation_problems
 from capacity.data.catalog import load_chips, load_models
 from capacity.data.model_source import InlineModel, is_model_path, model_path, resolve_model
@@ -43,13 +41,8 @@ from capacity.records.parallel import ParallelSpec
 SCHEMA_URL = "https://raw.githubusercontent.com/capacity-planner/capacity/main/schema/scenario.schema.json"
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_bool_number(cls, info.field_name, value)
 
 
 class Hardware(_Strict):

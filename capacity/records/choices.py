@@ -8,11 +8,11 @@ means "use the documented default" from ``specs/assumptions.yaml``.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from capacity.core.strict_numbers import no_bool_number
+from capacity.core.strict_numbers import InputModel
 from capacity.records.chip import Chip, Dtype
 
 Pricing = Literal["cloud", "owned"]
@@ -38,15 +38,10 @@ def sixteen_bit(chip: Chip) -> Literal["bf16", "fp16"]:
     return "bf16" if chip.bf16_dense_tflops is not None else "fp16"
 
 
-class Economics(BaseModel):
+class Economics(InputModel):
     """Money, power and carbon inputs; ``None`` means 'use the documented default'."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_bool_number(cls, info.field_name, value)
 
     pricing: Pricing = "cloud"
     gpu_hour_usd: float | None = Field(default=None, gt=0)
@@ -68,15 +63,10 @@ Speculative = Literal["mtp", "eagle", "draft"]
 SPECULATIVE: tuple[Speculative, ...] = get_args(Speculative)
 
 
-class ServingOptions(BaseModel):
+class ServingOptions(InputModel):
     """How a replica decodes: speculative decoding and prefix caching (``serving:`` in scenario files)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_bool_number(cls, info.field_name, value)
 
     speculative: Speculative | None = Field(
         default=None, description="mtp (DeepSeek-V3's module), eagle (a one-layer head) or draft (a model)"
@@ -115,15 +105,10 @@ class ServingOptions(BaseModel):
         return self
 
 
-class Traffic(BaseModel):
+class Traffic(InputModel):
     """Serving load: one of an average rate per second, per day, or monthly visits."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_bool_number(cls, info.field_name, value)
 
     qps: float | None = Field(default=None, gt=0)
     queries_per_day: float | None = Field(default=None, gt=0)

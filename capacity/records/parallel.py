@@ -19,11 +19,11 @@ data-parallel traffic and gradient buffer, while the distributed optimizer keeps
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from capacity.core.strict_numbers import no_bool_number
+from capacity.core.strict_numbers import InputModel
 
 Recompute = Literal["none", "selective", "full"]  # activation recomputation (Korthikanti et al. 2022)
 Sharding = Literal["none", "zero1", "zero2", "zero3"]
@@ -45,15 +45,10 @@ def describe(
     return " ".join([*widths, f"mb{micro_batch or '?'}", sharding or "?", recompute or "?", *tail])
 
 
-class ParallelSpec(BaseModel):
+class ParallelSpec(InputModel):
     """A layout as far as the user pins it; ``None`` leaves that choice to the search."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_not_booleans(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_bool_number(cls, info.field_name, value)
 
     tp: int | None = Field(default=None, ge=1, description="tensor-parallel width (sequence parallel on)")
     pp: int | None = Field(default=None, ge=1, description="pipeline stages")
