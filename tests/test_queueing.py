@@ -78,3 +78,13 @@ def test_the_batch_under_load_satisfies_littles_law() -> None:
     heavier = serve(model="llama3.1-8b", chip="h100", input_tokens=500, output_tokens=500,
                     traffic=Traffic(qps=20), replicas=1)  # fmt: skip
     assert heavier.batch_at_load > b and heavier.tpot_ms_p50 > est.tpot_ms_p50
+
+
+def test_a_missed_target_says_by_how_much() -> None:
+    # issue 16: `serve --tpot-ms 5` printed GPUs that miss the target with only a stderr warning
+    missed = serve(model="llama3.1-70b", chip="h100", tpot_ms=5)
+    assert not missed.slo_met and missed.slo_detail is not None
+    assert missed.slo_detail.startswith("TPOT P90 ") and "> 5 ms (" in missed.slo_detail
+    met = serve(model="llama3.1-8b", chip="h100", tpot_ms=100)
+    assert met.slo_met and met.slo_detail is not None and "<= 100 ms" in met.slo_detail
+    assert serve(model="llama3.1-8b", chip="h100").slo_detail is None

@@ -35,6 +35,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
                ("aggregated_gpus", "GPUs aggregated serving needs")]),
     ("latency", [("ttft_ms_p50", "ms"), ("ttft_ms_p90", "ms"), ("ttft_ms_p99", "ms"), ("tpot_ms_p50", "ms"),
                  ("tpot_ms_p90", "ms"), ("tpot_ms_p99", "ms"), ("slo_percentile", "targets hold at"),
+                 ("slo_met", ""), ("slo_detail", ""),
                  ("queueing", "")]),
     ("money", [("gpu_hour_usd", "USD per GPU-hour"), ("cost_usd_per_query", "USD"),
                ("cost_usd_per_million_output_tokens", "USD"), ("cost_usd_per_month", "USD"),

@@ -29,6 +29,31 @@ class Latency(BaseModel):
     queueing: str
 
 
+def slo_detail(lat: Latency, ttft_ms: float | None, tpot_ms: float | None, percentile: float) -> str | None:
+    """Each target beside the value it is held against, and by how much it is missed: "TPOT P90 20.3 ms >
+    5 ms (4.1x)"; None without targets."""
+    tag = f"P{percentile:g}"
+    parts = []
+    for name, target, value in (("TTFT", ttft_ms, _at(lat, "ttft", percentile)),
+                                ("TPOT", tpot_ms, _at(lat, "tpot", percentile))):  # fmt: skip
+        if target is None:
+            continue
+        if value is None:
+            parts.append(f"{name} {tag} unbounded > {target:g} ms")
+        elif value <= target:
+            parts.append(f"{name} {tag} {value:.3g} ms <= {target:g} ms")
+        else:
+            parts.append(f"{name} {tag} {value:.3g} ms > {target:g} ms ({value / target:.2g}x)")
+    return "; ".join(parts) or None
+
+
+def _at(lat: Latency, what: str, percentile: float) -> float | None:
+    """The reported percentile nearest the target's (P50, P90 or P99)."""
+    nearest = min((50, 90, 99), key=lambda p: abs(p - percentile))
+    value: float | None = getattr(lat, f"{what}_ms_p{nearest}")
+    return value
+
+
 def batch_at_load(rate_qps: float, tpot_s: Callable[[int], float], s_out: int, top: int) -> int:
     """Sequences decoding at once when queries arrive at ``rate_qps``: Little's law, b = λ · s_out · TPOT(b),
     solved on the integers (TPOT grows with b); the largest batch ``top`` when the load saturates it."""

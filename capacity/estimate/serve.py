@@ -126,6 +126,7 @@ class ServeEstimate(BaseModel):
     slo_percentile: float
     queueing: str
     slo_met: bool
+    slo_detail: str | None = Field(default=None, description="each target against its value, when one is set")
     output_tokens_per_s_per_replica: float
     queries_per_s_per_replica: float
     stack_efficiency: float
@@ -341,6 +342,7 @@ def estimate_serving(
         **lat.model_dump(),
         slo_percentile=req.slo_percentile,
         slo_met=slo_met,
+        slo_detail=latency.slo_detail(lat, req.ttft_ms, req.tpot_ms, req.slo_percentile),
         output_tokens_per_s_per_replica=batch * step.accepted / step.step(batch),
         queries_per_s_per_replica=qps_rep,
         stack_efficiency=stack,
