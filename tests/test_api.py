@@ -1,4 +1,4 @@
-"""The Python API (README, "Python API") and the one construction site per request (issue 12)."""
+"""The Python API (docs/python-api.md) and the one construction site per request (issue 12)."""
 
 from __future__ import annotations
 
@@ -18,10 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _readme_python() -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Python API", 1)[1]
-    match = re.search(r"```python\n(.*?)```", section, re.S)
-    assert match, "README: the Python API section has a python example"
+    text = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    match = re.search(r"```python\n(.*?)```", text, re.S)
+    assert match, "docs/python-api.md has a python example"
     return match.group(1)
 
 

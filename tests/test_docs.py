@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
-import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -25,15 +21,8 @@ def test_chatgpt_table_matches_its_generator() -> None:
     assert table.strip() == out.stdout.strip(), "re-run python docs/chatgpt_jan2023.py and paste its table"
 
 
-def _examples() -> list[list[str]]:
-    return [shlex.split(line[2:])[1:] for doc in DOCS for line in doc.read_text().splitlines()
-            if line.startswith("$ capacity ")]  # fmt: skip
-
-
-@pytest.mark.parametrize("argv", _examples(), ids=" ".join)
-def test_doc_example_runs(cli: Any, argv: list[str]) -> None:
-    run = cli(*argv)
-    assert run.exit_code == 0, run.stderr
+# Every `$ capacity ...` line of docs/ runs in tests/test_readme.py, with the README's, honouring
+# `error:` lines and `# exit N` comments.
 
 
 def test_training_model_tables_match_their_generator() -> None:

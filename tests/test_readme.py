@@ -1,4 +1,5 @@
-"""The README's commands are run: every `$ capacity …` example, and CI mirrors the two set-up commands."""
+"""The README's and the docs' commands are run: every `$ capacity …` example, and CI mirrors the two set-up
+commands."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from capacity.data.catalog import load_chips
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _examples() -> list[tuple[list[str], int]]:
-    """(argv, expected exit code) for each `$ capacity …` line; an `error:` line after it means exit 2,
-    or the code a trailing `# exit N` comment names."""
-    lines = README.splitlines()
+    """(argv, expected exit code) for each `$ capacity …` line of the README and docs/; an `error:` line
+    after it means exit 2, or the code a trailing `# exit N` comment names."""
+    lines = [line for page in PAGES for line in page.read_text().splitlines()]
     out = []
     for i, line in enumerate(lines):
         if line.startswith("$ capacity "):

@@ -213,7 +213,7 @@ parallel: {tp: 8, pp: 2, sharding: fsdp, micro_batch: 1}
 
 
 def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
-    """Each limit names the estimate field it bounds in its own metadata; the README's list is that set."""
+    """Each limit names the estimate field it bounds in its own metadata; the docs list that set."""
     from capacity.estimate.serve import ServeEstimate
     from capacity.estimate.train_io import TrainEstimate
     from capacity.plans.scenario import Limits
@@ -223,7 +223,8 @@ def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
         assert Limits.metric(limit) in fields, limit
     schema = scenario_json_schema()["definitions"]["Limits"]["properties"]
     assert {k: v["metric"] for k, v in schema.items()} == {k: Limits.metric(k) for k in Limits.model_fields}
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("Limits: ", 1)[1].split(";", 1)[0]
+    docs = (ROOT / "docs" / "scenarios.md").read_text(encoding="utf-8")
+    readme = docs.split("Limits: ", 1)[1].split(";", 1)[0]
     assert set(re.findall(r"`(max_\w+)`", readme)) == set(Limits.model_fields)
 
 

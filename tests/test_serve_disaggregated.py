@@ -77,7 +77,7 @@ def test_deepseek_inference_system_prefill_within_a_quarter_decode_gap_bounded()
     prefill_node = est.prefill_input_tokens_per_s_per_gpu * 8  # type: ignore[operator]
     decode_node = est.decode_output_tokens_per_s_per_gpu * 8  # type: ignore[operator]
     assert prefill_node == pytest.approx(73_700, rel=0.25)
-    # decode is optimistic (README: MoE decode gap); the bound keeps the gap from growing unnoticed
+    # decode is optimistic (docs/serving.md: MoE decode gap); the bound keeps the gap from growing unnoticed
     assert 14_800 < decode_node < 2 * 14_800
     assert est.tpot_ms <= 47.0
 

@@ -13,7 +13,7 @@ from capacity.data.assumptions import (
 from capacity.data.catalog import load_chips, load_models
 from capacity.plans.validate_serving import engine_factor, validate_serving
 
-# Documented in README ("capacity validate"): median |throughput error| of the compared rows stays below this.
+# Documented in docs/validation.md: median |throughput error| of the compared rows stays below this.
 MEDIAN_ERROR_BOUND = 0.20
 
 
@@ -34,7 +34,7 @@ def test_median_throughput_error_within_bound() -> None:
     assert report.median_abs_error is not None and report.median_abs_error <= MEDIAN_ERROR_BOUND
 
 
-# Documented in README: the held-out rows' median, a regression bar (the issue's target is 15 %, not met).
+# Documented in docs/validation.md: the held-out rows' median, a regression bar (target 15 %, not met).
 HELD_OUT_MEDIAN_BOUND = 0.30
 
 
@@ -56,7 +56,7 @@ def test_held_out_rows_carry_their_sources_and_are_reported_apart() -> None:
     assert sum(p.compared for p in report.by_source) == report.held_out.compared
 
 
-# Documented in README: mean TTFT and TPOT at a published Poisson request rate (held out, nothing fitted).
+# Documented in docs/validation.md: mean TTFT and TPOT at a published Poisson rate (held out, not fitted).
 LATENCY_MEDIAN_BOUND = 0.20
 
 

@@ -102,8 +102,8 @@ def test_interpolated_token_axis_stays_close_to_per_point() -> None:
     header, rows = grid_rows(sc, train_grid(sc, load_assumptions(), load_efficiency()), "f")
     slow = evaluate(sc, "f")
     days = header.index("wall_clock_days")
-    # README ("Sweeps"): median difference 0.2 %, worst about 9 % where the batch caps data parallelism and
-    # the layout flips between anchors
+    # docs/scenarios.md ("Sweeps"): median difference 0.2 %, worst about 9 % where the batch caps data
+    # parallelism and the layout flips between anchors
     errors = [abs(row[days] / r.result["wall_clock_days"] - 1) for r, row in zip(slow, rows, strict=True)]
     assert statistics.median(errors) <= 0.005
     assert max(errors) <= 0.1

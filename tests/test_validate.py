@@ -20,7 +20,7 @@ def _report() -> ValidationReport:
     return validate_runs(load_runs(), load_chips(), load_assumptions(), load_efficiency())
 
 
-# Documented in README ("Validation") and enforced by .ci/run (`capacity validate --max-median-error 0.3`):
+# Documented in docs/validation.md and enforced by .ci/run (`capacity validate --max-median-error 0.3`):
 # the median |GPU-hours error| of the fitting runs and of the held-out runs each stays below this.
 MEDIAN_ERROR_BOUND = 0.3
 
@@ -42,7 +42,7 @@ def test_model_beats_the_flat_baseline_on_held_out_runs() -> None:
     strict=True,
     reason="without the fitted wall-clock factor the end-to-end model beats a flat 40% MFU on the fitting "
     "runs (12% vs 15%) but not by the old margin on the held-out runs: 26% vs 34% flat, bar 0.6x = 20% "
-    "(README, Validation); published runs took more GPU-hours than steady state plus goodput explain",
+    "(docs/validation.md); published runs took more GPU-hours than steady state plus goodput explain",
 )
 def test_model_beats_the_flat_baseline_by_a_margin() -> None:
     report = _report()

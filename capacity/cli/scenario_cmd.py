@@ -166,7 +166,8 @@ def _grids_csv(ev: Evaluated) -> None:
         writer.writerows(body)
 
 
-MAX_WORK = 500.0  # estimator runs a file may ask for by default: about 5 s here (README, Scenario files)
+# estimator runs a file may ask for by default: about 5 s here (docs/scenarios.md, Work budget)
+MAX_WORK = 500.0
 MaxWork = Annotated[
     float,
     typer.Option(help="Estimator runs one file may ask for (scenarios x sweep points; about 100 a second).",
