@@ -205,3 +205,21 @@ def test_a_misspelt_field_is_matched_by_its_words() -> None:
     assert suggest("max_days", limits, n=1) == ["max_wall_clock_days"]  # spelling alone says max_gpus
     assert suggest("max_cost", limits, n=1) == ["max_cost_usd"]
     assert suggest("zzz", limits) == []
+
+
+def test_check_piped_to_head_still_reports_a_violated_limit(tmp_path: Any) -> None:
+    # a closed reader discards the rest of the table; the violations and exit 1 stand (review of issue 16)
+    import subprocess
+    import sys
+
+    values = ", ".join(f"{1.01 + i * 0.005:.3f}" for i in range(300))
+    plan = tmp_path / "over.yaml"
+    head = "name: over\nkind: train\nmodel: llama2-7b\ntokens: 1e12\nhardware: {chip: h100, gpus: 64}\n"
+    plan.write_text(head + f"limits: {{max_cost_usd: 1}}\nsweep:\n  economics.pue: [{values}]\n")
+    command = [sys.executable, "-c", "from capacity.cli import main; main()", "check", str(plan)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 1 and err.count("limit: ") == 300

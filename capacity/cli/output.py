@@ -61,7 +61,7 @@ def _text(value: Cell) -> str:
 def emit_json(data: Any) -> None:
     """Write JSON to stdout (not through rich, so nothing is wrapped or coloured). JSON has no NaN or
     Infinity: a non-finite number is written as null, as CSV leaves it empty."""
-    sys.stdout.write(json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_stdout(json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def _finite(value: Any) -> Any:
@@ -101,7 +101,7 @@ def emit_rows(
         writer.writerow(columns)
         for row in rows:
             writer.writerow(["" if row[c] is None else row[c] for c in columns])
-        sys.stdout.write(buf.getvalue())
+        write_stdout(buf.getvalue())
         return
     names = headers or {c: c for c in columns}
     columns = [c for c in columns if c in names]
@@ -117,7 +117,7 @@ def emit_rows(
             lines.append("| " + " | ".join(cells) + " |")
         if caption:
             lines += ["", caption]
-        sys.stdout.write("\n".join(lines) + "\n")
+        write_stdout("\n".join(lines) + "\n")
         return
     from rich.console import Console  # imported here: JSON/CSV output never pays for rich
 
@@ -133,10 +133,19 @@ def emit_rows(
 
 
 def _quiet_broken_pipe() -> None:
-    """A reader that stopped early (``capacity compare ... | head``) is not an error: exit 0 quietly."""
+    """A reader that stopped early (``capacity check ... | head``) is not an error: the rest of the data goes
+    nowhere and the command carries on, so its messages and exit code (a violated limit: 1) stand."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())  # stdout is flushed again at exit: point it nowhere
-    raise SystemExit(0)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def write_stdout(text: str) -> None:
+    """Data to stdout; a closed reader (``| head``) discards the rest instead of stopping the command."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
 
 
 HEADER_LINE = 12  # a header may wrap onto lines this wide; numbers never wrap

@@ -13,7 +13,7 @@ import typer
 from capacity.core.errors import CapacityError, SpecFileError
 
 from .errors import ExitCode, handles_errors
-from .output import Cell, FormatOption, OutputFormat, cell_text, emit_json, emit_rows
+from .output import Cell, FormatOption, OutputFormat, cell_text, emit_json, emit_rows, write_stdout
 
 if TYPE_CHECKING:
     from capacity.plans.scenario import Scenario
@@ -155,15 +155,18 @@ def _emit(ev: Evaluated, fmt: OutputFormat) -> None:
 def _grids_csv(ev: Evaluated) -> None:
     """Sweep grids straight to CSV: one header, rows written from the column arrays (no dict per row)."""
     import csv
+    import io
 
     from capacity.plans.sweep import grid_rows
 
-    writer = csv.writer(sys.stdout, lineterminator="\n")
     for i, (sc, grid, file) in enumerate(ev.grids):
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
         header, body = grid_rows(sc, grid, file)
         if i == 0:
             writer.writerow(header)
         writer.writerows(body)
+        write_stdout(buf.getvalue())
 
 
 # estimator runs a file may ask for by default: about 5 s here (docs/scenarios.md, Work budget)
@@ -295,4 +298,4 @@ def schema() -> None:
     """
     from capacity.plans.scenario_schema import scenario_json_schema
 
-    sys.stdout.write(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
+    write_stdout(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n")
