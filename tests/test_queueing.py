@@ -4,6 +4,7 @@ planner's percentile targets."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -88,3 +89,13 @@ def test_a_missed_target_says_by_how_much() -> None:
     met = serve(model="llama3.1-8b", chip="h100", tpot_ms=100)
     assert met.slo_met and met.slo_detail is not None and "<= 100 ms" in met.slo_detail
     assert serve(model="llama3.1-8b", chip="h100").slo_detail is None
+
+
+def test_a_pinned_fleet_that_queues_past_the_ttft_target_misses_it() -> None:
+    # review: --replicas 6 at 60 qps reported slo_met true beside "TTFT P90 644 ms > 300 ms"
+    kw: dict[str, Any] = {"model": "llama3.1-70b", "chip": "h100", "input_tokens": 1000, "output_tokens": 200,
+                          "traffic": Traffic(qps=60), "ttft_ms": 300}  # fmt: skip
+    pinned = serve(**kw, replicas=6)
+    assert not pinned.slo_met and "> 300 ms" in (pinned.slo_detail or "")
+    sized = serve(**kw)
+    assert sized.slo_met and sized.replicas > 6

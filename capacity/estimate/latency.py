@@ -34,8 +34,8 @@ def slo_detail(lat: Latency, ttft_ms: float | None, tpot_ms: float | None, perce
     5 ms (4.1x)"; None without targets."""
     tag = f"P{percentile:g}"
     parts = []
-    for name, target, value in (("TTFT", ttft_ms, _at(lat, "ttft", percentile)),
-                                ("TPOT", tpot_ms, _at(lat, "tpot", percentile))):  # fmt: skip
+    for name, target, value in (("TTFT", ttft_ms, at_percentile(lat, "ttft", percentile)),
+                                ("TPOT", tpot_ms, at_percentile(lat, "tpot", percentile))):  # fmt: skip
         if target is None:
             continue
         if value is None:
@@ -47,7 +47,7 @@ def slo_detail(lat: Latency, ttft_ms: float | None, tpot_ms: float | None, perce
     return "; ".join(parts) or None
 
 
-def _at(lat: Latency, what: str, percentile: float) -> float | None:
+def at_percentile(lat: Latency, what: str, percentile: float) -> float | None:
     """The reported percentile nearest the target's (P50, P90 or P99)."""
     nearest = min((50, 90, 99), key=lambda p: abs(p - percentile))
     value: float | None = getattr(lat, f"{what}_ms_p{nearest}")

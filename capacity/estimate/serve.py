@@ -299,6 +299,9 @@ def estimate_serving(
         if qps_peak is not None:
             load, rho, work = queue(replicas)
     lat = latency.percentiles(ttft(load), work, step.tpot(load), prefill_compute, load, s_out, rho)
+    if req.ttft_ms is not None and qps_peak is not None:  # the queue at the fleet actually sized (or pinned)
+        queued = latency.at_percentile(lat, "ttft", req.slo_percentile)
+        slo_met = slo_met and queued is not None and queued <= req.ttft_ms * (1 + 1e-9)
     mean_wait = 0.0 if rho is None else (None if rho >= 1.0 else queueing.mean_wait_s(rho, work))
     if rho is not None and rho >= 1.0:
         prov.warnings.append(
