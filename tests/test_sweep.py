@@ -125,3 +125,17 @@ def test_small_sweeps_have_a_single_runs_schema(
     assert all(
         r.keys() == single[0].keys() and r["result"].keys() == single[0]["result"].keys() for r in rows
     )
+
+
+def test_a_grid_sweep_fails_check_where_the_job_does_not_fit(cli: Any, tmp_path: Any) -> None:
+    # review: a 502-point grid of GPT-3 on 8 A100s passed check (status ok, memory_fits false)
+    tokens = ", ".join(str(int(1e11 + i * 1e9)) for i in range(251))
+    plan = tmp_path / "grid.yaml"
+    head = "name: g\nkind: train\nmodel: gpt3-175b\ntokens: 3e11\nhardware: {chip: a100-sxm4-80gb, gpus: 8}\n"
+    plan.write_text(head + f"sweep:\n  hardware.gpus: [8, 1024]\n  tokens: [{tokens}]\n")
+    run = cli("check", str(plan))
+    assert (
+        run.exit_code == 1
+        and "251 of 502 sweep points" in run.stderr
+        and "not fitting in memory" in run.stderr
+    )

@@ -98,8 +98,8 @@ class Evaluated:
                     f"chip={grid.chip_ids[grid.chip[i]]} gpus={int(grid.gpus[i])} tokens={grid.tokens[i]:g}"
                 )
                 out.append(
-                    f"{file}: {sc.name}: {int(bad.sum())} of {bad.size} sweep points over a limit or not "
-                    f"evaluable (first: {first})"
+                    f"{file}: {sc.name}: {int(bad.sum())} of {bad.size} sweep points over a limit, not "
+                    f"fitting in memory or not evaluable (first: {first})"
                 )
         return out
 

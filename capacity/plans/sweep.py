@@ -238,8 +238,9 @@ def cannot_run(grid: TrainGrid) -> npt.NDArray[np.bool_]:
 
 
 def grid_violations(sc: Scenario, grid: TrainGrid) -> npt.NDArray[np.bool_]:
-    """Per point that ran: True where a limit is exceeded or its quantity could not be evaluated."""
-    bad = np.zeros(grid.chip.size, dtype=bool)
+    """Per point that ran: True where a limit is exceeded or its quantity could not be evaluated, or where
+    the job does not fit in the chips' memory (as a single run's check fails it)."""
+    bad = grid.gpus < np.nan_to_num(grid.columns["min_gpus_for_memory"], nan=0.0)
     for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
         values = grid.columns[Limits.metric(limit)]
         bad |= np.isnan(values) | (values > allowed)
