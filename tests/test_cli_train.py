@@ -101,3 +101,22 @@ def test_a_plan_that_cannot_fit_exits_1_with_the_floor(cli: Any) -> None:
     assert run.exit_code == 1
     assert "cannot hold the job" in run.stderr and "at least 233 chips" in run.stderr
     assert cli("train", "--params", "1T", "--tokens", "1T", "--chip", "a100", "--gpus", "512").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--model", "gpt3-175b", "--tokens", "1e300", "--chip", "a100", "--gpus", "1024"],
+        ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--capacity-pflops", "1e308"],
+        ["--params", "1e308", "--tokens", "300B", "--chip", "a100", "--gpus", "1024"],
+        ["--params", "5e-324", "--tokens", "1T", "--chip", "a100", "--gpus", "8"],
+        ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--days", "5e-324"],
+        ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--gpus", "1e9"],
+    ],
+)
+def test_numbers_out_of_any_plans_range_are_bad_input_not_an_internal_error(
+    cli: Any, args: list[str]
+) -> None:
+    # review: each of these overflowed or divided by zero inside the model (exit 4)
+    run = cli("train", *args)
+    assert run.exit_code == 2 and run.stderr.count("\n") == 1, run.stderr

@@ -46,6 +46,16 @@ if TYPE_CHECKING:
 SPECS_DEFAULT = "(default: specs/assumptions.yaml)"
 
 
+TINY = 1e-6  # the smallest positive number a flag takes
+MAX_GPUS = 100_000_000  # the deadline solve stops far below this; a count above it is a typo
+
+
+def at_most(value: int | None, bound: int, flag: str) -> int | None:
+    if value is not None and value > bound:
+        raise InputError(f"{flag}: {value:,} is over {bound:,}")
+    return value
+
+
 @dataclass(frozen=True)
 class Opt:
     """One flag: its parameter name, type, help and default (``--name-with-dashes`` unless ``flag``)."""
@@ -69,6 +79,8 @@ class Opt:
         if value < self.low or (value == self.low and not self.low_ok):
             bound = "at least" if self.low_ok else "more than"
             raise InputError(f"{flag}: {value:g} must be {bound} {self.low:g}")
+        if self.low == 0 and not self.low_ok and value < TINY:  # 5e-324 divides into infinity downstream
+            raise InputError(f"{flag}: {value:g} is too small to plan with (at least {TINY:g})")
         if self.high is not None and value > self.high:
             raise InputError(f"{flag}: {value:g} must be at most {self.high:g}")
 
@@ -94,9 +106,10 @@ CHIP = (Opt("chip", str | None, "Chip id or alias (see `capacity chips`)."),)
 TRAIN = (
     Opt("tokens", str | None, "Training tokens D, e.g. 300B, 1.4T (default: the preset's recorded count)."),
     Opt("active_params", str | None, "MoE: parameters used per token."),
-    Opt("gpus", str | None, "Training: number of accelerators, e.g. 1024, 10k."),
-    Opt("days", float | None, "Training: deadline in days; solve for the GPU count."),
-    Opt("capacity_pflops", float | None, "A data centre's peak PFLOPS instead of chips (data-centre days)."),
+    Opt("gpus", str | None, "Training: number of accelerators, e.g. 1024, 10k (at most 100M)."),
+    Opt("days", float | None, "Training: deadline in days; solve for the GPU count.", high=1e5),
+    Opt("capacity_pflops", float | None, "A data centre's peak PFLOPS instead of chips (data-centre days).",
+        high=1e9),
     Opt("mfu", float | None, "Model FLOPs utilisation 0-1 (default: modelled per chip and layout).",
         high=1.0),
     Opt("flops_convention", str, f"{' or '.join(FLOPS_CONVENTIONS)}: 6nd is C = 6ND (the reports' "
@@ -124,7 +137,7 @@ SERVE = (
     Opt("qps", float | None, "Serving: average queries per second.", high=1e9),
     Opt("queries_per_day", str | None, "Serving: average queries per day, e.g. 20M."),
     Opt("visits_per_month", str | None, "Serving: visits per month, e.g. 616M."),
-    Opt("queries_per_visit", float, "Serving: queries per visit (with --visits-per-month).", 1.0),
+    Opt("queries_per_visit", float, "Serving: queries per visit (with --visits-per-month).", 1.0, high=1e6),
     Opt("peak_to_average", float | None, "Serving: peak / average traffic (default 1).", low=1.0, low_ok=True,
         high=100.0),
     Opt("ttft_ms", float | None, "Serving: time-to-first-token target, ms."),
@@ -265,7 +278,7 @@ def training_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "params": count(opts["params"], "--params"),
         "active_params": count(opts["active_params"], "--active-params"),
         "chip": opts.get("chip"),
-        "gpus": whole(opts["gpus"], "--gpus"),
+        "gpus": at_most(whole(opts["gpus"], "--gpus"), MAX_GPUS, "--gpus"),
         "deadline_days": opts["days"],
         "capacity_pflops": opts["capacity_pflops"],
         "mfu": opts["mfu"],

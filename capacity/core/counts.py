@@ -7,6 +7,7 @@ import re
 
 from capacity.core.errors import InputError
 
+MAX_COUNT = 1e24  # a trillion trillion (tokens, parameters, queries): the arithmetic stays finite below it
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15}
 # Digits with thousands commas in groups of three (2,048; 1,000,000) or underscores between digits (10_000);
 # "1,,0" or "1,00" are not numbers.
@@ -20,6 +21,10 @@ def parse_count(text: str, what: str = "count") -> float:
     if not match:
         raise InputError(f"{what}: {text!r} is not a number; use e.g. 175e9, 175B, 1.4T, 300M")
     value = float(match.group(1).replace(",", "").replace("_", "")) * _SUFFIX[match.group(2).lower()]
-    if not math.isfinite(value) or value <= 0:
+    if not math.isfinite(value) or value > MAX_COUNT:
+        raise InputError(f"{what}: {text!r} is over {MAX_COUNT:.0e}, more than any plan can use")
+    if value <= 0:
         raise InputError(f"{what}: must be positive, got {text!r}")
+    if value < 1e-6:  # 5e-324 parameters divide into infinity downstream
+        raise InputError(f"{what}: {text!r} is too small to plan with (at least 1e-06)")
     return value

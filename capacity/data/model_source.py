@@ -64,8 +64,10 @@ class InlineModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    params: float = Field(gt=0, description="total parameters")
-    active_params: float | None = Field(default=None, gt=0, description="MoE: parameters used per token")
+    params: float = Field(gt=0, le=1e24, description="total parameters")
+    active_params: float | None = Field(
+        default=None, gt=0, le=1e24, description="MoE: parameters used per token"
+    )
     layers: int | None = Field(default=None, gt=0)
     hidden_size: int | None = Field(default=None, gt=0)
     heads: int | None = Field(default=None, gt=0)

@@ -47,10 +47,12 @@ class _Strict(InputModel):
 
 class Hardware(_Strict):
     chip: str | None = Field(default=None, description="catalogue id or alias")
-    gpus: int | None = Field(default=None, ge=1, description="train: accelerators")
-    deadline_days: float | None = Field(default=None, gt=0, description="train: solve for the GPU count")
+    gpus: int | None = Field(default=None, ge=1, le=100_000_000, description="train: accelerators")
+    deadline_days: float | None = Field(
+        default=None, ge=1e-3, le=1e5, description="train: solve for the GPU count"
+    )
     capacity_pflops: float | None = Field(
-        default=None, gt=0, description="train: a data centre's peak instead"
+        default=None, gt=0, le=1e9, description="train: a data centre's peak instead"
     )
     gpus_per_replica: int | None = Field(default=None, ge=1, le=64, description="serve: tensor-parallel size")
     precision: Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8", "int4"] | None = None
@@ -74,7 +76,9 @@ class EfficiencySpec(_Strict):
 class Slo(_Strict):
     ttft_ms: float | None = Field(default=None, gt=0)
     tpot_ms: float | None = Field(default=None, gt=0)
-    percentile: float = Field(default=90.0, ge=50, lt=100, description="the targets hold at this percentile")
+    percentile: float = Field(
+        default=90.0, ge=50, le=99.99, description="the targets hold at this percentile"
+    )
 
 
 def _limit(metric: str, what: str) -> Any:
@@ -116,7 +120,7 @@ class Scenario(_Strict):
     name: str = Field(min_length=1)
     kind: Literal["train", "serve"]
     model: str | InlineModel
-    tokens: float | None = Field(default=None, gt=0, description="train: training tokens")
+    tokens: float | None = Field(default=None, gt=0, le=1e24, description="train: training tokens")
     parallel: ParallelSpec = Field(
         default_factory=ParallelSpec, description="train: the layout, as far as pinned (tp, pp, dp, ...)"
     )

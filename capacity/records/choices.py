@@ -110,11 +110,11 @@ class Traffic(InputModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    qps: float | None = Field(default=None, gt=0)
-    queries_per_day: float | None = Field(default=None, gt=0)
-    visits_per_month: float | None = Field(default=None, gt=0)
-    queries_per_visit: float = Field(default=1.0, gt=0)
-    peak_to_average: float | None = Field(default=None, ge=1)
+    qps: float | None = Field(default=None, ge=1e-6, le=1e9)
+    queries_per_day: float | None = Field(default=None, ge=1e-6, le=1e24)
+    visits_per_month: float | None = Field(default=None, ge=1e-6, le=1e24)
+    queries_per_visit: float = Field(default=1.0, ge=1e-6, le=1e6)
+    peak_to_average: float | None = Field(default=None, ge=1, le=100)
 
     @model_validator(mode="after")
     def _one_rate(self) -> Traffic:
