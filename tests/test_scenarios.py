@@ -310,3 +310,15 @@ def test_the_step_summary_formats_numbers_and_counts(
     text = summary.read_text()
     assert "1 result, 0 over a limit, 0 errors." in text
     assert not re.search(r"\d\.\d{6,}", text) and "10,000" in text
+
+
+def test_a_request_level_error_in_a_scenario_says_why(cli: Any, tmp_path: Path) -> None:
+    # review: it printed only "1 validation error for TrainRequest"
+    plan = _write(tmp_path, "name: x\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n"
+                  "hardware: {chip: a100-sxm4-80gb, gpus: 1024, deadline_days: 30}\n")  # fmt: skip
+    run = cli("run", str(plan))
+    assert (
+        run.exit_code == 2
+        and "give one of --gpus, --days" in run.stderr
+        and "validation error" not in run.stderr
+    )

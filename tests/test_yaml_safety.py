@@ -148,3 +148,19 @@ def test_devices_and_pipes_are_refused_without_reading(cli: Any, tmp_path: Path,
     for path in ("/dev/zero", str(fifo)):
         run = cli(*command, path)
         assert run.exit_code == 2 and "not a regular file" in run.stderr, path
+
+
+@pytest.mark.parametrize("content", ["[]", '"abc"', "null", None])
+def test_a_broken_or_odd_parse_cache_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str | None
+) -> None:
+    # review: a cache holding [] made every command exit 4; a FIFO in its place hung every command
+    from capacity.core import parse_cache
+
+    monkeypatch.setenv("CAPACITY_CACHE_DIR", str(tmp_path))
+    target = tmp_path / parse_cache._CACHE_NAME
+    if content is None:
+        os.mkfifo(target)
+    else:
+        target.write_text(content)
+    assert parse_cache.ParsedYamlCache().entries == {}

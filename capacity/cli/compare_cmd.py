@@ -100,7 +100,10 @@ def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> No
     hatched = "; hatched: price assumed, not a dated price for the chip" if money else ""
     ax.set_title(f"{field} by chip (red: designed in China{hatched})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    try:
+        fig.savefig(path, dpi=120)
+    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
+        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
     plt.close(fig)
 
 

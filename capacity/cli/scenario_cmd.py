@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from capacity.core.errors import CapacityError, SpecFileError
 
@@ -126,7 +127,10 @@ def _evaluate(files: list[Path], max_work: float) -> Evaluated:
         except CapacityError as exc:
             out.errors.append(str(exc))
         except ValueError as exc:  # a last guard: never a traceback for a user's file
-            out.errors.append(f"{path}: {str(exc).splitlines()[0]}")
+            message = str(exc).splitlines()[0]
+            if isinstance(exc, ValidationError):  # the reason, not "1 validation error for TrainRequest"
+                message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+            out.errors.append(f"{path}: {message}")
     out.errors += out.point_errors()
     return out
 
@@ -226,6 +230,9 @@ def check(
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:  # a CI convenience: a problem writing it is a warning, never a changed exit code
         try:
+            target = Path(summary_path)
+            if target.exists() and not target.is_file():  # a FIFO would block, a device would swallow it
+                raise IsADirectoryError(0, "not a regular file")
             with open(summary_path, "a", encoding="utf-8") as out:
                 out.write(_markdown_summary(ev, violated))
         except OSError as exc:

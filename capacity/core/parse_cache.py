@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +56,11 @@ class ParsedYamlCache:
         self.entries: dict[str, Any] = {}
         self.dirty = False
         if self.path is not None:
-            try:
-                self.entries = json.loads(self.path.read_text(encoding="utf-8"))
+            try:  # a cache that is not a regular file, or not a mapping, is ignored (it is only a cache)
+                loaded = json.loads(self.path.read_text(encoding="utf-8")) if _regular(self.path) else {}
             except (OSError, ValueError):
-                self.entries = {}
+                loaded = {}
+            self.entries = loaded if isinstance(loaded, dict) else {}
 
     def load(self, path: Path) -> Any:
         """Plain data (dicts, lists, scalars) of one YAML file, checked as :func:`read_yaml` checks it."""
@@ -91,3 +93,12 @@ class ParsedYamlCache:
         except OSError:
             pass
         self.dirty = False
+
+
+def _regular(path: Path) -> bool:
+    """A regular file of a sane size (a FIFO or a device in the cache's place would hang or never end)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size < 256 * 2**20
