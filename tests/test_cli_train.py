@@ -120,3 +120,11 @@ def test_numbers_out_of_any_plans_range_are_bad_input_not_an_internal_error(
     # review: each of these overflowed or divided by zero inside the model (exit 4)
     run = cli("train", *args)
     assert run.exit_code == 2 and run.stderr.count("\n") == 1, run.stderr
+
+
+def test_explain_and_a_given_mfu_refuse_a_plan_that_does_not_fit(cli: Any) -> None:
+    # review: explain exited 0 with a warning; --mfu printed "closest layout (None)"
+    base = ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--gpus", "8"]
+    assert cli("explain", *base).exit_code == 1
+    given = cli("train", *base, "--mfu", "0.4")
+    assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 41 chips" in given.stderr

@@ -139,3 +139,15 @@ def test_a_grid_sweep_fails_check_where_the_job_does_not_fit(cli: Any, tmp_path:
         and "251 of 502 sweep points" in run.stderr
         and "not fitting in memory" in run.stderr
     )
+
+
+def test_a_grid_sweep_reads_counts_written_as_text(cli: Any, tmp_path: Any) -> None:
+    # review: tokens: ["100B", ...] worked in small sweeps and failed in grids ("could not convert string")
+    tokens = ", ".join(f"{100 + i}B" for i in range(300))
+    plan = tmp_path / "grid.yaml"
+    head = (
+        "name: g\nkind: train\nmodel: llama2-7b\ntokens: 3e11\nhardware: {chip: a100-sxm4-80gb, gpus: 64}\n"
+    )
+    plan.write_text(head + f"sweep:\n  hardware.gpus: [64, 128]\n  tokens: [{tokens}]\n")
+    run = cli("run", str(plan), "-f", "csv")
+    assert run.exit_code == 0 and run.stdout.count("\n") == 601 and ",100000000000.0," in run.stdout

@@ -120,14 +120,15 @@ def train(
     factors = explain_training(request, est, load_assumptions(), load_efficiency(), load_spreads())
     if fmt is OutputFormat.json:
         emit_json({**est.model_dump(mode="json"), "explanation": [f.model_dump() for f in factors]})
-        return
-    render(est, fmt)
-    if fmt is not OutputFormat.csv:
-        emit_rows(
-            [f.model_dump() for f in factors],
-            fmt,
-            title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
-        )
+    else:
+        render(est, fmt)
+        if fmt is not OutputFormat.csv:
+            emit_rows(
+                [f.model_dump() for f in factors],
+                fmt,
+                title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
+            )
+    _check_pinned_memory(request, est)  # a plan that does not fit exits 1 here too
 
 
 def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
@@ -169,8 +170,9 @@ def _refuse_unfit(est: TrainEstimate) -> NoReturn:
     detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if k != "total")
     need = f" needs {parts['total']:.1f} GB per GPU ({detail} GB)" if parts else ""
     sys.stderr.write(
-        f"error: {est.gpus} x {est.chip} cannot hold the job: the closest layout ({est.layout}){need}; "
-        f"use at least {est.min_gpus_for_memory:,} chips, or a chip with more memory\n"
+        f"error: {est.gpus} x {est.chip} cannot hold the job"
+        + (f": the closest layout ({est.layout}){need}; " if est.layout else "; ")
+        + f"use at least {est.min_gpus_for_memory:,} chips, or a chip with more memory\n"
     )
     raise typer.Exit(ExitCode.LIMIT_VIOLATED)
 

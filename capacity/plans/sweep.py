@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from capacity.core.counts import parse_count
 from capacity.core.errors import InputError, SpecFileError
 from capacity.core.units import SECONDS_PER_DAY, TERA
 from capacity.core.yamlio import locate, read_yaml
@@ -159,13 +160,20 @@ def _modelled_mfu(
     return out
 
 
+def _number(value: Any) -> float:
+    """A swept value as a number: counts written as text (``300B``) read as the command line reads them."""
+    return parse_count(value, "sweep value") if isinstance(value, str) else float(value)
+
+
 def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | None = None) -> TrainGrid:
     """Evaluate every point of a vectorisable training sweep at once."""
     cal = scenario_calibration(sc, base_dir)
     chip_names = [str(c) for c in sc.sweep.get("hardware.chip", [sc.hardware.chip])]
     chips = [load_chips().get(name) for name in chip_names]
-    gpus = np.asarray(sc.sweep.get("hardware.gpus", [sc.hardware.gpus]), dtype=np.float64)
-    tokens = np.asarray(sc.sweep.get("tokens", [sc.tokens]), dtype=np.float64)
+    gpus = np.asarray(
+        [_number(v) for v in sc.sweep.get("hardware.gpus", [sc.hardware.gpus])], dtype=np.float64
+    )
+    tokens = np.asarray([_number(v) for v in sc.sweep.get("tokens", [sc.tokens])], dtype=np.float64)
     if np.any(gpus < 1) or np.any(tokens <= 0) or not np.all(np.isfinite(tokens)):
         raise InputError(f"scenario {sc.name!r}: swept gpus must be >= 1 and tokens > 0")
     n_total, n_active, act_bytes = _model_sizes(sc)
