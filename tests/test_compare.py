@@ -134,3 +134,16 @@ def test_compare_checks_numbers_once_before_any_chip(cli: Any, flag: str, value:
     args += [] if flag == "--days" else ["--gpus", "64"]
     run = cli("compare", *args, flag, value)
     assert run.exit_code == 2 and run.stderr.startswith(f"error: {flag}:")
+
+
+def test_a_request_every_chip_refuses_alike_is_bad_input_not_a_table(cli: Any) -> None:
+    # review: --gpus with --days gave a table of identical error rows and exit 0
+    run = cli("compare", "--model", "gpt3-175b", "--tokens", "300B", "--chips", "a100,h100", "--gpus", "1024",
+              "--days", "30")  # fmt: skip
+    assert run.exit_code == 2 and run.stdout == "" and "--gpus and --days" in run.stderr
+    # a chip-specific refusal stays a row: FP8 on an A100 beside an H100 that has it
+    mixed = cli("compare", "--model", "gpt3-175b", "--tokens", "300B", "--chips", "a100,h100",
+                "--gpus", "1024", "--precision", "fp8", "-f", "json")  # fmt: skip
+    assert mixed.exit_code == 0
+    errors = {r["chip"]: r["error"] for r in mixed.json()}
+    assert errors["h100-sxm5-80gb"] is None and errors["a100-sxm4-80gb"] is not None

@@ -94,3 +94,13 @@ def test_the_cli_takes_the_flags(cli: Any) -> None:
     assert any(a["name"] == "acceptance_rate" for a in out["assumptions"])
     bad = cli(*args, "--draft-tokens", "3")
     assert bad.exit_code == 2 and "speculative" in bad.stderr
+
+
+def test_an_acceptance_rate_of_one_is_refused_at_the_flag(cli: Any) -> None:
+    # review: 1 passed the flag's range (at most 1) and failed later in the model with pydantic's wording
+    args = ["serve", "--model", "llama3.1-8b", "--chip", "h100", "--input-tokens", "1000",
+            "--output-tokens", "200"]  # fmt: skip
+    run = cli(*args, "--speculative", "mtp", "--acceptance-rate", "1")
+    message = run.stderr.strip().lower()
+    assert run.exit_code == 2 and message == "error: --acceptance-rate: 1 must be less than 1"
+    assert cli(*args, "--speculative", "mtp", "--acceptance-rate", "0.99").exit_code == 0

@@ -67,7 +67,8 @@ class Opt:
     flag: str | None = None
     low: float = 0.0  # a number must exceed this (or may equal it with low_ok)
     low_ok: bool = False
-    high: float | None = None  # and be at most this
+    high: float | None = None  # and be at most this (or less than it without high_ok)
+    high_ok: bool = True
 
     def check(self, value: Any) -> None:
         """The one input contract for numbers: finite, inside the flag's range; else exit 2 naming it."""
@@ -81,8 +82,9 @@ class Opt:
             raise InputError(f"{flag}: {value:g} must be {bound} {self.low:g}")
         if self.low == 0 and not self.low_ok and value < TINY:  # 5e-324 divides into infinity downstream
             raise InputError(f"{flag}: {value:g} is too small to plan with (at least {TINY:g})")
-        if self.high is not None and value > self.high:
-            raise InputError(f"{flag}: {value:g} must be at most {self.high:g}")
+        if self.high is not None and (value > self.high or (value == self.high and not self.high_ok)):
+            bound = "at most" if self.high_ok else "less than"
+            raise InputError(f"{flag}: {value:g} must be {bound} {self.high:g}")
 
     def parameter(self) -> inspect.Parameter:
         option = typer.Option(self.flag or "--" + self.name.replace("_", "-"), help=self.help)
@@ -152,7 +154,7 @@ SERVE = (
     Opt("speculative", str | None, "Serving: speculative decoding, mtp, eagle or draft (default: none)."),
     Opt("draft_tokens", int | None, "Serving: draft tokens per step (default: specs/serving.yaml)."),
     Opt("acceptance_rate", float | None, "Serving: acceptance rate per draft token, 0-1 (default: specs/).",
-        high=1.0),
+        high=1.0, high_ok=False),
     Opt("draft_params", str | None, "Serving: draft model size for --speculative draft, e.g. 1B."),
     Opt("prefix_hit_rate", float, "Serving: share of prompt tokens found in the prefix cache, 0-1.",
         0.0, low_ok=True, high=1.0),

@@ -54,13 +54,18 @@ def compare(
     chips: list[Chip], kind: Literal["train", "serve"], estimate: Callable[[Chip], dict[str, Any]],
     sort: SortKey = "cost",
 ) -> list[ComparisonRow]:  # fmt: skip
-    """Run ``estimate`` for every chip; rows sorted by ``sort`` (chips that could not run go last)."""
+    """Run ``estimate`` for every chip; rows sorted by ``sort`` (chips that could not run go last).
+
+    A request every chip refuses with the same words (``--gpus`` with ``--days``) is bad input, not a
+    comparison: it raises :class:`InputError` instead of returning a table of identical error rows."""
     rows = []
+    refusals: list[str] = []
     for chip in chips:
         try:
             result, error = estimate(chip), None
         except InputError as exc:
             result, error = {}, str(exc)
+            refusals.append(error)
         if result.get("slo_met") is False:
             error = "misses the latency target: " + ", ".join(
                 f"{k} {result[k]:,.1f}" for k in ("ttft_ms", "tpot_ms") if result.get(k) is not None
@@ -85,6 +90,8 @@ def compare(
                 result=result,
             )
         )
+    if chips and len(refusals) == len(chips) and len(set(refusals)) == 1:
+        raise InputError(refusals[0])
     field = SORT_FIELDS[kind][sort]
 
     def key(row: ComparisonRow) -> tuple[int, int, float]:
