@@ -221,6 +221,27 @@ def test_without_a_gpu_bench_exits_3_before_compiling(cli: Any, monkeypatch: pyt
     assert run.exit_code == 3 and "no CUDA GPU" in run.stderr and "nothing was compiled" in run.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--timeout", "0"], "between 1 and 86,400"),
+        (["--timeout", "nan"], "between 1 and 86,400"),
+        (["--output", "{tmp}/missing/calib.json"], "does not exist"),
+        (["--output", "{tmp}"], "is a folder"),
+    ],
+)
+def test_bad_bench_flags_are_refused_before_any_measuring(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], message: str
+) -> None:
+    # issue 15 review: an unwritable --output failed with exit 4 after the whole run
+    def no_run(*_: Any) -> None:
+        raise AssertionError("measured before checking the flags")
+
+    monkeypatch.setattr(microbench, "cuda_devices", no_run)
+    run = cli("bench", *[a.format(tmp=tmp_path) for a in args])
+    assert run.exit_code == 2 and message in run.stderr and run.stderr.count("\n") == 1
+
+
 # ---------------------------------------------------------------- layer 3: on a GPU
 
 

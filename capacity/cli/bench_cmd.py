@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from capacity.core.errors import EnvironmentMissingError
+from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
 from .inputs import choice
@@ -33,6 +35,20 @@ def _measure(backend: str, quick: bool, shapes: str | None, timeout_s: float) ->
     if shapes:
         args += ["--shapes", shapes]
     return microbench.run(binary, args, timeout_s)
+
+
+MAX_TIMEOUT_S = 86_400  # a day: the full benchmark takes minutes
+
+
+def _writable(path: Path) -> None:
+    """Refuse an --output the run could not write, before minutes of measuring are spent (exit 2)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"--output {path}: is a folder; give a file name such as {path / 'calib.json'}")
+    if not folder.is_dir():
+        raise InputError(f"--output {path}: folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"--output {path}: not writable; choose another path")
 
 
 @handles_errors
@@ -67,6 +83,10 @@ def bench(
     from capacity.data.catalog import load_chips
 
     chosen = choice(backend, ("cuda", "torch"), "--backend")
+    if not math.isfinite(timeout) or not 1 <= timeout <= MAX_TIMEOUT_S:
+        raise InputError(f"--timeout: {timeout:g} must be between 1 and {MAX_TIMEOUT_S:,} seconds")
+    if output is not None:
+        _writable(output)
     sys.stderr.write(
         "capacity bench: building and running the benchmark (clocks and power are left alone)...\n"
     )
@@ -75,7 +95,10 @@ def bench(
     after = microbench.gpu_telemetry()
     cal = from_bench(raw, load_chips(), {"before": before, "after": after} if before or after else None)
     if output is not None:
-        output.write_text(json.dumps(cal.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+        try:
+            output.write_text(json.dumps(cal.model_dump(mode="json"), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:  # lost between the check and the end of the run
+            raise InputError(f"--output {output}: cannot write ({exc.strerror})") from None
         sys.stderr.write(f"capacity bench: calibration written to {output}\n")
     if fmt is OutputFormat.json:
         emit_json(cal.model_dump(mode="json"))
