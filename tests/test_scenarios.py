@@ -300,6 +300,21 @@ def test_counts_in_yaml_read_as_on_the_command_line(cli: Any, tmp_path: Path) ->
     assert run.exit_code == 2 and f"{bad}:4:9: tokens: '300Q' is not a number; use e.g." in run.stderr
 
 
+def test_a_text_zero_follows_the_fields_own_bound(cli: Any, tmp_path: Path) -> None:
+    # review: '0' as text was refused as "must be positive" even where the field takes 0
+    base = "name: x\nkind: serve\nmodel: llama3.1-8b\ninput_tokens: 1000\noutput_tokens: 200\n"
+    plan = _write(tmp_path, base + "hardware: {chip: h100-sxm5-80gb}\nserving: {shared_prefix_tokens: '0'}\n")
+    assert cli("run", str(plan), "-f", "json").exit_code == 0
+    gpus = _write(tmp_path, base + "hardware: {chip: h100-sxm5-80gb, gpus: '0'}\n", "gpus.yaml")
+    run = cli("run", str(gpus))
+    assert run.exit_code == 2
+    assert "6:40: hardware.gpus: Input should be greater than or equal to 1" in run.stderr
+    flag = ["serve", "--model", "llama3.1-8b", "--chip", "h100", "--input-tokens", "1000",
+            "--output-tokens", "200"]  # fmt: skip
+    assert cli(*flag, "--shared-prefix-tokens", "0").exit_code == 0
+    assert cli(*flag, "--shared-prefix-tokens", "-5").exit_code == 2
+
+
 def test_the_step_summary_formats_numbers_and_counts(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

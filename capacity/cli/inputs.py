@@ -14,13 +14,13 @@ M = TypeVar("M", bound=BaseModel)
 FLAG_NAMES = {"deadline_days": "days", "flops_convention": "flops", "weight_precision": "precision"}
 
 
-def count(text: str | None, flag: str) -> float | None:
-    return None if text is None else parse_count(text, flag)
+def count(text: str | None, flag: str, zero_ok: bool = False) -> float | None:
+    return None if text is None else parse_count(text, flag, zero_ok)
 
 
-def whole(text: str | None, flag: str) -> int | None:
-    """A positive whole number given as a count (``2048``, ``10k``)."""
-    value = count(text, flag)
+def whole(text: str | None, flag: str, zero_ok: bool = False) -> int | None:
+    """A positive (or, with ``zero_ok``, non-negative) whole number given as a count (``2048``, ``10k``)."""
+    value = count(text, flag, zero_ok)
     if value is None:
         return None
     if value != int(value):

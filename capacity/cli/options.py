@@ -256,7 +256,7 @@ def serving_options_of(opts: dict[str, Any]) -> ServingOptions:
         speculative=choice(opts["speculative"], SPECULATIVE, "--speculative"),
         draft_tokens=opts["draft_tokens"], acceptance_rate=opts["acceptance_rate"],
         draft_params=count(opts["draft_params"], "--draft-params"), prefix_hit_rate=opts["prefix_hit_rate"],
-        shared_prefix_tokens=whole(opts["shared_prefix_tokens"], "--shared-prefix-tokens") or 0,
+        shared_prefix_tokens=whole(opts["shared_prefix_tokens"], "--shared-prefix-tokens", zero_ok=True) or 0,
     )  # fmt: skip
 
 

@@ -15,16 +15,20 @@ _NUMBER = r"[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]*)?(?:
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([kmbgtp]?)\s*$", re.IGNORECASE)
 
 
-def parse_count(text: str, what: str = "count") -> float:
-    """A positive count from text; raises :class:`InputError` naming ``what`` otherwise."""
+def parse_count(text: str, what: str = "count", zero_ok: bool = False) -> float:
+    """A positive count from text (or zero, with ``zero_ok``); raises :class:`InputError` naming
+    ``what`` otherwise."""
     match = _PATTERN.match(text)
     if not match:
         raise InputError(f"{what}: {text!r} is not a number; use e.g. 175e9, 175B, 1.4T, 300M")
     value = float(match.group(1).replace(",", "").replace("_", "")) * _SUFFIX[match.group(2).lower()]
     if not math.isfinite(value) or value > MAX_COUNT:
         raise InputError(f"{what}: {text!r} is over {MAX_COUNT:.0e}, more than any plan can use")
+    if value == 0 and zero_ok:
+        return 0.0
     if value <= 0:
-        raise InputError(f"{what}: must be positive, got {text!r}")
+        bound = "at least 0" if zero_ok else "positive"
+        raise InputError(f"{what}: must be {bound}, got {text!r}")
     if value < 1e-6:  # 5e-324 parameters divide into infinity downstream
         raise InputError(f"{what}: {text!r} is too small to plan with (at least 1e-06)")
     return value

@@ -22,7 +22,7 @@ def no_bool_number(model: type[BaseModel], name: str | None, value: Any) -> Any:
         from capacity.core.counts import parse_count
 
         try:
-            return parse_count(value, name or "value")
+            return parse_count(value, name or "value", zero_ok=True)  # the field's own bound decides 0
         except ValueError as exc:
             raise ValueError(str(exc).split(": ", 1)[-1]) from None
     return value
