@@ -190,6 +190,7 @@ def test_a_reader_that_stops_early_is_not_an_error(fmt: str) -> None:
     [
         (["chips", "show", "nvidia-h100"], "did you mean h100-sxm5-80gb"),
         (["chips", "show", "nvidia-b200"], "did you mean b200-hgx"),
+        (["chips", "show", "ＮＶＩＤＩＡ Ｈ１００"], "did you mean h100-sxm5-80gb"),  # full width (review)
     ],
 )
 def test_suggestions_look_past_a_vendor_name(cli: Any, args: list[str], hint: str) -> None:

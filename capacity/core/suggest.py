@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 
 VENDOR_PREFIXES = ("nvidia", "amd", "huawei", "google", "intel", "habana", "cambricon", "hygon", "biren",
                    "enflame", "iluvatar", "kunlunxin", "baidu", "metax", "mthreads")  # fmt: skip
@@ -20,8 +21,9 @@ def words(text: str) -> set[str]:
 
 
 def without_vendor(name: str) -> str:
-    """``nvidia-h100`` → ``h100``; names without a known vendor in front are returned as they are."""
-    folded = name.casefold()
+    """``nvidia-h100`` (or full-width ``ＮＶＩＤＩＡ Ｈ１００``) → ``h100``; names without a known vendor in
+    front are returned as they are."""
+    folded = unicodedata.normalize("NFKC", name).casefold()
     for vendor in VENDOR_PREFIXES:
         if folded.startswith(vendor) and len(folded) > len(vendor):
             return folded[len(vendor) :].lstrip(" -_")
