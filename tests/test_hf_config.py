@@ -5,6 +5,7 @@ line, and a scenario's relative model path is read from the scenario's folder.""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,18 @@ def test_model_yaml_path_works_without_the_id_file_name_rule(cli: Any, tmp_path:
     path.write_text(preset.replace("layers: 32", "layers: -1"))
     run = cli("train", "--model", str(path), "--tokens", "1T")
     assert run.exit_code == 2 and f"{path}:" in run.stderr and "layers" in run.stderr
+
+
+def test_a_model_yaml_takes_counts_and_refuses_booleans(cli: Any, tmp_path: Path) -> None:
+    # review: `params: true` ran as a one-parameter model (exit 0, MFU 1e-11)
+    preset = (Path(__file__).parent.parent / "specs" / "models" / "llama3-8b.yaml").read_text()
+    path = tmp_path / "mine.yaml"
+    path.write_text(re.sub(r"(?m)^params: .*$", "params: true", preset))
+    run = cli("train", "--model", str(path), "--tokens", "1T")
+    assert run.exit_code == 2 and "params: true is a yes/no value" in run.stderr
+    path.write_text(re.sub(r"(?m)^params: .*$", "params: 8.03B", preset))
+    data = cli("train", "--model", str(path), "--tokens", "1T", "-f", "json").json()
+    assert data["params"] == pytest.approx(8.03e9, rel=1e-3)
 
 
 def test_relative_paths_and_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

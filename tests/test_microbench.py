@@ -146,12 +146,19 @@ def test_cli_train_with_calibration(cli: Any, tmp_path: Path) -> None:
     assert "calibrated on this machine" in data["mfu_source"]
 
 
+BOOL_TFLOPS = json.dumps(
+    {"chip": "h100-sxm5-80gb", "device_name": "H100", "device_memory_bytes": 85e9, "backend": "cuda",
+     "matmul": {"bf16": {"tflops": True, "fraction": 0.8, "shape": "8192x8192x8192"}}}
+)  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (None, "no such file"),
         ("{not json", "not a calibration file"),
         ('{"chip": 1}', "chip: Input should be"),
+        (BOOL_TFLOPS, "tflops: true is a yes/no"),  # review: a JSON true was read as 1 TFLOPS
     ],
 )
 def test_bad_calibration_files(tmp_path: Path, content: str | None, message: str) -> None:

@@ -14,16 +14,20 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from capacity.core.errors import InputError, SpecFileError
+from capacity.core.strict_numbers import InputModel
 from capacity.core.units import MEMORY_BYTES_PER_GB
 from capacity.core.yamlio import read_small_text
 from capacity.data.catalog import Catalog
 from capacity.records.chip import DTYPES, Chip, Dtype
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
+    """A record users may write: unknown fields refused, a YAML boolean never a number, ``13B`` read as a
+    count (:mod:`capacity.core.strict_numbers`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -137,7 +141,7 @@ def load_calibration(path: Path) -> Calibration:
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
         where = ".".join(str(p) for p in err["loc"]) or "(document)"
-        raise SpecFileError([f"{path}: {where}: {err['msg']}"]) from None
+        raise SpecFileError([f"{path}: {where}: {err['msg'].removeprefix('Value error, ')}"]) from None
 
 
 def applies_to(cal: Calibration | None, chip: Chip, warnings: list[str]) -> Calibration | None:

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from capacity.core.strict_numbers import InputModel
 
 Dtype = Literal["fp32", "tf32", "bf16", "fp16", "fp8", "int8"]
 DTYPES: tuple[Dtype, ...] = ("fp32", "tf32", "bf16", "fp16", "fp8", "int8")
@@ -24,7 +26,10 @@ ChipId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
 Positive = Annotated[float, Field(gt=0)]
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
+    """A record users may write: unknown fields refused, a YAML boolean never a number, ``13B`` read as a
+    count (:mod:`capacity.core.strict_numbers`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

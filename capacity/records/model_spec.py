@@ -8,15 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
 
+from capacity.core.strict_numbers import InputModel
 from capacity.records.chip import Source
 
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+([.-][a-z0-9]+)*$")]
 PosInt = Annotated[int, Field(gt=0)]
 
 
-class _Strict(BaseModel):
+class _Strict(InputModel):
+    """A record users may write: unknown fields refused, a YAML boolean never a number, ``13B`` read as a
+    count (:mod:`capacity.core.strict_numbers`)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
