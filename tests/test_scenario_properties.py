@@ -56,7 +56,7 @@ def _dump(sc: Scenario) -> str:
     return buf.getvalue()
 
 
-@settings(max_examples=50, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(train_scenarios | serve_scenarios)
 def test_yaml_round_trip(tmp_path_factory: object, sc: Scenario) -> None:
     path = Path(tmp_path_factory.mktemp("rt")) / "s.yaml"  # type: ignore[attr-defined]

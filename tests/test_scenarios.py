@@ -315,6 +315,18 @@ def test_a_text_zero_follows_the_fields_own_bound(cli: Any, tmp_path: Path) -> N
     assert cli(*flag, "--shared-prefix-tokens", "-5").exit_code == 2
 
 
+def test_an_inline_model_error_names_the_field_not_the_union_branch(cli: Any, tmp_path: Path) -> None:
+    # review: `model: {params: true}` ran a one-parameter model; once refused it said "model.str: Input
+    # should be a valid string" beside "model.InlineModel.params: ..."
+    base = "name: x\nkind: train\ntokens: 1T\nhardware: {chip: h100-sxm5-80gb, gpus: 64}\n"
+    plan = _write(tmp_path, base + "model: {params: true}\n")
+    run = cli("run", str(plan))
+    assert run.exit_code == 2
+    message = f"error: {plan}:5:17: model.params: true is a yes/no value; give a number or a name"
+    assert run.stderr.strip() == message
+    assert cli("run", str(_write(tmp_path, base + "model: {params: 7B}\n", "ok.yaml"))).exit_code == 0
+
+
 def test_the_step_summary_formats_numbers_and_counts(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

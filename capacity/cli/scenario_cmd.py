@@ -148,10 +148,10 @@ def _emit(ev: Evaluated, fmt: OutputFormat) -> None:
     rows = ev.rows(fmt is not OutputFormat.csv)
     if not rows:
         return
-    title = f"{len(rows)} scenario results"
+    title = _plural(len(rows), "scenario result")
     names = {row.get("scenario") for row in rows}
     if fmt is not OutputFormat.csv and len(names) == 1:  # one scenario: its name once, in the title
-        title = f"{names.pop()}: {len(rows)} results"
+        title = f"{names.pop()}: {_plural(len(rows), 'result')}"
         rows = [{k: v for k, v in row.items() if k != "scenario"} for row in rows]
     emit_rows(rows, fmt, title=title)
 

@@ -186,8 +186,18 @@ def locate(doc: Any, loc: Sequence[int | str]) -> tuple[int, int]:
 def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[BaseModel]) -> list[str]:
     """Turn a pydantic ``ValidationError`` into ``file:line:col: field.path: message`` lines."""
     problems = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
+    errors = [(err, _without_branch_tags(doc, tuple(err["loc"]))) for err in exc.errors(include_url=False)]
+    for err, loc in errors:
+        tagged = len(loc) < len(err["loc"])
+        if (
+            tagged
+            and err["type"].endswith("_type")
+            and any(
+                other is not err and len(deeper) > len(loc) and deeper[: len(loc)] == loc
+                for other, deeper in errors
+            )
+        ):
+            continue  # the other branch of a union (model: a name or a mapping) got further: report that one
         line, col = locate(doc, loc)
         path = ".".join(str(p) for p in loc) or "(document)"
         msg = err["msg"].removeprefix("Value error, ")
@@ -204,6 +214,26 @@ def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[B
             msg = "expected a YAML mapping (key: value pairs) at the top level"
         problems.append(f"{name}:{line}:{col}: {path}: {msg}")
     return problems
+
+
+def _without_branch_tags(doc: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """A union's errors carry the branch tried in their ``loc`` (``model.str``, ``model.InlineModel.params``);
+    the user wrote ``model.params``, so a type name that is not a key of the document there is dropped."""
+    kept: list[int | str] = []
+    node: Any = doc
+    for i, part in enumerate(loc):
+        in_seq = isinstance(node, Sequence) and not isinstance(node, str) and isinstance(part, int)
+        if (isinstance(node, Mapping) and part in node) or (in_seq and 0 <= int(part) < len(node)):
+            kept.append(part)
+            node = node[part]
+        elif isinstance(part, str) and (part in _TYPE_TAGS or part[:1].isupper() or "[" in part):
+            continue
+        else:  # a key the document lacks (a missing field): the rest is the user's path as it stands
+            return (*kept, *loc[i:])
+    return tuple(kept)
+
+
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "list", "dict", "tuple", "none"})
 
 
 def _key_position(doc: Any, loc: Sequence[int | str]) -> tuple[int, int] | None:

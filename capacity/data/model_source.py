@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from capacity.core.errors import InputError
+from capacity.core.strict_numbers import InputModel
 from capacity.data.catalog import load_models, load_record
 from capacity.data.hf_config import preset_from_hf_config
 from capacity.records.chip import Source
@@ -59,7 +60,7 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:
     return preset_from_hf_config(path)
 
 
-class InlineModel(BaseModel):
+class InlineModel(InputModel):
     """A model given by its numbers instead of a preset id; serving also needs the architecture."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
