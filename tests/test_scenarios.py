@@ -55,6 +55,24 @@ def test_shipped_schema_is_current() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text", ["300B", "1.4T", "2,048", "10_000", " 7e9 ", "6.7b", "300Q", "1,,0", "1,00", "B"]
+)
+def test_the_schema_takes_counts_as_the_loader_does(text: str) -> None:
+    # review: the schema typed tokens as a number, so an editor flagged `tokens: 300B` that capacity reads
+    from capacity.core.counts import parse_count
+
+    schema = json.loads((ROOT / "schema" / "scenario.schema.json").read_text())
+    doc = {"name": "x", "kind": "train", "model": "llama2-7b", "tokens": text,
+           "hardware": {"chip": "a100-sxm4-80gb", "gpus": 64}}  # fmt: skip
+    try:
+        parse_count(text)
+        readable = True
+    except ValueError:
+        readable = False
+    assert jsonschema.Draft7Validator(schema).is_valid(doc) == readable
+
+
 def test_examples_reproduce_the_reports(cli: Any) -> None:
     data = cli("run", str(ROOT / "specs/scenarios/gpt3-10k-v100.yaml"), "-f", "json").json()
     assert data[0]["result"]["wall_clock_days"] == pytest.approx(14.8, rel=0.03)

@@ -13,6 +13,11 @@ _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12, "p": 1e15
 # "1,,0" or "1,00" are not numbers.
 _NUMBER = r"[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]*)?(?:e[+-]?[0-9]+)?"
 _PATTERN = re.compile(rf"^\s*({_NUMBER})\s*([kmbgtp]?)\s*$", re.IGNORECASE)
+# The same grammar for JSON Schema (ECMA regex, no flags), so editors accept `tokens: 300B` as capacity does.
+JSON_SCHEMA_PATTERN = (
+    r"^\s*[-+]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+(?:_[0-9]+)*)(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+    r"\s*[kKmMbBgGtTpP]?\s*$"
+)
 
 
 def parse_count(text: str, what: str = "count", zero_ok: bool = False) -> float:
