@@ -128,3 +128,14 @@ def test_explain_and_a_given_mfu_refuse_a_plan_that_does_not_fit(cli: Any) -> No
     assert cli("explain", *base).exit_code == 1
     given = cli("train", *base, "--mfu", "0.4")
     assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 41 chips" in given.stderr
+
+
+def test_a_data_centre_plan_says_whether_the_job_fits(cli: Any) -> None:
+    # review: --capacity-pflops plans left memory_fits unset, so a 1-PFLOPS hall "trained" GPT-3
+    base = ["train", "--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100"]
+    big = cli(*base, "--capacity-pflops", "500", "-f", "json")
+    assert big.exit_code == 0 and big.json()["memory_fits"] is True
+    small = cli(*base, "--capacity-pflops", "1")  # 1 PFLOPS of A100s at 312 TFLOPS: 3 chips, 41 needed
+    assert small.exit_code == 1
+    assert "the --capacity-pflops data centre (3 x a100-sxm4-80gb) cannot hold the job" in small.stderr
+    assert "None" not in small.stderr and "at least 41 chips" in small.stderr

@@ -169,8 +169,11 @@ def _refuse_unfit(est: TrainEstimate) -> NoReturn:
     parts = est.memory_per_gpu_gb or {}
     detail = ", ".join(f"{k} {v:.1f}" for k, v in parts.items() if k != "total")
     need = f" needs {parts['total']:.1f} GB per GPU ({detail} GB)" if parts else ""
+    chips = f"{est.gpus:,} x {est.chip}" if est.gpus is not None else f"{est.chip}"
+    if est.gpus is None and est.gpus_used is not None:  # --capacity-pflops: the data centre's peak in chips
+        chips = f"the --capacity-pflops data centre ({est.gpus_used:,} x {est.chip})"
     sys.stderr.write(
-        f"error: {est.gpus} x {est.chip} cannot hold the job"
+        f"error: {chips} cannot hold the job"
         + (f": the closest layout ({est.layout}){need}; " if est.layout else "; ")
         + f"use at least {est.min_gpus_for_memory:,} chips, or a chip with more memory\n"
     )

@@ -161,6 +161,7 @@ def estimate_training(
         warnings.append(f"{chip.id} has no published memory size: the memory floor is not estimated")
 
     node = req.node_size or int(pick(None, "node_size"))
+    sized = gpus  # the chips the plan runs on: given, solved, or a data centre's peak in chips
     if chip is not None and precision is not None and peak is not None:
         applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
@@ -223,11 +224,11 @@ def estimate_training(
 
     act_bytes = None if req.model is None else memory.activation_bytes(sh, recompute, req.precision)
     fits = None
-    if min_gpus is not None and gpus is not None and chip is not None and chip.memory_gb is not None:
-        fits = gpus >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled
-        if gpus < min_gpus:
+    if min_gpus is not None and sized is not None and chip is not None and chip.memory_gb is not None:
+        fits = sized >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled
+        if sized < min_gpus:
             warnings.append(
-                f"{gpus} x {chip.id} cannot hold the job: model states and activations need at least "
+                f"{sized} x {chip.id} cannot hold the job: model states and activations need at least "
                 f"{min_gpus} ({(state_bytes + (floor_act or 0)) / 1e9:,.0f} GB at "
                 f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each)"
             )
