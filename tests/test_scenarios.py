@@ -300,10 +300,21 @@ def test_a_file_asking_for_too_much_work_is_refused_before_any_is_done(cli: Any,
     run = cli("run", str(plan))
     assert run.exit_code == 2 and time.perf_counter() - started < 5
     assert (
-        f"{plan}:6:1: the file asks for about 3,000 estimator runs" in run.stderr
+        f"{plan}:6:1: the file asks for about 3,005 estimator runs" in run.stderr  # 1,000 x (3 + 1/200)
         and "--max-work" in run.stderr
     )
     assert cli("run", str(plan), "--max-work", "10", "-f", "json").exit_code == 2
+
+
+def test_a_grid_counts_its_points_as_well_as_its_layout_searches(cli: Any, tmp_path: Path) -> None:
+    # review: a grid counted only 3 layout searches per (chip, size): 4M points counted 300 (69 s, 4 GB)
+    chips = "[a100-sxm4-80gb, h100-sxm5-80gb]"
+    tokens = ", ".join(f"{1e9 * i:.0f}" for i in range(1, 10_001))
+    plan = _write(tmp_path, "name: big\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n"
+                  "hardware: {chip: a100-sxm4-80gb, gpus: 64}\nsweep:\n  hardware.chip: " + chips + "\n"
+                  "  hardware.gpus: [64, 128, 256, 512, 1024]\n  tokens: [" + tokens + "]\n")  # fmt: skip
+    run = cli("run", str(plan))  # 100,000 points: 30 layout searches + 500 units of grid points
+    assert run.exit_code == 2 and "about 530 estimator runs" in run.stderr and "--max-work 530" in run.stderr
 
 
 def test_counts_in_yaml_read_as_on_the_command_line(cli: Any, tmp_path: Path) -> None:
