@@ -306,6 +306,15 @@ def test_a_file_asking_for_too_much_work_is_refused_before_any_is_done(cli: Any,
     assert cli("run", str(plan), "--max-work", "10", "-f", "json").exit_code == 2
 
 
+def test_a_large_models_points_weigh_more(cli: Any, tmp_path: Path) -> None:
+    # review: 490 DeepSeek-V3 points counted 490 units (the budget's 5 s) and took 47 s
+    sizes = ", ".join(str(1024 + 64 * i) for i in range(40))
+    head = "name: big\nkind: train\nmodel: deepseek-v3\ntokens: 14.8T\nhardware: {chip: h800, gpus: 2048}\n"
+    plan = _write(tmp_path, head + "sweep:\n  hardware.gpus: [" + sizes + "]\n")
+    run = cli("run", str(plan))  # 40 points x 671B / 50B = 537 units
+    assert run.exit_code == 2 and "about 537 estimator runs" in run.stderr, run.stderr
+
+
 def test_a_grid_counts_its_points_as_well_as_its_layout_searches(cli: Any, tmp_path: Path) -> None:
     # review: a grid counted only 3 layout searches per (chip, size): 4M points counted 300 (69 s, 4 GB)
     chips = "[a100-sxm4-80gb, h100-sxm5-80gb]"

@@ -109,7 +109,8 @@ def _evaluate(files: list[Path], max_work: float) -> Evaluated:
     from capacity.data.assumptions import load_assumptions, load_efficiency
     from capacity.plans.scenario import load_scenarios
     from capacity.plans.scenario_run import evaluate
-    from capacity.plans.sweep import check_work, train_grid, use_grid
+    from capacity.plans.sweep import train_grid, use_grid
+    from capacity.plans.work_budget import check_work
 
     out = Evaluated()
     for path in files:

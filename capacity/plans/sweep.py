@@ -18,9 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from capacity.core.counts import parse_count
-from capacity.core.errors import InputError, SpecFileError
+from capacity.core.errors import InputError
 from capacity.core.units import SECONDS_PER_DAY, TERA
-from capacity.core.yamlio import locate, read_yaml
 from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.calibration import Calibration
 from capacity.data.catalog import load_chips
@@ -59,42 +58,6 @@ def use_grid(sc: Scenario) -> bool:
     energy columns) rather than point by point with the full estimate per row: only when it is
     :func:`vectorisable` and has more than :data:`PER_POINT_UP_TO` points."""
     return vectorisable(sc) and sweep_points(sc) > PER_POINT_UP_TO
-
-
-SERVE_RUNS_PER_UNIT = 2  # a serving point costs about half a training one in a run (~2 vs ~4 ms here)
-# A grid point costs 40-60 us here as CSV or JSON (`capacity run` of 10,000 points: 0.84 s, 0.99 s), so 200
-# of them weigh about one ~10 ms estimator run. A table renders ~1.5 ms a row: big sweeps want --format csv.
-GRID_POINTS_PER_UNIT = 200
-
-
-def work(sc: Scenario) -> float:
-    """Estimator runs the scenario asks for: one per training point; half per serving point; for a sweep
-    evaluated as a grid, three layout searches per (chip, cluster size) and one per 200 grid points."""
-    if use_grid(sc):
-        chips = len(sc.sweep.get("hardware.chip", [None]))
-        sizes = len(sc.sweep.get("hardware.gpus", [None]))
-        return 3.0 * chips * sizes + sweep_points(sc) / GRID_POINTS_PER_UNIT
-    points = float(sweep_points(sc))
-    return points / SERVE_RUNS_PER_UNIT if sc.kind == "serve" else points
-
-
-def check_work(scenarios: list[Scenario], path: Path, budget: float) -> None:
-    """Refuse, before evaluating anything, a file whose scenarios × sweep points ask for more than
-    ``budget`` estimator runs (:func:`work`), pointing at the sweep that crosses it."""
-    total = 0.0
-    for i, sc in enumerate(scenarios):
-        total += work(sc)
-        if total > budget:
-            doc = read_yaml(path)
-            where = ("scenarios", i, "sweep") if isinstance(doc, dict) and "scenarios" in doc else ("sweep",)
-            line, col = locate(doc, where if sc.sweep else where[:-1] or ("name",))
-            raise SpecFileError(
-                [
-                    f"{path}:{line}:{col}: the file asks for about {total:,.0f} estimator runs "
-                    f"(scenarios x sweep points), over the budget of {budget:,.0f}; split the sweep or "
-                    f"pass --max-work {total:.0f}"
-                ]
-            )
 
 
 def vectorisable(sc: Scenario) -> bool:
