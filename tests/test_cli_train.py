@@ -139,3 +139,16 @@ def test_a_data_centre_plan_says_whether_the_job_fits(cli: Any) -> None:
     assert small.exit_code == 1
     assert "the --capacity-pflops data centre (3 x a100-sxm4-80gb) cannot hold the job" in small.stderr
     assert "None" not in small.stderr and "at least 41 chips" in small.stderr
+
+
+def test_the_table_shows_the_layout_the_gpus_used_and_p50(cli: Any) -> None:
+    # issue 16: the table hid the layout, the GPUs with work and P50 (only P10/P90 were shown)
+    args = ["train", "--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--gpus", "1024"]
+    table = cli(*args, "--uncertainty").stdout
+    data = cli(*args, "--uncertainty", "-f", "json").json()
+    from capacity.records.parallel import ResolvedParallel
+
+    short = ResolvedParallel(**data["parallel"]).describe()  # e.g. TP8 PP4 DP32 VP8 mb4
+    grid = " ".join(short.split()[:3])  # a narrow terminal wraps the sharding onto the next line
+    assert grid.startswith(f"TP{data['parallel']['tp']} ") and grid in table and "gpus_used" in table
+    assert "wall_clock_days_p50" in table and f"{data['wall_clock_days_p50']:.2f}" in table

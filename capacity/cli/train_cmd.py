@@ -24,7 +24,8 @@ from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_json, 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
                  ("hardware_flops", "FLOPs incl. recompute"), ("active_params", "params per token")]),
-    ("time", [("chip", ""), ("precision", ""), ("gpus", ""), ("aggregate_peak_pflops", "PFLOPS dense peak"),
+    ("time", [("chip", ""), ("precision", ""), ("gpus", ""), ("gpus_used", "of them with work"),
+              ("layout", "parallel layout"), ("aggregate_peak_pflops", "PFLOPS dense peak"),
               ("mfu", "model FLOPs utilisation"), ("hfu", "hardware FLOPs utilisation"),
               ("steady_state_mfu", "MFU at steady state"), ("goodput", "share of wall time making progress"),
               ("tokens_per_s_per_gpu", "steady state"), ("step_time_s", "seconds per step"),
@@ -36,10 +37,11 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
                ("cost", "")]),
     ("energy", [("facility_power_mw", "MW average"), ("energy_mwh", "MWh"), ("co2e_t", "tCO2e"), ("pue", ""),
                 ("grid_kgco2e_per_kwh", "kgCO2e/kWh")]),
-    ("P10-P90", [("wall_clock_days_p10", "days"), ("wall_clock_days_p90", "days"),
-                 ("gpu_hours_p10", "GPU-hours"), ("gpu_hours_p90", "GPU-hours"),
-                 ("cost_usd_p10", "USD"), ("cost_usd_p90", "USD"),
-                 ("energy_mwh_p10", "MWh"), ("energy_mwh_p90", "MWh")]),
+    ("range", [("wall_clock_days_p10", "days"), ("wall_clock_days_p50", "days"),
+               ("wall_clock_days_p90", "days"), ("gpu_hours_p10", "GPU-hours"),
+               ("gpu_hours_p50", "GPU-hours"), ("gpu_hours_p90", "GPU-hours"),
+               ("cost_usd_p10", "USD"), ("cost_usd_p50", "USD"), ("cost_usd_p90", "USD"),
+               ("energy_mwh_p10", "MWh"), ("energy_mwh_p50", "MWh"), ("energy_mwh_p90", "MWh")]),
 ]  # fmt: skip
 
 
@@ -56,7 +58,10 @@ def published_on_chip(chip: Chip | None) -> list[tuple[str, float, Dtype]]:
 
 def render(est: TrainEstimate, fmt: OutputFormat) -> None:
     """Print one estimate: grouped table, JSON object, one-row CSV, or markdown."""
-    emit_estimate(est.model_dump(mode="json"), GROUPS, fmt, "Training estimate", converted="cost")
+    data = est.model_dump(mode="json")
+    if fmt not in (OutputFormat.json, OutputFormat.csv) and est.parallel is not None:
+        data["layout"] = est.parallel.describe()  # the grid and sharding; micro-batches are in --explain
+    emit_estimate(data, GROUPS, fmt, "Training estimate", converted="cost")
     if fmt in (OutputFormat.json, OutputFormat.csv):
         return
     if est.layouts:
