@@ -86,6 +86,32 @@ def test_billion_laughs_is_refused_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.parametrize(
+    "content",
+    [
+        "[" * 10_000 + "]" * 10_000,  # took 4 s, then exit 4 (RecursionError), in the review's sweep
+        "a: " + "{b: " * 3000 + "1" + "}" * 3000,
+        "".join(f"{'  ' * i}k{i}:\n" for i in range(400)) + "  " * 400 + "1\n",  # block nesting, no brackets
+    ],
+)
+def test_deep_nesting_is_refused_quickly(tmp_path: Path, cli: Any, content: str) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text(content)
+    started = time.perf_counter()
+    with pytest.raises(SpecFileError, match="nested too deeply"):
+        read_yaml(path)
+    assert time.perf_counter() - started < 1.0
+    run = cli("check", str(path))
+    assert run.exit_code == 2 and "nested too deeply" in run.stderr
+
+
+def test_an_ordinary_nested_plan_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    many = "".join(f"x{i}: [1]\n" for i in range(200))  # over 100 brackets, so the depth scan runs
+    path.write_text("a: {b: [1, 2, {c: 'it''s [not] a bracket'}]}\nnotes: Meta's [model]\n" + many)
+    assert read_yaml(path)["a"]["b"][2]["c"] == "it's [not] a bracket"
+
+
 def test_oversized_file_is_refused_without_reading(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     with path.open("wb") as f:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
+import sys
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,43 @@ def read_yaml(path: Path) -> Any:
     return parse_yaml(text, str(path))
 
 
+PARSE_FRAMES = 1200  # the parser's stack: ruamel takes ~12 frames a nesting level; plans nest under 10
+
+
+MAX_FLOW_DEPTH = 100
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets ``[ {`` outside quoted strings, counted up to just past
+    :data:`MAX_FLOW_DEPTH` (a rough scan: enough to refuse a bracket bomb before parsing it)."""
+    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
+        return 0
+    depth = deepest = 0
+    quote = ""
+    for ch in text:
+        if quote:
+            quote = "" if ch in (quote, "\n") else quote  # rough: a quote ends at its line's end
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_FLOW_DEPTH:
+                    break
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return deepest
+
+
+def _depth() -> int:
+    """Frames on the stack now."""
+    frame, n = sys._getframe(), 0
+    while frame is not None:
+        frame, n = frame.f_back, n + 1  # type: ignore[assignment]
+    return n
+
+
 def parse_yaml(text: str, name: str) -> Any:
     """Parse YAML ``text`` (``name`` is used in error messages) safely; see module docstring."""
     from ruamel.yaml import YAML  # imported here: ~15 ms, and only needed when the parse cache misses
@@ -42,8 +80,15 @@ def parse_yaml(text: str, name: str) -> Any:
 
     if not text.strip():
         raise SpecFileError([f"{name}:1:1: the file is empty; expected a YAML mapping"])
+    too_deep = f"{name}:1:1: the YAML is nested too deeply (over {{}} levels); flatten it"
+    if _flow_depth(text) > MAX_FLOW_DEPTH:  # the scanner slows with depth (10,000 '[' took 4 s): refuse first
+        raise SpecFileError([too_deep.format(MAX_FLOW_DEPTH)])
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(min(limit, _depth() + PARSE_FRAMES))  # a deep document fails fast, not in 4 s
     try:
         doc = YAML(typ="rt").load(text)
+    except RecursionError:
+        raise SpecFileError([too_deep.format(PARSE_FRAMES // 12)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{mark.line + 1}:{mark.column + 1}" if mark is not None else "1:1"
@@ -51,6 +96,8 @@ def parse_yaml(text: str, name: str) -> Any:
         raise SpecFileError([f"{name}:{where}: YAML syntax error: {problem}"]) from None
     except YAMLError as exc:
         raise SpecFileError([f"{name}:1:1: YAML error: {str(exc).splitlines()[0]}"]) from None
+    finally:
+        sys.setrecursionlimit(limit)
     if doc is None:
         raise SpecFileError([f"{name}:1:1: the file is empty (only comments); expected a YAML mapping"])
     _check_tree(doc, name)
