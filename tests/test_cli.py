@@ -85,7 +85,8 @@ def test_csv_and_markdown(cli: Any) -> None:
         (["models", "show", "gpt-4-secret"], "unknown model"),
         (["chips", "--vendor", "nvidiaa"], "no vendor 'nvidiaa'"),
         (["chips", "--supports", "fp4"], "unknown dtype 'fp4'"),
-        (["chips", "--min-memory-gb", "-1"], "must be >= 0"),
+        (["chips", "--min-memory-gb", "-1"], "must be a number >= 0"),
+        (["chips", "--min-memory-gb", "nan"], "must be a number >= 0, got nan"),  # hostile sweep: exit 0
     ],
 )
 def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str) -> None:

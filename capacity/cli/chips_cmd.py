@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 import typer
@@ -127,8 +128,8 @@ def list_chips(
     if ctx.invoked_subcommand is not None:
         return
     dtype = _dtype(supports)
-    if min_memory_gb is not None and min_memory_gb < 0:
-        raise InputError(f"--min-memory-gb: must be >= 0, got {min_memory_gb:g}")
+    if min_memory_gb is not None and not 0 <= min_memory_gb < math.inf:  # nan too (it matched nothing)
+        raise InputError(f"--min-memory-gb: must be a number >= 0, got {min_memory_gb:g}")
     chips = [
         c
         for c in load_chips()
