@@ -387,3 +387,12 @@ def test_a_request_level_error_in_a_scenario_says_why(cli: Any, tmp_path: Path) 
         and "give one of --gpus, --days" in run.stderr
         and "validation error" not in run.stderr
     )
+
+
+def test_a_file_with_many_problems_shows_the_first_ten_and_counts_the_rest(cli: Any, tmp_path: Path) -> None:
+    # hostile sweep: 200 nameless scenarios printed 200 error lines
+    plan = _write(tmp_path, "scenarios:\n" + "  - {kind: serve, model: llama3.1-8b}\n" * 50)
+    run = cli("check", str(plan))
+    lines = run.stderr.strip().splitlines()
+    assert run.exit_code == 2 and len(lines) == 11
+    assert lines[-1] == "error: ... and 40 more problems in the file"

@@ -17,6 +17,17 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
+MAX_PROBLEMS = 10  # lines of a broken file's problems shown
+
+
+def capped(problems: list[str]) -> list[str]:
+    """A broken file's first :data:`MAX_PROBLEMS` problems and a count of the rest (200 nameless scenarios
+    printed 200 lines)."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    return [*problems[:MAX_PROBLEMS], f"... and {len(problems) - MAX_PROBLEMS:,} more problems in the file"]
+
+
 class ExitCode(IntEnum):
     OK = 0
     LIMIT_VIOLATED = 1
@@ -49,8 +60,7 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
         except CapacityError as exc:
             if state["traceback"]:
                 raise
-            lines = exc.problems if isinstance(exc, SpecFileError) else [str(exc)]
-            for line in lines:
+            for line in capped(exc.problems) if isinstance(exc, SpecFileError) else [str(exc)]:
                 sys.stderr.write(f"error: {line}\n")
             raise typer.Exit(exit_code_for(exc)) from None
         except BrokenPipeError:  # a reader that stopped early (``| head``) is not an error: exit 0 quietly

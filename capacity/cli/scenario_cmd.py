@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from capacity.core.errors import CapacityError, SpecFileError
 
-from .errors import ExitCode, handles_errors
+from .errors import ExitCode, capped, handles_errors
 from .output import Cell, FormatOption, OutputFormat, cell_text, emit_json, emit_rows, write_stdout
 
 if TYPE_CHECKING:
@@ -124,7 +124,7 @@ def _evaluate(files: list[Path], max_work: float) -> Evaluated:
                 else:
                     out.results += evaluate(sc, str(path))
         except SpecFileError as exc:
-            out.errors += exc.problems
+            out.errors += capped(exc.problems)
         except CapacityError as exc:
             out.errors.append(str(exc))
         except ValueError as exc:  # a last guard: never a traceback for a user's file
