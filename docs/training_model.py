@@ -7,11 +7,11 @@ Usage: python docs/training_model.py           (rewrites the tables between the 
 from __future__ import annotations
 
 import math
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from capacity.core.markers import regenerate, replace_blocks
 from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_chips, load_runs, load_steady_runs
 from capacity.data.steady_spec import SteadyRun, steady_model
@@ -127,26 +127,11 @@ def render(doc: str) -> str:
     groups, sliced = steady_tables()
     blocks = {"steady-state table": groups, "steady-state slices": sliced}
     blocks["published-runs table"] = runs_table()
-    for name, lines in blocks.items():
-        key = re.escape(name)
-        found = re.search(rf"(<!-- BEGIN {key}[^>]*-->\n).*?(<!-- END {key} -->)", doc, re.S)
-        if found is None:
-            raise SystemExit(f"{DOC}: no <!-- BEGIN {name} --> … <!-- END {name} --> markers")
-        doc = doc[: found.end(1)] + "\n".join(lines) + "\n" + doc[found.start(2) :]
-    return doc
+    return replace_blocks(doc, blocks, str(DOC))
 
 
 def main(argv: list[str]) -> int:
-    old = DOC.read_text()
-    new = render(old)
-    if "--check" in argv:
-        if new != old:
-            sys.stderr.write(f"{DOC.name} is out of date: run python docs/training_model.py\n")
-            return 1
-        return 0
-    if new != old:
-        DOC.write_text(new)
-    return 0
+    return regenerate(DOC, render, argv, "docs/training_model.py")
 
 
 if __name__ == "__main__":

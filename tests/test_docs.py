@@ -32,3 +32,11 @@ def test_training_model_tables_match_their_generator() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--check"]) == 0, "re-run python docs/training_model.py (it rewrites the tables)"
+
+
+def test_image_model_tables_match_their_generator() -> None:
+    spec = importlib.util.spec_from_file_location("image_models_doc", ROOT / "docs" / "image_models.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "re-run python docs/image_models.py (it rewrites the tables)"

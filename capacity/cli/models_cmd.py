@@ -8,8 +8,10 @@ import typer
 
 from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
-from capacity.data.catalog import load_models
+from capacity.core.errors import InputError
+from capacity.data.catalog import find_image_model, load_image_models, load_models
 from capacity.formulas.params import active_params, total_params
+from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 
 app = typer.Typer(
@@ -46,11 +48,41 @@ def _row(m: ModelPreset) -> dict[str, Cell]:
     }
 
 
+def image_json(m: ImageModelPreset) -> dict[str, Any]:
+    """The full image preset, plus the denoiser's parameters and FLOPs counted from its architecture."""
+    from capacity.formulas.diffusion import denoiser_tally, image_flops
+
+    data = m.model_dump(mode="json")
+    parts = image_flops(m, m.resolution)
+    data["computed_denoiser_params"] = denoiser_tally(m, m.resolution).params
+    data["flops_per_step_at_native_resolution"] = m.guidance_passes * parts.denoiser_step
+    data["flops_per_image_at_defaults"] = parts.inference(m.steps, m.guidance_passes)
+    return data
+
+
+def _image_row(m: ImageModelPreset) -> dict[str, Cell]:
+    data = image_json(m)
+    return {
+        "id": m.id,
+        "organisation": m.organisation,
+        "year": m.year,
+        "denoiser": m.denoiser.type,
+        "denoiser_params_b": round(m.denoiser.params / 1e9, 3),
+        "computed_b": round(data["computed_denoiser_params"] / 1e9, 3),
+        "total_params_b": round(m.params / 1e9, 2),
+        "resolution": m.resolution,
+        "steps": m.steps,
+        "passes": m.guidance_passes,
+        "tflops_per_image": round(data["flops_per_image_at_defaults"] / 1e12, 1),
+    }
+
+
 @app.callback()
 @handles_errors
 def list_models(
     ctx: typer.Context,
     family: Annotated[str | None, typer.Option(help="Only this family, e.g. llama2, gpt3.")] = None,
+    kind: Annotated[str, typer.Option(help="language (LLMs) or image (diffusion models).")] = "language",
     fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """List model presets with their stated and computed parameter counts.
@@ -60,17 +92,41 @@ def list_models(
     \b
       capacity models
       capacity models --family gpt3 --format csv
+      capacity models --kind image
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if kind not in ("language", "image"):
+        raise InputError(f"--kind: {kind!r} is not one of language, image")
+    if kind == "image":
+        if family is not None:
+            raise InputError("--family is for language models")
+        images = list(load_image_models())
+        emit_rows(
+            [_image_row(m) for m in images],
+            fmt,
+            title=f"{len(images)} image-model presets",
+            caption="computed_b: the denoiser counted from its architecture; tflops_per_image: at the "
+            "default resolution and steps (capacity/formulas/diffusion.py).",
+            json_data=[image_json(m) for m in images],
+        )
         return
     models = [m for m in load_models() if family is None or m.family.casefold() == family.casefold()]
     emit_rows(
         [_row(m) for m in models],
         fmt,
         title=f"{len(models)} model presets",
-        caption="params_b: as stated by the authors; computed_params_b: from the architecture.",
+        caption="params_b: as stated by the authors; computed_params_b: from the architecture. "
+        "Image models: capacity models --kind image.",
         json_data=[model_json(m) for m in models],
     )
+
+
+def _item(value: Any) -> str:
+    """A list entry as text: a record (an image model's text encoder) as its fields."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items() if v is not None)
+    return str(value)
 
 
 @app.command("show")
@@ -87,8 +143,9 @@ def show_model(
       capacity models show gpt3-175b
       capacity models show deepseek-v3 --format json
     """
-    m = load_models().get(name)
-    data = model_json(m)
+    image = find_image_model(name)
+    m: ModelPreset | ImageModelPreset = image if image is not None else load_models().get(name)
+    data = image_json(m) if isinstance(m, ImageModelPreset) else model_json(m)
     if fmt is OutputFormat.json:
         emit_json(data)
         return
@@ -98,8 +155,10 @@ def show_model(
             continue
         if isinstance(value, dict):
             rows += [{"field": f"{field}.{k}", "value": v} for k, v in value.items() if v is not None]
+        elif isinstance(value, list):
+            rows.append({"field": field, "value": "; ".join(_item(v) for v in value)})
         elif value is not None:
-            rows.append({"field": field, "value": ", ".join(value) if isinstance(value, list) else value})
+            rows.append({"field": field, "value": value})
     emit_rows(rows, fmt, title=f"{m.name} ({m.id})")
     if fmt is not OutputFormat.csv:
         emit_sources(m.sources, fmt)

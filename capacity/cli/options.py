@@ -163,6 +163,16 @@ SERVE = (
     Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset.",
         high=1.0),
 )  # fmt: skip
+RESOLUTION = Opt("resolution", str | None, "Image models: pixels per side, e.g. 1024 (default: the model's).")
+IMAGE_TRAIN = (
+    Opt("images", str | None, "Image models: training images seen (steps x global batch), e.g. 2.3B."),
+    RESOLUTION,
+)
+IMAGE_SERVE = (
+    Opt("images_per_day", str | None, "Image models: images generated per day, e.g. 4M."),
+    Opt("steps", str | None, "Image models: sampling steps per image (default: the model's pipeline)."),
+    RESOLUTION,
+)
 ECONOMICS = (
     Opt("pricing", str, f"{' or '.join(PRICINGS)}: GPU-hours x price, or amortised capex + power.", "cloud"),
     Opt("gpu_hour_usd", float | None, "Cloud price per GPU-hour in USD (default: the chip's sourced price)."),

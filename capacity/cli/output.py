@@ -196,7 +196,11 @@ def _rich_table(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, caption=caption, show_lines=False, header_style="bold")
+    table = Table(  # plain text: a name like "FLUX.1 [dev]" is not rich markup
+        title=None if title is None else Text(title, style="italic"),
+        caption=None if caption is None else Text(caption, style="dim"),
+        show_lines=False, header_style="bold",
+    )  # fmt: skip
     for i, c in enumerate(columns):
         numeric = _numeric(rows, c)
         widest = max((len(_text(r[c])) for r in rows), default=0)

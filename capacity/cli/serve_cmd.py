@@ -11,7 +11,8 @@ import typer
 from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import ExitCode, handles_errors
-from .options import CHIP, ECONOMICS, MODEL, SERVE, serving_request_of, with_options
+from .image_cmds import image_model_of, serve_image
+from .options import CHIP, ECONOMICS, IMAGE_SERVE, MODEL, SERVE, serving_request_of, with_options
 from .output import FormatOption, OutputFormat, emit_estimate, emit_rows
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
 
 
 @handles_errors
-@with_options(MODEL, CHIP, SERVE, ECONOMICS)
+@with_options(MODEL, CHIP, SERVE, IMAGE_SERVE, ECONOMICS)
 def serve(
     pareto: Annotated[
         bool, typer.Option("--pareto", help="Print the frontier of tokens/s per GPU vs tokens/s per user.")
@@ -63,7 +64,8 @@ def serve(
 
     Needs --model, --chip, --input-tokens and --output-tokens. With no traffic and no latency target it
     reports the maximum-throughput operating point of one replica. Exits 1 when no batch meets
-    --ttft-ms / --tpot-ms.
+    --ttft-ms / --tpot-ms. An image model (sd-1.5, sdxl, flux.1-dev, ...) takes --resolution, --steps and
+    --images-per-day instead, and --max-batch as its batch.
 
     Examples:
 
@@ -77,9 +79,16 @@ def serve(
         --output-tokens 1000 --pareto
       capacity serve --model deepseek-v3 --chip h800 --precision fp8 --input-tokens 2000 \\
         --output-tokens 1000 --qps 50 --tpot-ms 50 --optimize gpus
+      capacity serve --model sdxl --images-per-day 4e6 --steps 30 --resolution 1024 --chip h100
     """
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 
+    image = image_model_of(opts)
+    if image is not None:
+        if pareto or optimize or plot:
+            raise InputError("--pareto, --optimize and --plot are for language models")
+        serve_image(image, opts, fmt)
+        return
     if optimize not in (None, "gpus"):
         raise InputError(
             f"--optimize {optimize}: only 'gpus' (the fewest GPUs meeting the load) is supported"

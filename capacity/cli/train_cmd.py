@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from capacity.core.errors import InputError
 from capacity.core.units import MEMORY_BYTES_PER_GB
 from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_runs
@@ -18,7 +19,8 @@ from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_traini
 from capacity.records.chip import Chip, Dtype
 
 from .errors import ExitCode, handles_errors
-from .options import CHIP, ECONOMICS, MODEL, TRAIN, training_request_of, with_options
+from .image_cmds import image_model_of, train_image
+from .options import CHIP, ECONOMICS, IMAGE_TRAIN, MODEL, TRAIN, training_request_of, with_options
 from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
@@ -85,7 +87,7 @@ def render(est: TrainEstimate, fmt: OutputFormat) -> None:
 
 
 @handles_errors
-@with_options(MODEL, CHIP, TRAIN, ECONOMICS)
+@with_options(MODEL, CHIP, TRAIN, IMAGE_TRAIN, ECONOMICS)
 def train(
     layouts: Annotated[
         int, typer.Option(help="List the N best layouts with step time, memory and limiting term.")
@@ -110,7 +112,14 @@ def train(
       capacity train --params 70B --tokens 2T --chip h800 --days 30
       capacity train --model gpt3-175b --tokens 300B --capacity-pflops 500
       capacity train --model llama2-70b --tokens 2T --chip 910B --gpus 2048 --currency CNY --format json
+      capacity train --model sd-1.5 --images 2.3B --resolution 512 --chip a100 --gpus 256
     """
+    image = image_model_of(opts)
+    if image is not None:
+        if layouts != 1 or uncertainty or explain:
+            raise InputError("--layouts, --uncertainty and --explain are for language models")
+        train_image(image, opts, fmt)
+        return
     request = training_request_of(opts, layouts=layouts, uncertainty=uncertainty)
     est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(request.chip))
     for warning in est.warnings:

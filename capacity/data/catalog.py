@@ -23,6 +23,8 @@ from capacity.core.parse_cache import ParsedYamlCache
 from capacity.core.suggest import without_vendor
 from capacity.core.yamlio import locate, read_yaml, validation_problems
 from capacity.records.chip import Chip
+from capacity.records.cluster import Cluster
+from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.run_spec import PublishedRun
 
@@ -164,6 +166,34 @@ def load_chips(specs_dir: Path | None = None) -> Catalog[Chip]:
 def load_models(specs_dir: Path | None = None) -> Catalog[ModelPreset]:
     """The model presets (``specs/models/*.yaml``)."""
     return _models((specs_dir or default_specs_dir()).resolve())
+
+
+@lru_cache(maxsize=8)
+def _image_models(folder: Path) -> Catalog[ImageModelPreset]:
+    return Catalog("image model", _load_dir(folder / "image_models", ImageModelPreset))
+
+
+def load_image_models(specs_dir: Path | None = None) -> Catalog[ImageModelPreset]:
+    """The image-generation presets (``specs/image_models/*.yaml``)."""
+    return _image_models((specs_dir or default_specs_dir()).resolve())
+
+
+def find_image_model(name: str, specs_dir: Path | None = None) -> ImageModelPreset | None:
+    """The image-model preset ``name`` names (id or alias), or None: callers then look among the LLMs."""
+    try:
+        return load_image_models(specs_dir).get(name)
+    except UnknownIdError:
+        return None
+
+
+@lru_cache(maxsize=8)
+def _clusters(folder: Path) -> Catalog[Cluster]:
+    return Catalog("cluster", _load_dir(folder / "clusters", Cluster))
+
+
+def load_clusters(specs_dir: Path | None = None) -> Catalog[Cluster]:
+    """Named clusters and data centres (``specs/clusters/*.yaml``)."""
+    return _clusters((specs_dir or default_specs_dir()).resolve())
 
 
 @lru_cache(maxsize=8)

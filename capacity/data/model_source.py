@@ -7,9 +7,9 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field
 
-from capacity.core.errors import InputError
+from capacity.core.errors import InputError, UnknownIdError
 from capacity.core.strict_numbers import InputModel
-from capacity.data.catalog import load_models, load_record
+from capacity.data.catalog import load_image_models, load_models, load_record
 from capacity.data.hf_config import preset_from_hf_config
 from capacity.records.chip import Source
 from capacity.records.model_spec import ModelPreset
@@ -51,13 +51,27 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:
     current directory. Raises :class:`InputError` (``model file not found: …``) for a path that is not there,
     :class:`capacity.core.errors.UnknownIdError` for an unknown id."""
     if not is_model_path(name, base_dir):
-        return load_models().get(name)
+        try:
+            return load_models().get(name)
+        except UnknownIdError as exc:
+            raise _with_image_models(exc) from None
     path = model_path(name, base_dir)
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
     if path.suffix.casefold() in YAML_SUFFIXES:
         return load_record(path, ModelPreset)
     return preset_from_hf_config(path)
+
+
+def _with_image_models(exc: UnknownIdError) -> UnknownIdError:
+    """An unknown model id, with the image models' close matches added (``sdx`` means ``sdxl``)."""
+    images = load_image_models()
+    try:
+        images.get(exc.name)
+    except UnknownIdError as image_exc:
+        suggestions = list(dict.fromkeys([*image_exc.suggestions, *exc.suggestions]))[:3]
+        return UnknownIdError("model", exc.name, suggestions, exc.known + image_exc.known)
+    return exc
 
 
 class InlineModel(InputModel):

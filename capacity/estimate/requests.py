@@ -16,8 +16,10 @@ from pathlib import Path
 
 from capacity.core.errors import InputError
 from capacity.data.calibration import Calibration
-from capacity.data.catalog import load_chips
+from capacity.data.catalog import load_chips, load_image_models
 from capacity.data.model_source import InlineModel, model_of
+from capacity.estimate.image_serve import ImageServeRequest
+from capacity.estimate.image_train import ImageTrainRequest
 from capacity.estimate.serve import ServeRequest
 from capacity.estimate.train_io import TrainRequest
 from capacity.formulas.flops import FlopsConvention, Recompute
@@ -31,6 +33,7 @@ from capacity.records.choices import (
     TrainPrecision,
     sixteen_bit,
 )
+from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
 
@@ -142,4 +145,58 @@ def serving_request(
         max_batch=max_batch, stack=stack,
         stack_efficiency=stack_efficiency, node_size=node_size, economics=economics or Economics(),
         calibration=calibration,
+    )  # fmt: skip
+
+
+def image_training_request(
+    *,
+    model: str | ImageModelPreset,
+    images: float,
+    resolution: int | None = None,
+    chip: str | Chip | None = None,
+    gpus: int | None = None,
+    deadline_days: float | None = None,
+    mfu: float | None = None,
+    precision: str | None = None,
+    node_size: int | None = None,
+    economics: Economics | None = None,
+) -> ImageTrainRequest:
+    """Training an image model: ``images`` seen at ``resolution`` (default: the model's native size)."""
+    preset = load_image_models().get(model) if isinstance(model, str) else model
+    if precision in ("int8", "int4"):
+        raise InputError(f"precision {precision}: integer training is not modelled; use bf16, fp16 or fp8")
+    return ImageTrainRequest(
+        model=preset, images=images, resolution=resolution or preset.resolution, chip=chip_of(chip),
+        gpus=gpus, deadline_days=deadline_days, mfu=mfu,
+        precision=precision,  # type: ignore[arg-type]  # a str pydantic checks against the literal
+        node_size=node_size, economics=economics or Economics(),
+    )  # fmt: skip
+
+
+def image_serving_request(
+    *,
+    model: str | ImageModelPreset,
+    chip: str | Chip | None,
+    resolution: int | None = None,
+    steps: int | None = None,
+    batch: int | None = None,
+    precision: str | None = None,
+    images_per_day: float | None = None,
+    peak_to_average: float | None = None,
+    matmul_fraction: float | None = None,
+    economics: Economics | None = None,
+) -> ImageServeRequest:
+    """Serving an image model on one kind of chip, optionally for a daily load of images."""
+    preset = load_image_models().get(model) if isinstance(model, str) else model
+    found = chip_of(chip)
+    if found is None:
+        raise InputError("serving needs a chip")
+    if precision == "int4":
+        raise InputError("precision int4: not modelled for image models; use bf16, fp16, fp8 or int8")
+    return ImageServeRequest(
+        model=preset, chip=found, resolution=resolution, steps=steps, batch=batch or 1,
+        precision=precision,  # type: ignore[arg-type]  # a str pydantic checks against the literal
+        images_per_day=images_per_day, peak_to_average=peak_to_average or 1.0,
+        matmul_fraction=matmul_fraction,
+        economics=economics or Economics(),
     )  # fmt: skip

@@ -236,10 +236,10 @@ def estimate_training(
     power_mw = energy_mwh = co2 = pue = grid = None
     if chip is not None and gpus is not None and wall_days is not None:
         pue, grid = pick(econ.pue, "pue"), pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
-        power_mw, energy_mwh, co2 = _energy(chip, gpus, wall_days, pue, grid, econ, prov, warnings)
+        power_mw, energy_mwh, co2 = energy_stage(chip, gpus, wall_days, pue, grid, econ, prov, warnings)
     price_hour = cost_usd = capex = None
     if chip is not None and gpu_hours is not None and wall_days is not None and gpus is not None:
-        price_hour, cost_usd, capex = _money(chip, gpus, gpu_hours, wall_days, energy_mwh, econ, prov)
+        price_hour, cost_usd, capex = money_stage(chip, gpus, gpu_hours, wall_days, energy_mwh, econ, prov)
     rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
 
     est = TrainEstimate(
@@ -319,7 +319,7 @@ def estimate_training(
     return est.model_copy(update=training_percentiles(est.model_dump(), given, assumptions, load_spreads()))
 
 
-def _energy(
+def energy_stage(
     chip: Chip, gpus: int, wall_days: float, pue: float, grid: float, econ: Economics, prov: Provenance,
     warnings: list[str],
 ) -> tuple[float | None, float | None, float | None]:  # fmt: skip
@@ -338,7 +338,7 @@ def _energy(
     return power_w / 1e6, mwh, energy.co2e_tonnes(mwh, grid)
 
 
-def _money(
+def money_stage(
     chip: Chip, gpus: int, gpu_hours: float, wall_days: float, energy_mwh: float | None, econ: Economics,
     prov: Provenance,
 ) -> tuple[float | None, float, float | None]:  # fmt: skip
