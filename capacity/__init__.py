@@ -17,15 +17,18 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
-    "Catalogue", "Economics", "ParallelSpec", "ServeEstimate", "ServeRequest", "Traffic", "TrainEstimate",
-    "TrainRequest", "__version__", "catalogue", "estimate_serving", "estimate_training", "load_scenario",
-    "run_scenario", "serving_request", "training_request",
+    "Catalogue", "Economics", "ImageServeEstimate", "ImageTrainEstimate", "ParallelSpec", "ServeEstimate",
+    "ServeRequest", "Traffic", "TrainEstimate", "TrainRequest", "__version__", "catalogue",
+    "estimate_image_serving", "estimate_image_training", "estimate_serving", "estimate_training",
+    "load_scenario", "run_scenario", "serving_request", "training_request",
 ]  # fmt: skip
 
 if TYPE_CHECKING:
     from capacity.plans.api import (
         Catalogue,
         Economics,
+        ImageServeEstimate,
+        ImageTrainEstimate,
         ParallelSpec,
         ServeEstimate,
         ServeRequest,
@@ -33,6 +36,8 @@ if TYPE_CHECKING:
         TrainEstimate,
         TrainRequest,
         catalogue,
+        estimate_image_serving,
+        estimate_image_training,
         estimate_serving,
         estimate_training,
         load_scenario,

@@ -40,3 +40,11 @@ def test_image_model_tables_match_their_generator() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--check"]) == 0, "re-run python docs/image_models.py (it rewrites the tables)"
+
+
+def test_report_scenarios_page_matches_the_plans() -> None:
+    spec = importlib.util.spec_from_file_location("report_doc", ROOT / "docs" / "report_scenarios.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0, "re-run python docs/report_scenarios.py (it rewrites the page)"

@@ -52,3 +52,14 @@ def test_the_readme_validation_table_is_what_validate_computes() -> None:
     ttft, tpot = serve.ttft_under_load.median_abs_error, serve.tpot_under_load.median_abs_error
     assert ttft is not None and tpot is not None
     assert _row("serving mean TTFT") == [_pct(ttft), _pct(tpot)]
+
+
+def test_the_readme_image_row_is_what_the_image_validation_computes() -> None:
+    from capacity.data.diffusion_data import load_diffusion_defaults
+    from capacity.plans.validate_images import latency_rows, median_abs_error
+
+    rows = latency_rows(load_diffusion_defaults())
+    h100 = next(r for r in rows if r.set == "heldout" and r.chip.startswith("h100"))
+    fitting, held = median_abs_error(rows, "fitting"), median_abs_error(rows, "heldout")
+    assert fitting is not None and held is not None
+    assert _row("image generation") == [_pct(fitting), _pct(held), _pct(-h100.error)]

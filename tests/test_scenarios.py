@@ -19,6 +19,7 @@ from capacity.plans.scenario_schema import scenario_json_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "specs" / "scenarios").glob("*.yaml"))
+EXAMPLES += sorted((ROOT / "specs" / "scenarios" / "reports").glob("*.yaml"))  # the reports' S-1 to S-15
 GOOD = (ROOT / "specs" / "scenarios" / "ci-plan-with-limits.yaml").read_text()
 BILLION_LAUGHS = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
     f"{n}: &{n} [{','.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcd", "bcde", strict=True)
@@ -27,6 +28,17 @@ BILLION_LAUGHS = "a: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
 
 def test_there_are_at_least_six_examples() -> None:
     assert len(EXAMPLES) >= 6
+
+
+def test_every_report_scenario_has_its_plan() -> None:
+    """Issue 17: S-1 to S-15 each have a plan with a report block naming it."""
+    ids = {
+        sc.report.id
+        for path in (ROOT / "specs" / "scenarios" / "reports").glob("*.yaml")
+        for sc in load_scenarios(path)
+        if sc.report is not None
+    }
+    assert ids == {f"S-{i}" for i in range(1, 16)}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -44,7 +56,9 @@ def test_schema_validates_every_example(path: Path) -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     doc = YAML(typ="safe", pure=True).load(path.read_text())
     jsonschema.Draft7Validator(schema).validate(doc)
-    assert path.read_text().startswith("# yaml-language-server: $schema=../../schema/scenario.schema.json")
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# yaml-language-server: $schema=")
+    assert (path.parent / first.split("$schema=")[1]).resolve() == ROOT / "schema" / "scenario.schema.json"
 
 
 def test_shipped_schema_is_current() -> None:
@@ -232,11 +246,16 @@ parallel: {tp: 8, pp: 2, sharding: fsdp, micro_batch: 1}
 
 def test_limits_declare_their_metric_once_and_the_readme_lists_them() -> None:
     """Each limit names the estimate field it bounds in its own metadata; the docs list that set."""
+    from capacity.estimate.image_serve import ImageServeEstimate
     from capacity.estimate.serve import ServeEstimate
     from capacity.estimate.train_io import TrainEstimate
     from capacity.plans.scenario import Limits
 
-    fields = set(TrainEstimate.model_fields) | set(ServeEstimate.model_fields)
+    fields = (
+        set(TrainEstimate.model_fields)
+        | set(ServeEstimate.model_fields)
+        | set(ImageServeEstimate.model_fields)
+    )
     for limit in Limits.model_fields:
         assert Limits.metric(limit) in fields, limit
     schema = scenario_json_schema()["definitions"]["Limits"]["properties"]

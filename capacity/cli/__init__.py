@@ -14,6 +14,7 @@ from capacity import __version__
 from capacity.cli import (
     bench_cmd,
     chips_cmd,
+    clusters_cmd,
     compare_cmd,
     models_cmd,
     scenario_cmd,
@@ -54,6 +55,7 @@ def _root(
 
 app.add_typer(chips_cmd.app, name="chips")
 app.add_typer(models_cmd.app, name="models")
+app.command("clusters")(clusters_cmd.clusters)
 app.command("train")(train_cmd.train)
 app.command("explain")(train_cmd.explain)
 app.command("serve")(serve_cmd.serve)

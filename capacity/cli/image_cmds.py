@@ -25,6 +25,7 @@ IMAGE_FLAGS = ("images", "images_per_day", "steps", "resolution")
 # language-model flags and the value that means "not given"
 LLM_ONLY = {
     "tokens": None, "active_params": None, "params": None, "capacity_pflops": None, "recompute": None,
+    "cluster": None, "capex_usd": None, "it_capex_share": None,
     "tp": None, "pp": None, "dp": None, "cp": None, "ep": None, "vp": None, "micro_batch": None,
     "sharding": None, "grad_reduce": None, "seq_len": None, "batch_tokens": None, "calibration": None,
     "flops_convention": "6nd", "input_tokens": None, "output_tokens": None, "gpus_per_replica": None,
@@ -36,7 +37,8 @@ LLM_ONLY = {
 }  # fmt: skip
 
 TRAIN_GROUPS = [
-    ("compute", [("flops_per_image", "FLOPs per image"), ("flops_convention", ""),
+    ("compute", [("images", "training images"), ("resolution", "pixels per side"),
+                 ("flops_per_image", "FLOPs per image"), ("flops_convention", ""),
                  ("training_flops", "FLOPs"), ("pf_days", "PF-days")]),
     ("time", [("chip", ""), ("precision", ""), ("gpus", ""), ("aggregate_peak_pflops", "PFLOPS dense peak"),
               ("mfu", "model FLOPs utilisation"), ("images_per_s_per_gpu", "images/s"),

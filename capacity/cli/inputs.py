@@ -11,7 +11,10 @@ from capacity.core.counts import parse_count
 from capacity.core.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
-FLAG_NAMES = {"deadline_days": "days", "flops_convention": "flops", "weight_precision": "precision"}
+FLAG_NAMES = {
+    "deadline_days": "days", "flops_convention": "flops", "weight_precision": "precision",
+    "batch": "max-batch", "matmul_fraction": "stack-efficiency",
+}  # fmt: skip
 
 
 def count(text: str | None, flag: str, zero_ok: bool = False) -> float | None:

@@ -110,8 +110,14 @@ TRAIN = (
     Opt("active_params", str | None, "MoE: parameters used per token."),
     Opt("gpus", str | None, "Training: number of accelerators, e.g. 1024, 10k (at most 100M)."),
     Opt("days", float | None, "Training: deadline in days; solve for the GPU count.", high=1e5),
-    Opt("capacity_pflops", float | None, "A data centre's peak PFLOPS instead of chips (data-centre days).",
-        high=1e9),
+    Opt("capacity_pflops", float | None, "A data centre's nameplate PFLOPS instead of chips (data-centre "
+        "days; with --chip, read as that chip's dense peak).", high=1e9),
+    Opt("cluster", str | None, "A named cluster or data centre (see `capacity clusters`): its chip and "
+        "count, or its nameplate PFLOPS."),
+    Opt("capex_usd", float | None, "Training: a stated hardware spend, USD: implied price per chip and per "
+        "PFLOPS.", high=1e15),
+    Opt("it_capex_share", float | None, "Training: share of --capex-usd that is IT (servers, network), 0-1 "
+        "(default 1).", high=1.0),
     Opt("mfu", float | None, "Model FLOPs utilisation 0-1 (default: modelled per chip and layout).",
         high=1.0),
     Opt("flops_convention", str, f"{' or '.join(FLOPS_CONVENTIONS)}: 6nd is C = 6ND (the reports' "
@@ -293,6 +299,9 @@ def training_kwargs(opts: dict[str, Any]) -> dict[str, Any]:
         "gpus": at_most(whole(opts["gpus"], "--gpus"), MAX_GPUS, "--gpus"),
         "deadline_days": opts["days"],
         "capacity_pflops": opts["capacity_pflops"],
+        "cluster": opts["cluster"],
+        "capex_usd": opts["capex_usd"],
+        "it_capex_share": opts["it_capex_share"],
         "mfu": opts["mfu"],
         "precision": choice(opts["precision"], TRAIN_PRECISIONS, "--precision"),
         "flops_convention": choice(opts["flops_convention"], FLOPS_CONVENTIONS, "--flops"),

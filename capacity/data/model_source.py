@@ -63,15 +63,19 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:
     return preset_from_hf_config(path)
 
 
-def _with_image_models(exc: UnknownIdError) -> UnknownIdError:
-    """An unknown model id, with the image models' close matches added (``sdx`` means ``sdxl``)."""
+def _with_image_models(exc: UnknownIdError) -> InputError:
+    """An unknown model id, with the image models' close matches added (``sdx`` means ``sdxl``); an image
+    model's id where a language model is needed says so."""
     images = load_image_models()
     try:
-        images.get(exc.name)
+        found = images.get(exc.name)
     except UnknownIdError as image_exc:
         suggestions = list(dict.fromkeys([*image_exc.suggestions, *exc.suggestions]))[:3]
         return UnknownIdError("model", exc.name, suggestions, exc.known + image_exc.known)
-    return exc
+    return InputError(
+        f"{exc.name!r} is an image model ({found.id}): capacity train and capacity serve take it; "
+        "this needs a language model"
+    )
 
 
 class InlineModel(InputModel):

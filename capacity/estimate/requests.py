@@ -15,8 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from capacity.core.errors import InputError
+from capacity.data.assumptions import load_assumptions
 from capacity.data.calibration import Calibration
-from capacity.data.catalog import load_chips, load_image_models
+from capacity.data.catalog import load_chips, load_clusters, load_image_models
 from capacity.data.model_source import InlineModel, model_of
 from capacity.estimate.image_serve import ImageServeRequest
 from capacity.estimate.image_train import ImageTrainRequest
@@ -33,6 +34,7 @@ from capacity.records.choices import (
     TrainPrecision,
     sixteen_bit,
 )
+from capacity.records.cluster import Cluster
 from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
@@ -55,6 +57,9 @@ def training_request(
     gpus: int | None = None,
     deadline_days: float | None = None,
     capacity_pflops: float | None = None,
+    cluster: str | Cluster | None = None,
+    capex_usd: float | None = None,
+    it_capex_share: float | None = None,
     mfu: float | None = None,
     precision: TrainPrecision | str | None = None,
     flops_convention: FlopsConvention = "6nd",
@@ -83,15 +88,42 @@ def training_request(
         raise InputError(
             "precision int4: integer training is not modelled; use bf16, fp16, fp8, tf32 or fp32"
         )
+    named = load_clusters().get(cluster) if isinstance(cluster, str) else cluster
+    if named is not None:
+        chip, gpus, capacity_pflops, capex_usd = _from_cluster(
+            named, chip, gpus, deadline_days, capacity_pflops, capex_usd, economics or Economics()
+        )
     return TrainRequest(
         tokens=tokens,  # type: ignore[arg-type]  # None: TrainRequest takes the preset's count
         model=preset, params=params, active_params=active_params, chip=chip_of(chip),
-        gpus=gpus, deadline_days=deadline_days, capacity_pflops=capacity_pflops, mfu=mfu,
+        gpus=gpus, deadline_days=deadline_days, capacity_pflops=capacity_pflops, cluster=named,
+        capex_usd=capex_usd, it_capex_share=it_capex_share, mfu=mfu,
         precision=precision,  # type: ignore[arg-type]  # a str pydantic checks against the literal
         flops_convention=flops_convention, recompute=recompute, parallel=parallel or ParallelSpec(),
         layouts=layouts, seq_len=seq_len, batch_tokens=batch_tokens, node_size=node_size,
         economics=economics or Economics(), calibration=calibration, uncertainty=uncertainty,
     )  # fmt: skip
+
+
+def _from_cluster(
+    c: Cluster, chip: str | Chip | None, gpus: int | None, deadline_days: float | None,
+    capacity_pflops: float | None, capex_usd: float | None, econ: Economics,
+) -> tuple[str | Chip | None, int | None, float | None, float | None]:  # fmt: skip
+    """A named cluster's chip and count, or a data centre's nameplate PFLOPS (and stated spend, in USD at
+    the economics' or the default exchange rate); the sizes it fixes cannot also be given."""
+    taken = [
+        n for n, v in (("gpus", gpus), ("days", deadline_days), ("capacity-pflops", capacity_pflops)) if v
+    ]
+    if taken:
+        raise InputError(f"--cluster {c.id} fixes the size: drop --{taken[0]}")
+    if c.nameplate_pflops is None:
+        if chip is not None:
+            raise InputError(f"--cluster {c.id} is {c.count:,} x {c.chip}: drop --chip")
+        return c.chip, c.count, None, capex_usd
+    if capex_usd is None and c.capex_cny is not None:
+        rate = econ.cny_per_usd or load_assumptions().cny_per_usd.value
+        capex_usd = c.capex_cny / rate
+    return chip, None, c.nameplate_pflops, capex_usd
 
 
 def serving_request(

@@ -19,12 +19,14 @@ from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Provenance
 from capacity.estimate import step_model
 from capacity.estimate.deadline import solve_gpus
+from capacity.estimate.procurement import procurement
 from capacity.estimate.step_model import StepEstimate
 from capacity.estimate.train_io import PublishedComparison, TrainEstimate, TrainRequest
 from capacity.formulas import cost, energy, flops, memory, shape
 from capacity.formulas.shape import Shape
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics, sixteen_bit
+from capacity.records.cluster import Cluster
 from capacity.records.model_spec import ModelPreset
 
 PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
@@ -233,14 +235,22 @@ def estimate_training(
                 f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each)"
             )
 
+    if req.capacity_pflops is not None:
+        warnings.append(_nameplate_warning(req.capacity_pflops, chip, precision, sized))
+    if req.cluster is not None:
+        warnings.extend(_cluster_notes(req.cluster))
     power_mw = energy_mwh = co2 = pue = grid = None
-    if chip is not None and gpus is not None and wall_days is not None:
+    powered = gpus if gpus is not None else sized if req.capacity_pflops is not None else None
+    if chip is not None and powered is not None and wall_days is not None:
         pue, grid = pick(econ.pue, "pue"), pick(econ.grid_kgco2e_per_kwh, "grid_kgco2e_per_kwh")
-        power_mw, energy_mwh, co2 = energy_stage(chip, gpus, wall_days, pue, grid, econ, prov, warnings)
+        power_mw, energy_mwh, co2 = energy_stage(chip, powered, wall_days, pue, grid, econ, prov, warnings)
     price_hour = cost_usd = capex = None
     if chip is not None and gpu_hours is not None and wall_days is not None and gpus is not None:
         price_hour, cost_usd, capex = money_stage(chip, gpus, gpu_hours, wall_days, energy_mwh, econ, prov)
     rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
+    bought = None
+    if req.capex_usd is not None:
+        bought = procurement(req.capex_usd, req.it_capex_share, sized, chip, peak, prov)
 
     est = TrainEstimate(
         model=req.model.id if req.model else None,
@@ -277,6 +287,8 @@ def estimate_training(
         gpu_days=gpu_days,
         wall_clock_days=wall_days,
         data_centre_days_at_peak=dc_days,
+        cluster=None if req.cluster is None else req.cluster.id,
+        **({} if bought is None else bought.model_dump()),
         model_state_gb=state_bytes / 1e9,
         activation_gb=None if act_bytes is None else act_bytes / 1e9,
         min_gpus_for_memory=min_gpus,
@@ -317,6 +329,26 @@ def estimate_training(
         "server_power_factor": econ.server_power_factor, "pue": econ.pue,
     }  # fmt: skip
     return est.model_copy(update=training_percentiles(est.model_dump(), given, assumptions, load_spreads()))
+
+
+def _nameplate_warning(pflops: float, chip: Chip | None, precision: str | None, chips: int | None) -> str:
+    """What a data centre's stated PFLOPS is taken to mean, said every time (seed-facts.md S-9)."""
+    meaning = (
+        f"read as {chips:,} x {chip.id} at their dense {precision} peak" if chip is not None and chips else
+        "read as dense 16-bit PFLOPS; give --chip to say which chips they are"
+    )  # fmt: skip
+    return (
+        f"--capacity-pflops {pflops:,g} is a nameplate figure whose precision and sparsity the source may "
+        f"not state, {meaning}; data-centre days assume all of it works on this job (nameplate, not "
+        "utilisation)"
+    )
+
+
+def _cluster_notes(c: Cluster) -> list[str]:
+    notes = [f"cluster {c.id}: {c.name} ({c.organisation})"]
+    if not c.chip_stated:
+        notes.append(f"cluster {c.id}: the source gives only a card count; {c.chip} is an assumption")
+    return notes
 
 
 def energy_stage(

@@ -13,6 +13,7 @@ from capacity.estimate.step_model import LayoutOption
 from capacity.formulas import flops
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics
+from capacity.records.cluster import Cluster
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec, ResolvedParallel
 
@@ -31,6 +32,11 @@ class TrainRequest(BaseModel):
     gpus: int | None = Field(default=None, ge=1)
     deadline_days: float | None = Field(default=None, gt=0)
     capacity_pflops: float | None = Field(default=None, gt=0)
+    cluster: Cluster | None = Field(default=None, description="the named cluster chip and gpus came from")
+    capex_usd: float | None = Field(default=None, gt=0, description="a stated spend on the hardware, USD")
+    it_capex_share: float | None = Field(
+        default=None, gt=0, le=1, description="share of capex_usd that is IT"
+    )
     mfu: float | None = Field(default=None, gt=0, le=1)
     precision: Dtype | None = None
     flops_convention: flops.FlopsConvention = "6nd"
@@ -134,6 +140,7 @@ class TrainEstimate(BaseModel):
     gpu_days: float | None
     wall_clock_days: float | None
     data_centre_days_at_peak: float | None
+    cluster: str | None = None
     # memory
     model_state_gb: float
     activation_gb: float | None
@@ -149,6 +156,15 @@ class TrainEstimate(BaseModel):
     price_assumed: bool | None = None  # True: a placeholder price, not one for this chip
     price_source: str | None = None
     price_date: str | None = None
+    # procurement (a stated spend: --capex-usd, seed-facts.md S-14)
+    capex_given_usd: float | None = None
+    it_capex_share: float | None = None
+    it_capex_usd: float | None = None
+    facility_capex_usd: float | None = None
+    implied_usd_per_gpu: float | None = None
+    capex_usd_per_pflops: float | None = None
+    reference_capex_usd_per_pflops: float | None = None
+    capex_vs_reference: float | None = None
     # energy
     facility_power_mw: float | None
     energy_mwh: float | None

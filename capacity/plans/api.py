@@ -17,8 +17,18 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
-from capacity.data.catalog import Catalog, load_chips, load_models
-from capacity.estimate.requests import serving_request, training_request
+from capacity.data.catalog import Catalog, load_chips, load_clusters, load_image_models, load_models
+from capacity.data.diffusion_data import load_diffusion_defaults
+from capacity.estimate.image_serve import ImageServeEstimate
+from capacity.estimate.image_serve import estimate_image_serving as _serve_image
+from capacity.estimate.image_train import ImageTrainEstimate
+from capacity.estimate.image_train import estimate_image_training as _train_image
+from capacity.estimate.requests import (
+    image_serving_request,
+    image_training_request,
+    serving_request,
+    training_request,
+)
 from capacity.estimate.serve import ServeEstimate, ServeRequest
 from capacity.estimate.serve import estimate_serving as _serve
 from capacity.estimate.train import TrainEstimate, TrainRequest
@@ -27,12 +37,15 @@ from capacity.plans.scenario import Scenario, load_scenarios
 from capacity.plans.scenario_run import ScenarioResult, evaluate
 from capacity.records.chip import Chip
 from capacity.records.choices import Economics, Traffic
+from capacity.records.cluster import Cluster
+from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
 
 __all__ = [
-    "Catalogue", "Economics", "ParallelSpec", "ServeEstimate", "ServeRequest", "Traffic", "TrainEstimate",
-    "TrainRequest", "catalogue", "estimate_serving", "estimate_training", "load_scenario", "run_scenario",
+    "Catalogue", "Economics", "ImageServeEstimate", "ImageTrainEstimate", "ParallelSpec", "ServeEstimate",
+    "ServeRequest", "Traffic", "TrainEstimate", "TrainRequest", "catalogue", "estimate_image_serving",
+    "estimate_image_training", "estimate_serving", "estimate_training", "load_scenario", "run_scenario",
     "serving_request", "training_request",
 ]  # fmt: skip  # what ``import capacity`` re-exports
 
@@ -42,10 +55,14 @@ class Catalogue(NamedTuple):
 
     chips: Catalog[Chip]
     models: Catalog[ModelPreset]
+    image_models: Catalog[ImageModelPreset]
+    clusters: Catalog[Cluster]
 
 
 def catalogue() -> Catalogue:
-    return Catalogue(chips=load_chips(), models=load_models())
+    return Catalogue(
+        chips=load_chips(), models=load_models(), image_models=load_image_models(), clusters=load_clusters()
+    )
 
 
 def estimate_training(request: TrainRequest | None = None, /, **choices: Any) -> TrainEstimate:
@@ -60,6 +77,20 @@ def estimate_serving(request: ServeRequest | None = None, /, **choices: Any) -> 
     (``model``, ``chip``, ``input_tokens``, ``output_tokens``, ``traffic``, ``tpot_ms``...)."""
     req = request if request is not None else serving_request(**choices)
     return _serve(req, load_assumptions(), load_efficiency(), load_serving_defaults())
+
+
+def estimate_image_training(**choices: Any) -> ImageTrainEstimate:
+    """Training an image model, from the choices :func:`image_training_request` takes (``model``,
+    ``images``, ``resolution``, ``chip``, ``gpus`` or ``deadline_days``, ``mfu``...)."""
+    req = image_training_request(**choices)
+    return _train_image(req, load_assumptions(), load_diffusion_defaults())
+
+
+def estimate_image_serving(**choices: Any) -> ImageServeEstimate:
+    """Serving an image model, from the choices :func:`image_serving_request` takes (``model``, ``chip``,
+    ``resolution``, ``steps``, ``batch``, ``images_per_day``...)."""
+    req = image_serving_request(**choices)
+    return _serve_image(req, load_assumptions(), load_diffusion_defaults(), load_serving_defaults())
 
 
 def load_scenario(path: str | Path) -> list[Scenario]:

@@ -33,7 +33,7 @@ from pydantic import (
 from capacity.core.errors import InputError, SpecFileError, UnknownIdError
 from capacity.core.strict_numbers import InputModel
 from capacity.core.yamlio import locate, read_yaml, validation_problems
-from capacity.data.catalog import load_chips, load_models
+from capacity.data.catalog import find_image_model, load_chips, load_clusters
 from capacity.data.model_source import InlineModel, is_model_path, model_path, resolve_model
 from capacity.records.choices import Economics, ServingOptions, Traffic
 from capacity.records.parallel import ParallelSpec
@@ -47,6 +47,9 @@ class _Strict(InputModel):
 
 class Hardware(_Strict):
     chip: str | None = Field(default=None, description="catalogue id or alias")
+    cluster: str | None = Field(
+        default=None, description="train: a named cluster or data centre (specs/clusters/) instead of gpus"
+    )
     gpus: int | None = Field(default=None, ge=1, le=100_000_000, description="train: accelerators")
     deadline_days: float | None = Field(
         default=None, ge=1e-3, le=1e5, description="train: solve for the GPU count"
@@ -71,6 +74,33 @@ class EfficiencySpec(_Strict):
     batch_tokens: float | None = Field(default=None, gt=0, description="train: global batch in tokens")
     stack: str | None = Field(default=None, description="serve: software-stack preset")
     stack_efficiency: float | None = Field(default=None, gt=0, le=1)
+
+
+class ProcurementSpec(_Strict):
+    capex_usd: float | None = Field(default=None, gt=0, le=1e15, description="train: a stated hardware spend")
+    it_capex_share: float | None = Field(default=None, gt=0, le=1, description="share of it that is IT")
+
+
+class Figure(_Strict):
+    """One number a report claims, to set beside the estimate's field of the same meaning."""
+
+    metric: str = Field(description="the estimate's field (as in --format json)")
+    claimed: float
+    at: dict[str, Any] = Field(default_factory=dict, description="the sweep point it refers to, if any")
+    relative_to: dict[str, Any] | None = Field(
+        default=None, description="compare the metric's ratio between `at` and this sweep point"
+    )
+    tolerance: float = Field(default=0.1, gt=0, description="relative difference still called reproduced")
+    note: str | None = None
+
+
+class Report(_Strict):
+    """The industry report's claim this scenario checks (docs/report-scenarios.md prints the verdict)."""
+
+    id: str = Field(pattern=r"^S-[0-9]+$", description="seed-facts.md scenario id")
+    claim: str
+    figures: list[Figure] = Field(default_factory=list)
+    verdict: str | None = Field(default=None, description="why the claim cannot be right, when it cannot")
 
 
 class Slo(_Strict):
@@ -104,6 +134,8 @@ class Limits(_Strict):
     )
     max_ttft_ms: float | None = _limit("ttft_ms", "time to first token, ms")
     max_tpot_ms: float | None = _limit("tpot_ms", "time per output token, ms")
+    max_cost_usd_per_image: float | None = _limit("cost_usd_per_image", "image serving cost per image, USD")
+    max_seconds_per_image: float | None = _limit("seconds_per_image", "seconds for one image alone")
 
     @classmethod
     def metric(cls, limit: str) -> str:
@@ -121,6 +153,12 @@ class Scenario(_Strict):
     kind: Literal["train", "serve"]
     model: str | InlineModel
     tokens: float | None = Field(default=None, gt=0, le=1e24, description="train: training tokens")
+    images: float | None = Field(default=None, gt=0, le=1e15, description="train, image models: images seen")
+    resolution: int | None = Field(default=None, gt=0, le=16384, description="image models: pixels per side")
+    steps: int | None = Field(
+        default=None, ge=1, le=10_000, description="serve, image models: sampling steps"
+    )
+    images_per_day: float | None = Field(default=None, gt=0, le=1e15, description="serve, image models")
     parallel: ParallelSpec = Field(
         default_factory=ParallelSpec, description="train: the layout, as far as pinned (tp, pp, dp, ...)"
     )
@@ -134,7 +172,9 @@ class Scenario(_Strict):
     serving: ServingOptions = Field(
         default_factory=ServingOptions, description="serve: speculative decoding and prefix caching"
     )
+    procurement: ProcurementSpec = Field(default_factory=ProcurementSpec)
     limits: Limits = Field(default_factory=Limits)
+    report: Report | None = Field(default=None, description="the report claim this plan checks")
     calibration: str | None = Field(
         default=None, description="capacity bench calibration file, relative path"
     )
@@ -147,11 +187,21 @@ class Scenario(_Strict):
             raise ValueError("must be printable text on one line")
         return name
 
+    @property
+    def is_image(self) -> bool:
+        """Whether ``model`` names an image-generation preset (specs/image_models/)."""
+        return isinstance(self.model, str) and find_image_model(self.model) is not None
+
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Scenario:
-        if self.kind == "train" and self.tokens is None:
+        image_fields = [f for f in ("images", "resolution", "steps", "images_per_day") if getattr(self, f)]
+        if self.is_image:
+            _image_fields_for_kind(self)
+        elif image_fields:
+            raise ValueError(f"{image_fields[0]} is for image models; {self.model} is a language model")
+        elif self.kind == "train" and self.tokens is None:
             raise ValueError("a train scenario needs tokens")
-        if self.kind == "serve" and (self.input_tokens is None or self.output_tokens is None):
+        elif self.kind == "serve" and (self.input_tokens is None or self.output_tokens is None):
             raise ValueError("a serve scenario needs input_tokens and output_tokens")
         if self.kind == "serve" and self.hardware.chip is None and "hardware.chip" not in self.sweep:
             raise ValueError("a serve scenario needs hardware.chip")
@@ -169,10 +219,23 @@ class Scenario(_Strict):
         return self
 
 
+def _image_fields_for_kind(sc: Scenario) -> None:
+    """An image model's scenario: images to train on, or (serving) nothing more; no token fields."""
+    tokens = [f for f in ("tokens", "input_tokens", "output_tokens", "traffic", "slo") if getattr(sc, f)]
+    if tokens:
+        raise ValueError(f"{tokens[0]} is for language models; {sc.model} is an image model")
+    if sc.kind == "train" and sc.images is None:
+        raise ValueError(f"a train scenario of an image model ({sc.model}) needs images")
+    wrong = "steps, images_per_day" if sc.kind == "train" else "images"
+    if (sc.kind == "train" and (sc.steps or sc.images_per_day)) or (sc.kind == "serve" and sc.images):
+        raise ValueError(f"{wrong} do(es) not apply to a {sc.kind} scenario")
+
+
 TRAIN_LIMITS = {"max_cost_usd", "max_wall_clock_days", "max_gpus", "max_energy_mwh", "max_co2e_t",
                 "max_facility_power_mw"}  # fmt: skip
 SERVE_LIMITS = {"max_gpus", "max_facility_power_mw", "max_cost_usd_per_month", "max_cost_usd_per_query",
-                "max_cost_usd_per_million_tokens", "max_ttft_ms", "max_tpot_ms"}  # fmt: skip
+                "max_cost_usd_per_million_tokens", "max_ttft_ms", "max_tpot_ms", "max_cost_usd_per_image",
+                "max_seconds_per_image"}  # fmt: skip
 LIMITS_FOR = {"train": TRAIN_LIMITS, "serve": SERVE_LIMITS}
 MAX_SWEEP_POINTS = 5_000_000  # vectorised training sweeps; per-point sweeps are capped lower when evaluated
 
@@ -272,6 +335,8 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
         checks.append(((*prefix, "model"), "model", sc.model))
     if sc.hardware.chip is not None:
         checks.append(((*prefix, "hardware", "chip"), "chip", sc.hardware.chip))
+    if sc.hardware.cluster is not None:
+        checks.append(((*prefix, "hardware", "cluster"), "cluster", sc.hardware.cluster))
     for path, values in sc.sweep.items():
         if path in ("hardware.chip", "model"):
             checks += [
@@ -286,9 +351,12 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
                 resolve_model(value, base)
             except InputError as exc:  # a missing, malformed or unsupported model file
                 problem = str(exc)
-        else:
+        elif kind != "model" or find_image_model(value) is None:
             try:
-                (load_chips() if kind == "chip" else load_models()).get(value)
+                if kind == "model":
+                    resolve_model(value)  # unknown: close matches among language and image models
+                else:
+                    (load_chips() if kind == "chip" else load_clusters()).get(value)
             except UnknownIdError as exc:
                 problem = str(exc)
         if problem is not None:

@@ -12,7 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from capacity.core.errors import InputError
 from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.data.calibration import Calibration, load_calibration
-from capacity.estimate.requests import serving_request, training_request
+from capacity.data.diffusion_data import load_diffusion_defaults
+from capacity.estimate.image_serve import ImageServeEstimate, estimate_image_serving
+from capacity.estimate.image_train import ImageTrainEstimate, estimate_image_training
+from capacity.estimate.requests import (
+    image_serving_request,
+    image_training_request,
+    serving_request,
+    training_request,
+)
 from capacity.estimate.serve import ServeEstimate, ServeRequest, estimate_serving
 from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_training
 from capacity.plans.scenario import Limits, Scenario, Slo, with_value
@@ -27,7 +35,7 @@ class Violation(BaseModel):
     message: str
 
 
-Estimate = TrainEstimate | ServeEstimate
+Estimate = TrainEstimate | ServeEstimate | ImageTrainEstimate | ImageServeEstimate
 
 
 class ScenarioResult(BaseModel):
@@ -84,7 +92,8 @@ def train_request(sc: Scenario, calibration: Calibration | None) -> TrainRequest
     hw, eff = sc.hardware, sc.efficiency
     return training_request(
         model=sc.model, name=sc.name, tokens=sc.tokens, chip=hw.chip, gpus=hw.gpus,
-        deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops, mfu=eff.mfu,
+        deadline_days=hw.deadline_days, capacity_pflops=hw.capacity_pflops, cluster=hw.cluster,
+        capex_usd=sc.procurement.capex_usd, it_capex_share=sc.procurement.it_capex_share, mfu=eff.mfu,
         precision=hw.precision, flops_convention=eff.flops_convention, recompute=eff.recompute,
         seq_len=eff.seq_len, batch_tokens=eff.batch_tokens, parallel=sc.parallel, node_size=hw.node_size,
         economics=sc.economics, calibration=calibration,
@@ -106,6 +115,8 @@ def serve_request(sc: Scenario, calibration: Calibration | None) -> ServeRequest
 
 def estimate_one(sc: Scenario, base_dir: Path | None = None) -> Estimate:
     """The estimate for one (already expanded) scenario."""
+    if sc.is_image:
+        return _image_estimate(sc)
     calibration = scenario_calibration(sc, base_dir)
     try:
         if sc.kind == "train":
@@ -114,6 +125,30 @@ def estimate_one(sc: Scenario, base_dir: Path | None = None) -> Estimate:
     except InputError as exc:
         raise InputError(f"scenario {sc.name!r}: {exc}") from None
     return estimate_serving(sreq, load_assumptions(), load_efficiency(), load_serving_defaults())
+
+
+def _image_estimate(sc: Scenario) -> ImageTrainEstimate | ImageServeEstimate:
+    """An image model's scenario: ``images`` to train on, or serving ``images_per_day``."""
+    hw, eff = sc.hardware, sc.efficiency
+    assert isinstance(sc.model, str)
+    try:
+        if sc.kind == "train":
+            treq = image_training_request(
+                model=sc.model, images=sc.images or 0.0, resolution=sc.resolution, chip=hw.chip, gpus=hw.gpus,
+                deadline_days=hw.deadline_days, mfu=eff.mfu, precision=hw.precision, node_size=hw.node_size,
+                economics=sc.economics,
+            )  # fmt: skip
+            return estimate_image_training(treq, load_assumptions(), load_diffusion_defaults())
+        sreq = image_serving_request(
+            model=sc.model, chip=hw.chip, resolution=sc.resolution, steps=sc.steps, batch=hw.max_batch,
+            precision=hw.precision, images_per_day=sc.images_per_day, matmul_fraction=eff.stack_efficiency,
+            economics=sc.economics,
+        )  # fmt: skip
+    except InputError as exc:
+        raise InputError(f"scenario {sc.name!r}: {exc}") from None
+    return estimate_image_serving(
+        sreq, load_assumptions(), load_diffusion_defaults(), load_serving_defaults()
+    )
 
 
 def evaluate_one(sc: Scenario, base_dir: Path | None = None) -> dict[str, Any]:

@@ -64,6 +64,9 @@ def vectorisable(sc: Scenario) -> bool:
     hw = sc.hardware
     return (
         sc.kind == "train"
+        and not sc.is_image
+        and hw.cluster is None
+        and sc.procurement.capex_usd is None
         and bool(sc.sweep)
         and set(sc.sweep) <= SWEEPABLE
         and sc.efficiency.flops_convention == "6nd"
