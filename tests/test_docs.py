@@ -48,3 +48,8 @@ def test_report_scenarios_page_matches_the_plans() -> None:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.main(["--check"]) == 0, "re-run python docs/report_scenarios.py (it rewrites the page)"
+
+
+def test_the_readme_stays_short() -> None:
+    """Issue 16: README at most 150 lines; everything else lives in docs/."""
+    assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150
