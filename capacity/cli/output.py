@@ -121,15 +121,29 @@ def emit_rows(
         return
     from rich.console import Console  # imported here: JSON/CSV output never pays for rich
 
-    console = Console()
+    console = Console(width=table_width())
     console.on_broken_pipe = _quiet_broken_pipe  # type: ignore[method-assign]  # rich would exit 1
     groups = _column_groups(rows, columns, names, console.width)
     for n, group in enumerate(groups):
-        console.print(_rich_table(rows, group, names, best, title=title if n == 0 else None, caption=None))
+        table = _rich_table(rows, group, names, best, title=title if n == 0 else None, caption=None,
+                            width=console.width)  # fmt: skip
+        console.print(table)
     if caption:  # under every table at the terminal's width, not squeezed into the last table's
         from rich.text import Text
 
         console.print(Text(caption, justify="center"), style="dim" if len(groups) > 1 else None)
+
+
+PIPED_WIDTH = 120  # a CI log or a file: wide enough that most tables fit whole, narrow enough to read
+
+
+def table_width() -> int | None:
+    """Columns a table may use: ``$COLUMNS`` when set, the terminal's width on a terminal (``None``: rich
+    asks it), else a fixed :data:`PIPED_WIDTH`, so output redirected to a file or a CI log does not get a
+    default 80-column layout."""
+    if os.environ.get("COLUMNS", "").isdigit() or sys.stdout.isatty():
+        return None
+    return PIPED_WIDTH
 
 
 def _quiet_broken_pipe() -> None:
@@ -175,8 +189,8 @@ def _column_groups(
     if not columns:
         return [columns]
     key, rest = columns[0], columns[1:]
-    budget = width - 1 - (max((len(_text(r[key])) for r in rows), default=0) + 3)  # the key never folds
-    budget = max(budget, width // 2)
+    key_width = min(max((len(_text(r[key])) for r in rows), default=0), key_cap(width))
+    budget = width - 1 - (key_width + 3)  # the key folds only past half the width
     groups: list[list[str]] = [[key]]
     used = 0
     for c in rest:
@@ -189,9 +203,14 @@ def _column_groups(
     return groups
 
 
+def key_cap(width: int) -> int:
+    """The widest the first (key) column gets before it folds: half the table, so the others keep room."""
+    return max(HEADER_LINE, width // 2 - 3)
+
+
 def _rich_table(
     rows: Sequence[dict[str, Cell]], columns: list[str], names: dict[str, str], best: dict[str, int],
-    *, title: str | None, caption: str | None,
+    *, title: str | None, caption: str | None, width: int,
 ) -> Any:  # fmt: skip
     from rich.table import Table
     from rich.text import Text
@@ -207,9 +226,12 @@ def _rich_table(
         numbers = 2 * sum(isinstance(r[c], int | float) and not isinstance(r[c], bool) for r in rows) > len(
             rows
         )
-        table.add_column(
-            names[c], justify="right" if numbers else "left", overflow="fold", no_wrap=i == 0 or numeric,
-            min_width=widest if numeric or i == 0 else min(widest, TEXT_MIN),
+        folded_key = i == 0 and not numeric and widest > key_cap(width)
+        fixed = numeric or (i == 0 and not folded_key)
+        table.add_column(  # a folded key gets a set width: rich would not shrink the others around it
+            names[c], justify="right" if numbers else "left", overflow="fold", no_wrap=fixed,
+            width=key_cap(width) if folded_key else None,
+            min_width=None if folded_key else widest if fixed else min(widest, TEXT_MIN),
         )  # fmt: skip
     for i, row in enumerate(rows):
         table.add_row(*(Text(_text(row[c]), style="bold green" if best.get(c) == i else "") for c in columns))
