@@ -56,10 +56,14 @@ def value_of(results: list[ScenarioResult], f: Figure) -> float | None:
 def verdict(f: Figure, ours: float | None) -> str:
     if ours is None:
         return "not computed"
-    ratio = ours / f.claimed
-    if abs(ratio - 1) <= f.tolerance:
+    ratio = f.claimed / ours
+    if f.check == "input":
+        return "by construction: an input comes from the claim's source"
+    if f.check == "order":
+        return f"same order (claim {ratio:.2g}× capacity's)" if 0.1 < ratio < 10 else f"off: {ratio:.2g}×"
+    if abs(1 / ratio - 1) <= f.tolerance:
         return f"reproduced (±{f.tolerance:.0%})"
-    return f"off: the claim is {1 / ratio:.2g}× capacity's"
+    return f"off: the claim is {ratio:.2g}× capacity's"
 
 
 def figure_rows(results: list[ScenarioResult], sc: Scenario) -> list[str]:

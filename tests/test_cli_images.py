@@ -70,3 +70,42 @@ def test_models_lists_and_shows_image_presets(cli: Any) -> None:
     assert {m["id"] for m in listed} >= {"sd-1.5", "sdxl", "flux.1-dev"}
     shown = cli("models", "show", "FLUX", "-f", "json").json()
     assert shown["id"] == "flux.1-dev" and shown["computed_denoiser_params"] > 11e9
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("kind: serve\nmodel: sdxl\nimages_per_day: 1e6\nhardware: {chip: h100}\n"
+         "limits: {max_cost_usd_per_query: 1}",
+         "do(es) not apply to an image serve scenario"),
+        ("kind: serve\nmodel: sdxl\npeak_to_average: 2\nhardware: {chip: h100}", "needs images_per_day"),
+        ("kind: train\nmodel: sd-1.5\nimages: 1e9\nparallel: {tp: 8}\nhardware: {chip: a100, gpus: 8}",
+         "parallel is for language models"),
+        ("kind: train\nmodel: sd-1.5\nimages: 1e9\nhardware: {chip: a100, gpus: 8, deadline_days: 3}",
+         "give one of hardware.gpus"),
+        ("kind: serve\nmodel: llama2-7b\ninput_tokens: 10\noutput_tokens: 10\n"
+         "hardware: {chip: h100, cluster: dc-500p}",
+         "hardware.cluster and procurement are for train scenarios"),
+        ("kind: train\nmodel: gpt3-175b\ntokens: 3e11\nsweep: {hardware.cluster: [dc-500p, nosuch]}",
+         "unknown cluster 'nosuch'"),
+        ("kind: train\nmodel: gpt3-175b\ntokens: 3e11\nhardware: {chip: a100, gpus: 8}\n"
+         "report: {id: S-1, claim: x, figures: [{metric: nosuch, claimed: 1}]}", "'nosuch' is not a field"),
+        ("kind: train\nmodel: gpt3-175b\ntokens: 3e11\nhardware: {chip: a100, gpus: 8}\n"
+         "report: {id: S-1, claim: x, figures: [{metric: pf_days, claimed: 0}]}", "greater than 0"),
+    ],
+)  # fmt: skip
+def test_scenario_fields_that_would_be_ignored_are_refused(
+    cli: Any, tmp_path: Any, body: str, message: str
+) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: p\n" + body + "\n")
+    run = cli("check", str(plan))
+    assert run.exit_code == 2 and message in run.stderr, run.stderr
+
+
+def test_an_image_model_trains_on_a_named_cluster(cli: Any) -> None:
+    """Stability's 4,000 A100 at the SD v1 card's efficiency: 150,000 A100-hours / 4,000 = 1.6 days."""
+    d = cli("train", "--model", "sd-1.5", "--images", "3.5308B", "--cluster", "stability-4000-a100", "--mfu",
+            "0.0767", "-f", "json").json()  # fmt: skip
+    assert d["gpus"] == 4000 and d["chip"] == "a100-sxm4-40gb"
+    assert d["wall_clock_days"] == pytest.approx(1.5, rel=0.1)

@@ -58,6 +58,15 @@ def test_a_stated_spend_by_hand() -> None:
     assert chip.launch_price is not None
     reference = chip.launch_price.usd * 1.7 * 1.2 / 0.312  # Epoch's server and network factors
     assert est.reference_capex_usd_per_pflops == pytest.approx(reference)
+    # IT against IT: the reference is servers and network, so it is set against the IT share
+    assert est.capex_vs_reference == pytest.approx(3e8 * 0.8 / (20000 * 0.312) / reference)
+
+
+def test_a_nameplate_alone_gives_the_spend_per_pflops() -> None:
+    """The reports' check needs no chip: ¥3.02B over 500 PFLOPS is ¥6.04M per PF."""
+    est = capacity.estimate_training(model="gpt3-175b", tokens=300e9, cluster="dc-500p")
+    assert est.capex_usd_per_pflops == pytest.approx(3.02e9 / 7.2 / 500)
+    assert est.implied_usd_per_gpu is None
 
 
 def test_a_data_centres_investment_is_converted_at_the_rate() -> None:

@@ -32,12 +32,19 @@ def test_fitting_and_held_out_come_from_different_sources() -> None:
 
 
 def test_held_out_latency_error() -> None:
-    """docs/image-models.md: median |error| 8 % on nine held-out rows; the bound leaves room for new rows
-    but fails if the model drifts."""
-    rows = latency_rows(D)
-    assert median_abs_error(rows, "heldout") <= 0.15
-    single = [r for r in rows if r.set == "heldout" and r.batch == 1]
-    assert sum(abs(r.error) <= 0.3 for r in single) >= len(single) * 0.6
+    """docs/image-models.md: median |error| 8 % on nine held-out rows. A regression bound with room for new
+    rows, not the issue's target (the next test)."""
+    assert median_abs_error(latency_rows(D), "heldout") <= 0.15
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17's target, not met: the PyTorch baseline on an H100 is 38 % slower than modelled (t0 "
+    "and f are fitted on A100 rows only) and diffusers 0.17's A100 row is 31 % slower",
+)
+def test_every_single_image_latency_within_30_percent() -> None:
+    single = [r for r in latency_rows(D) if r.set == "heldout" and r.batch == 1]
+    assert all(abs(r.error) <= 0.3 for r in single), [(r.chip, r.stack, round(r.error, 2)) for r in single]
 
 
 def test_the_sd_v1_card_by_hand() -> None:

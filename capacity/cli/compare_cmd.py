@@ -217,6 +217,11 @@ def _workload(scenario: Path | None, opts: dict[str, Any], optimize: str | None 
         from capacity.plans.scenario_run import evaluate_one
 
         sc = load_scenarios(scenario)[0]
+        if sc.is_image:
+            raise InputError(
+                f"--scenario {scenario}: {sc.model} is an image model; compare takes language-model "
+                "workloads (run the scenario per chip with capacity run and a hardware.chip sweep)"
+            )
 
         def from_scenario(chip: Chip) -> dict[str, Any]:
             hardware = sc.hardware.model_copy(update={"chip": chip.id})

@@ -18,14 +18,14 @@ from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
 from capacity.records.image_model import ImageModelPreset
 
 from .inputs import build, choice, count, whole
-from .options import economics_of
+from .options import MAX_GPUS, at_most, economics_of
 from .output import OutputFormat, emit_estimate, emit_rows
 
 IMAGE_FLAGS = ("images", "images_per_day", "steps", "resolution")
 # language-model flags and the value that means "not given"
 LLM_ONLY = {
     "tokens": None, "active_params": None, "params": None, "capacity_pflops": None, "recompute": None,
-    "cluster": None, "capex_usd": None, "it_capex_share": None,
+    "capex_usd": None, "it_capex_share": None,
     "tp": None, "pp": None, "dp": None, "cp": None, "ep": None, "vp": None, "micro_batch": None,
     "sharding": None, "grad_reduce": None, "seq_len": None, "batch_tokens": None, "calibration": None,
     "flops_convention": "6nd", "input_tokens": None, "output_tokens": None, "gpus_per_replica": None,
@@ -95,10 +95,13 @@ def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
     images = count(opts["images"], "--images")
     if images is None:
         raise InputError(f"--images: training {model.id} needs the number of training images, e.g. 2B")
+    gpus = at_most(whole(opts["gpus"], "--gpus"), MAX_GPUS, "--gpus")
+    if gpus is not None and opts["days"] is not None:
+        raise InputError("--gpus and --days: give one (a cluster size, or a deadline to solve for it)")
     request = build(
         image_training_request,
         model=model, images=images, resolution=whole(opts["resolution"], "--resolution"), chip=opts["chip"],
-        gpus=whole(opts["gpus"], "--gpus"), deadline_days=opts["days"], mfu=opts["mfu"],
+        gpus=gpus, deadline_days=opts["days"], cluster=opts["cluster"], mfu=opts["mfu"],
         precision=choice(opts["precision"], TRAIN_PRECISIONS, "--precision"), node_size=opts["node_size"],
         economics=economics_of(opts),
     )  # fmt: skip
@@ -111,8 +114,15 @@ def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
         emit_rows(
             [r.model_dump() for r in est.published_runs_on_chip],
             fmt,
-            title=f"Published image-model runs on {est.chip}: the MFU each implies (docs/image-models.md)",
-        )
+            title=f"Published image-model runs on {est.chip}: the MFU each implies",
+            headers={"run": "run", "published_gpu_hours": "GPU-h published", "implied_mfu": "MFU implied",
+                     "gpu_hours_at_default_mfu": "GPU-h at default",
+                     "wall_clock_days_at_that_mfu": "days here"},
+            caption="GPU-h at default: what capacity's default MFU predicts for that run. The SD model cards "
+            "count every GPU-hour of the 2022 runs (a stack without fused attention, restarts, evaluation, "
+            "checkpoints resumed from v1-2); MosaicML's run, the default, counts training on a modern stack "
+            "(docs/image-models.md). days here: this job at the run's MFU.",
+        )  # fmt: skip
 
 
 def serve_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat) -> None:
@@ -123,6 +133,10 @@ def serve_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
 
     if opts["chip"] is None:
         raise InputError("--chip: required for serving")
+    if opts["node_size"] is not None:
+        raise InputError(f"--node-size does not apply to an image model ({model.id}): one chip an image")
+    if opts["peak_to_average"] is not None and opts["images_per_day"] is None:
+        raise InputError("--peak-to-average needs a load: give --images-per-day")
     request = build(
         image_serving_request,
         model=model, chip=opts["chip"], resolution=whole(opts["resolution"], "--resolution"),

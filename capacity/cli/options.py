@@ -166,7 +166,8 @@ SERVE = (
         0.0, low_ok=True, high=1.0),
     Opt("shared_prefix_tokens", str | None, "Serving: prompt tokens every query shares (a system prompt)."),
     Opt("stack", str | None, "Serving: software-stack preset, tensorrt-llm (default) or ideal."),
-    Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset.",
+    Opt("stack_efficiency", float | None, "Serving: software-stack factor 0-1, instead of a preset (image "
+        "models: the share of the dense peak the layers reach, default specs/diffusion.yaml).",
         high=1.0),
 )  # fmt: skip
 RESOLUTION = Opt("resolution", str | None, "Image models: pixels per side, e.g. 1024 (default: the model's).")

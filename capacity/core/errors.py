@@ -31,7 +31,10 @@ class UnknownIdError(InputError, KeyError):
         if self.suggestions:
             msg += "; did you mean " + ", ".join(self.suggestions) + "?"
         else:
-            msg += f"; see `capacity {self.kind}s` for the {len(self.known)} known ids"
+            listing = (
+                "capacity models --kind image" if self.kind == "image model" else f"capacity {self.kind}s"
+            )
+            msg += f"; see `{listing}` for the {len(self.known)} known ids"
         return msg
 
     def __str__(self) -> str:

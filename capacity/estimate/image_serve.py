@@ -33,6 +33,10 @@ from capacity.records.choices import Economics, sixteen_bit
 from capacity.records.image_model import ImageModelPreset
 
 SECONDS_PER_DAY = 86_400.0
+EIGHT_BIT = (
+    "8-bit: every part runs at the chip's 8-bit peak with the share of it fitted on 16-bit runs, an upper "
+    "bound (real pipelines keep the VAE, normalisations and often attention in 16 bits)"
+)
 BYTES_PER_PARAM = {"fp32": 4.0, "tf32": 4.0, "bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0}
 
 
@@ -119,6 +123,8 @@ def estimate_image_serving(
         precision = sixteen_bit(chip)
         prov.note("precision", precision, "bf16 where the chip has a known peak, else fp16")
     peak = peak_tflops(chip, precision)
+    if BYTES_PER_PARAM[precision] < 2:
+        prov.warnings.append(EIGHT_BIT)
     fraction = prov.pick(req.matmul_fraction, "matmul_fraction", defaults.inference_matmul_fraction)
     overhead = prov.pick(None, "step_overhead_s", defaults.inference_step_overhead_s)
     parts = image_flops(m, resolution)

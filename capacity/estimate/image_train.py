@@ -19,6 +19,7 @@ from capacity.data.catalog import load_chips
 from capacity.data.diffusion_data import DiffusionDefaults, image_run_mfu
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Assumed, Provenance
+from capacity.estimate.image_serve import EIGHT_BIT
 from capacity.estimate.train import energy_stage, money_stage
 from capacity.formulas import flops, memory
 from capacity.formulas.diffusion import image_flops
@@ -45,8 +46,13 @@ class ImageTrainRequest(BaseModel):
 
 
 class PublishedImageRun(BaseModel):
+    """A published run on the same kind of chip: its hours, the MFU they imply, what capacity's default
+    MFU would have predicted for that run, and how long this job would take at the run's MFU."""
+
     run: str
+    published_gpu_hours: float
     implied_mfu: float
+    gpu_hours_at_default_mfu: float
     wall_clock_days_at_that_mfu: float | None
 
 
@@ -131,6 +137,8 @@ def estimate_image_training(
             precision = sixteen_bit(chip)
             prov.note("precision", precision, "bf16 where the chip has a known peak, else fp16")
         peak = peak_tflops(chip, precision)
+        if precision == "fp8":
+            prov.warnings.append(EIGHT_BIT)
         mfu = req.mfu if req.mfu is not None else prov.pick(None, "training_mfu", defaults.training_mfu)
         mfu_source = mfu_source or f"default for diffusion training ({defaults.training_mfu.source})"
         if chip.memory_gb is not None:
@@ -199,7 +207,9 @@ def estimate_image_training(
         published_runs_on_chip=[
             PublishedImageRun(
                 run=run.id,
+                published_gpu_hours=run.accelerator_hours,
                 implied_mfu=run_mfu,
+                gpu_hours_at_default_mfu=run.accelerator_hours * run_mfu / defaults.training_mfu.value,
                 wall_clock_days_at_that_mfu=(
                     None if gpus is None or peak is None else total / (gpus * peak * TERA * run_mfu) / 86400
                 ),

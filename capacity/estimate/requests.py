@@ -93,6 +93,8 @@ def training_request(
         chip, gpus, capacity_pflops, capex_usd = _from_cluster(
             named, chip, gpus, deadline_days, capacity_pflops, capex_usd, economics or Economics()
         )
+    if it_capex_share is not None and capex_usd is None:
+        raise InputError("--it-capex-share is a share of a stated spend: give --capex-usd")
     return TrainRequest(
         tokens=tokens,  # type: ignore[arg-type]  # None: TrainRequest takes the preset's count
         model=preset, params=params, active_params=active_params, chip=chip_of(chip),
@@ -188,13 +190,22 @@ def image_training_request(
     chip: str | Chip | None = None,
     gpus: int | None = None,
     deadline_days: float | None = None,
+    cluster: str | Cluster | None = None,
     mfu: float | None = None,
     precision: str | None = None,
     node_size: int | None = None,
     economics: Economics | None = None,
 ) -> ImageTrainRequest:
-    """Training an image model: ``images`` seen at ``resolution`` (default: the model's native size)."""
+    """Training an image model: ``images`` seen at ``resolution`` (default: the model's native size), on
+    ``gpus`` chips, by a deadline, or on a named cluster of chips."""
     preset = load_image_models().get(model) if isinstance(model, str) else model
+    named = load_clusters().get(cluster) if isinstance(cluster, str) else cluster
+    if named is not None:
+        if named.nameplate_pflops is not None:
+            raise InputError(f"--cluster {named.id} is a nameplate data centre; image training needs chips")
+        chip, gpus, _, _ = _from_cluster(
+            named, chip, gpus, deadline_days, None, None, economics or Economics()
+        )
     if precision in ("int8", "int4"):
         raise InputError(f"precision {precision}: integer training is not modelled; use bf16, fp16 or fp8")
     return ImageTrainRequest(

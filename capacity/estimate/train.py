@@ -250,7 +250,7 @@ def estimate_training(
     rate = 1.0 if econ.currency == "USD" else pick(econ.cny_per_usd, "cny_per_usd")
     bought = None
     if req.capex_usd is not None:
-        bought = procurement(req.capex_usd, req.it_capex_share, sized, chip, peak, prov)
+        bought = procurement(req.capex_usd, req.it_capex_share, sized, chip, peak, req.capacity_pflops, prov)
 
     est = TrainEstimate(
         model=req.model.id if req.model else None,

@@ -163,6 +163,7 @@ class TrainEstimate(BaseModel):
     facility_capex_usd: float | None = None
     implied_usd_per_gpu: float | None = None
     capex_usd_per_pflops: float | None = None
+    it_capex_usd_per_pflops: float | None = None
     reference_capex_usd_per_pflops: float | None = None
     capex_vs_reference: float | None = None
     # energy

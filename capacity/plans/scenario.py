@@ -16,6 +16,7 @@ Validated with ``extra="forbid"``; every error is reported as ``file:line:col: f
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 import unicodedata
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
+    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -85,12 +87,17 @@ class Figure(_Strict):
     """One number a report claims, to set beside the estimate's field of the same meaning."""
 
     metric: str = Field(description="the estimate's field (as in --format json)")
-    claimed: float
+    claimed: float = Field(gt=0)
     at: dict[str, Any] = Field(default_factory=dict, description="the sweep point it refers to, if any")
     relative_to: dict[str, Any] | None = Field(
         default=None, description="compare the metric's ratio between `at` and this sweep point"
     )
     tolerance: float = Field(default=0.1, gt=0, description="relative difference still called reproduced")
+    check: Literal["value", "order", "input"] = Field(
+        default="value",
+        description="value: within tolerance; order: within 10x (a claim too vague for more); input: the "
+        "plan takes an input from the claim's own source, so agreement is by construction",
+    )
     note: str | None = None
 
 
@@ -159,6 +166,9 @@ class Scenario(_Strict):
         default=None, ge=1, le=10_000, description="serve, image models: sampling steps"
     )
     images_per_day: float | None = Field(default=None, gt=0, le=1e15, description="serve, image models")
+    peak_to_average: float | None = Field(
+        default=None, ge=1, le=100, description="serve, image models: peak / average images per second"
+    )
     parallel: ParallelSpec = Field(
         default_factory=ParallelSpec, description="train: the layout, as far as pinned (tp, pp, dp, ...)"
     )
@@ -194,7 +204,11 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Scenario:
-        image_fields = [f for f in ("images", "resolution", "steps", "images_per_day") if getattr(self, f)]
+        image_fields = [
+            f
+            for f in ("images", "resolution", "steps", "images_per_day", "peak_to_average")
+            if getattr(self, f)
+        ]
         if self.is_image:
             _image_fields_for_kind(self)
         elif image_fields:
@@ -203,12 +217,16 @@ class Scenario(_Strict):
             raise ValueError("a train scenario needs tokens")
         elif self.kind == "serve" and (self.input_tokens is None or self.output_tokens is None):
             raise ValueError("a serve scenario needs input_tokens and output_tokens")
+        if self.kind == "serve" and (self.hardware.cluster or self.procurement != ProcurementSpec()):
+            raise ValueError("hardware.cluster and procurement are for train scenarios")
         if self.kind == "serve" and self.hardware.chip is None and "hardware.chip" not in self.sweep:
             raise ValueError("a serve scenario needs hardware.chip")
-        wrong = sorted(k for k in self.limits.model_dump(exclude_none=True) if k not in LIMITS_FOR[self.kind])
+        allowed = LIMITS_FOR[self.kind, self.is_image]
+        wrong = sorted(k for k in self.limits.model_dump(exclude_none=True) if k not in allowed)
         if wrong:
-            raise ValueError(f"{', '.join(wrong)} do(es) not apply to a {self.kind} scenario; "
-                             f"use {', '.join(sorted(LIMITS_FOR[self.kind]))}")  # fmt: skip
+            what = f"an image {self.kind}" if self.is_image else f"a {self.kind}"
+            raise ValueError(f"{', '.join(wrong)} do(es) not apply to {what} scenario; "
+                             f"use {', '.join(sorted(allowed))}")  # fmt: skip
         size = 1
         for path, values in self.sweep.items():
             if not values:
@@ -220,23 +238,48 @@ class Scenario(_Strict):
 
 
 def _image_fields_for_kind(sc: Scenario) -> None:
-    """An image model's scenario: images to train on, or (serving) nothing more; no token fields."""
-    tokens = [f for f in ("tokens", "input_tokens", "output_tokens", "traffic", "slo") if getattr(sc, f)]
-    if tokens:
-        raise ValueError(f"{tokens[0]} is for language models; {sc.model} is an image model")
+    """An image model's scenario: images to train on, or (serving) a daily load; nothing that only means
+    something for language models (it would be silently ignored)."""
+    hw, eff = sc.hardware, sc.efficiency
+    llm = {
+        "tokens": sc.tokens, "input_tokens": sc.input_tokens, "output_tokens": sc.output_tokens,
+        "traffic": sc.traffic, "slo": sc.slo, "calibration": sc.calibration,
+        "parallel": sc.parallel.pinned() or None, "serving": sc.serving != ServingOptions() or None,
+        "hardware.capacity_pflops": hw.capacity_pflops,
+        "hardware.max_batch": hw.max_batch if sc.kind == "train" else None,
+        "hardware.gpus_per_replica": hw.gpus_per_replica, "hardware.kv_precision": hw.kv_precision,
+        "procurement": sc.procurement != ProcurementSpec() or None,
+        "efficiency.flops_convention": eff.flops_convention != "6nd" or None,
+        "efficiency.recompute": eff.recompute, "efficiency.seq_len": eff.seq_len,
+        "efficiency.batch_tokens": eff.batch_tokens, "efficiency.stack": eff.stack,
+    }  # fmt: skip
+    given = [k for k, v in llm.items() if v is not None]
+    if given:
+        raise ValueError(f"{given[0]} is for language models; {sc.model} is an image model")
+    if sc.kind == "serve" and (hw.gpus is not None or hw.deadline_days is not None or hw.node_size):
+        raise ValueError(
+            "an image serve scenario sizes its own fleet: drop hardware.gpus/deadline_days/node_size"
+        )
+    if sc.kind == "serve" and sc.peak_to_average is not None and sc.images_per_day is None:
+        raise ValueError("peak_to_average needs images_per_day")
+    if sc.kind == "train" and hw.gpus is not None and hw.deadline_days is not None:
+        raise ValueError("give one of hardware.gpus and hardware.deadline_days")
     if sc.kind == "train" and sc.images is None:
         raise ValueError(f"a train scenario of an image model ({sc.model}) needs images")
-    wrong = "steps, images_per_day" if sc.kind == "train" else "images"
-    if (sc.kind == "train" and (sc.steps or sc.images_per_day)) or (sc.kind == "serve" and sc.images):
+    wrong = "steps, images_per_day, peak_to_average" if sc.kind == "train" else "images"
+    misplaced = sc.steps or sc.images_per_day or sc.peak_to_average if sc.kind == "train" else sc.images
+    if misplaced:
         raise ValueError(f"{wrong} do(es) not apply to a {sc.kind} scenario")
 
 
 TRAIN_LIMITS = {"max_cost_usd", "max_wall_clock_days", "max_gpus", "max_energy_mwh", "max_co2e_t",
                 "max_facility_power_mw"}  # fmt: skip
 SERVE_LIMITS = {"max_gpus", "max_facility_power_mw", "max_cost_usd_per_month", "max_cost_usd_per_query",
-                "max_cost_usd_per_million_tokens", "max_ttft_ms", "max_tpot_ms", "max_cost_usd_per_image",
-                "max_seconds_per_image"}  # fmt: skip
-LIMITS_FOR = {"train": TRAIN_LIMITS, "serve": SERVE_LIMITS}
+                "max_cost_usd_per_million_tokens", "max_ttft_ms", "max_tpot_ms"}  # fmt: skip
+IMAGE_SERVE_LIMITS = {"max_gpus", "max_facility_power_mw", "max_cost_usd_per_month", "max_cost_usd_per_image",
+                      "max_seconds_per_image"}  # fmt: skip
+LIMITS_FOR = {("train", False): TRAIN_LIMITS, ("serve", False): SERVE_LIMITS, ("train", True): TRAIN_LIMITS,
+              ("serve", True): IMAGE_SERVE_LIMITS}  # fmt: skip
 MAX_SWEEP_POINTS = 5_000_000  # vectorised training sweeps; per-point sweeps are capped lower when evaluated
 
 
@@ -259,6 +302,7 @@ def load_scenarios(path: Path) -> list[Scenario]:
         prefix: tuple[int | str, ...] = ("scenarios", i) if many else ()
         problems += _sweep_problems(sc, doc, str(path), prefix)
         problems += _unknown_ids(sc, doc, str(path), prefix)
+        problems += _report_problems(sc, doc, str(path), prefix)
     if problems:
         raise SpecFileError(problems)
     return [_anchor_model_paths(sc, path.parent.absolute()) for sc in scenarios]
@@ -327,6 +371,39 @@ def _sweep_problems(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, 
     return out
 
 
+def _report_problems(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:
+    """A report figure must name a field the estimate has and sweep points the scenario has."""
+    if sc.report is None:
+        return []
+    from capacity.estimate.image_serve import ImageServeEstimate
+    from capacity.estimate.image_train import ImageTrainEstimate
+    from capacity.estimate.serve import ServeEstimate
+    from capacity.estimate.train_io import TrainEstimate
+
+    kinds: dict[tuple[str, bool], type[BaseModel]] = {
+        ("train", False): TrainEstimate, ("serve", False): ServeEstimate, ("train", True): ImageTrainEstimate,
+        ("serve", True): ImageServeEstimate,
+    }  # fmt: skip
+    fields = kinds[sc.kind, sc.is_image].model_fields
+    out = []
+    for i, fig in enumerate(sc.report.figures):
+        loc: tuple[int | str, ...] = (*prefix, "report", "figures", i)
+        if fig.metric not in fields:
+            close = difflib.get_close_matches(fig.metric, list(fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            line, col = locate(doc, (*loc, "metric"))
+            out.append(f"{name}:{line}:{col}: report.figures.{i}.metric: {fig.metric!r} is not a field of "
+                       f"this scenario's estimate{hint}")  # fmt: skip
+        for where in ("at", "relative_to"):
+            point = getattr(fig, where) or {}
+            for path, value in point.items():
+                if value not in sc.sweep.get(path, []):
+                    line, col = locate(doc, (*loc, where))
+                    out.append(f"{name}:{line}:{col}: report.figures.{i}.{where}: {path} = {value!r} is "
+                               "not a point of this scenario's sweep")  # fmt: skip
+    return out
+
+
 def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...]) -> list[str]:
     """Chip and model ids that are not in the catalogue, each at its line, with close matches; a model given
     as a file path (relative to the scenario's folder) must exist and load."""
@@ -338,7 +415,7 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
     if sc.hardware.cluster is not None:
         checks.append(((*prefix, "hardware", "cluster"), "cluster", sc.hardware.cluster))
     for path, values in sc.sweep.items():
-        if path in ("hardware.chip", "model"):
+        if path in ("hardware.chip", "hardware.cluster", "model"):
             checks += [
                 ((*prefix, "sweep", path, i), path.split(".")[-1], str(v)) for i, v in enumerate(values)
             ]

@@ -135,13 +135,15 @@ def _image_estimate(sc: Scenario) -> ImageTrainEstimate | ImageServeEstimate:
         if sc.kind == "train":
             treq = image_training_request(
                 model=sc.model, images=sc.images or 0.0, resolution=sc.resolution, chip=hw.chip, gpus=hw.gpus,
-                deadline_days=hw.deadline_days, mfu=eff.mfu, precision=hw.precision, node_size=hw.node_size,
+                deadline_days=hw.deadline_days, cluster=hw.cluster, mfu=eff.mfu, precision=hw.precision,
+                node_size=hw.node_size,
                 economics=sc.economics,
             )  # fmt: skip
             return estimate_image_training(treq, load_assumptions(), load_diffusion_defaults())
         sreq = image_serving_request(
             model=sc.model, chip=hw.chip, resolution=sc.resolution, steps=sc.steps, batch=hw.max_batch,
-            precision=hw.precision, images_per_day=sc.images_per_day, matmul_fraction=eff.stack_efficiency,
+            precision=hw.precision, images_per_day=sc.images_per_day, peak_to_average=sc.peak_to_average,
+            matmul_fraction=eff.stack_efficiency,
             economics=sc.economics,
         )  # fmt: skip
     except InputError as exc:

@@ -68,6 +68,9 @@ class TextEncoder(_Strict):
     name: str
     params: float = Field(gt=0, description="parameters of the encoder (the text tower only)")
     tokens: PosInt = Field(description="prompt tokens it reads (its maximum length)")
+    width: PosInt = Field(description="hidden size (config.json hidden_size or d_model)")
+    layers: PosInt = Field(description="transformer layers run (SD 2 stops one short of OpenCLIP-H's 24)")
+    vocab_size: PosInt = Field(description="token-embedding rows: looked up, not multiplied")
 
 
 class Vae(_Strict):
