@@ -29,7 +29,7 @@ def test_the_chain_names_every_factor_with_a_source() -> None:
     names = [f.factor for f in factors]
     expected = ["parameters per token N", "training tokens D", "dense peak (bf16)", "GPUs"]
     expected += ["parallel layout", "matmul: GEMM fraction of peak", GOODPUT_ROW]
-    expected += ["failures and restarts: failures_per_gpu_hour"]
+    expected += ["failures and restarts: failures per GPU-hour"]
     expected += ["price per GPU-hour", "power per accelerator (facility basis)", "PUE"]
     assert set(expected) <= set(names)
     assert all(f.source for f in factors)
@@ -63,7 +63,7 @@ def test_elasticities_are_what_the_model_does() -> None:
         TrainRequest(model=model, tokens=2e12, chip=chip, gpus=512), load_assumptions(), more
     )
     assert math.log(failing.wall_clock_days / base.wall_clock_days) / math.log(1.01) == pytest.approx(
-        by_name["failures and restarts: failures_per_gpu_hour"].elasticity, abs=1e-3
+        by_name["failures and restarts: failures per GPU-hour"].elasticity, abs=1e-3
     )
     # a term's share of time is its first-order elasticity: 1% faster GEMMs move days by -share %
     measured = [

@@ -183,16 +183,16 @@ STEP_TERMS: dict[
     str, tuple[str, float]
 ] = {  # time-share term -> (the rate or constant that sets it, its elasticity sign)
     Share.MATMUL: ("GEMM fraction of peak", -1.0),
-    Share.ATTENTION: ("attention_fraction_of_gemm", -1.0),
-    Share.MEMORY_BOUND: ("hbm_efficiency", -1.0),
-    Share.TENSOR_PARALLEL: ("link_efficiency", -1.0),
-    Share.EXPERT_ALL_TO_ALL: ("network_efficiency", -1.0),
+    Share.ATTENTION: ("attention speed relative to GEMMs", -1.0),
+    Share.MEMORY_BOUND: ("memory-bandwidth efficiency", -1.0),
+    Share.TENSOR_PARALLEL: ("in-node link efficiency", -1.0),
+    Share.EXPERT_ALL_TO_ALL: ("network efficiency", -1.0),
     Share.PIPELINE: ("link efficiency", -1.0),
     Share.CONTEXT_PARALLEL: ("link efficiency", -1.0),
-    Share.FSDP: ("network_efficiency", -1.0),
+    Share.FSDP: ("network efficiency", -1.0),
     Share.BUBBLE: ("micro-batches per step", -1.0),
-    Share.DATA_PARALLEL: ("network_efficiency", -1.0),
-    Share.FAILURES: ("failures_per_gpu_hour", 1.0),
+    Share.DATA_PARALLEL: ("network efficiency", -1.0),
+    Share.FAILURES: ("failures per GPU-hour", 1.0),
 }
 
 
@@ -231,11 +231,11 @@ def _step_rows(est: TrainEstimate, eff: Efficiency, spreads: Spreads, moves: str
     """One row per term of the step-time model: its share of wall time is its elasticity (layout fixed)."""
     sm = eff.step_model
     sources = {
-        "attention_fraction_of_gemm": sm.attention_fraction_of_gemm.source,
-        "hbm_efficiency": eff.hbm_efficiency.source,
-        "link_efficiency": eff.link_efficiency.source,
-        "network_efficiency": sm.network_efficiency.source,
-        "failures_per_gpu_hour": (
+        "attention speed relative to GEMMs": sm.attention_fraction_of_gemm.source,
+        "memory-bandwidth efficiency": eff.hbm_efficiency.source,
+        "in-node link efficiency": eff.link_efficiency.source,
+        "network efficiency": sm.network_efficiency.source,
+        "failures per GPU-hour": (
             f"{eff.goodput.failures_per_gpu_hour.source}; {eff.goodput.restart_hours.source}"
         ),
         "micro-batches per step": f"global batch: {sm.batch_size_coefficient.source}",
