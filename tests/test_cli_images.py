@@ -109,3 +109,21 @@ def test_an_image_model_trains_on_a_named_cluster(cli: Any) -> None:
             "0.0767", "-f", "json").json()  # fmt: skip
     assert d["gpus"] == 4000 and d["chip"] == "a100-sxm4-40gb"
     assert d["wall_clock_days"] == pytest.approx(1.5, rel=0.1)
+
+
+def test_compare_image_serving_across_chips(cli: Any) -> None:
+    """Chips side by side for SDXL serving: the H100's 3.2x dense peak over the A100 makes an image faster,
+    but by less than 3.2x (the per-step overhead does not shrink)."""
+    run = cli("compare", "--chips", "h100,a100,910b", "--model", "sdxl", "--steps", "30", "--images-per-day",
+              "4e6", "-f", "json")  # fmt: skip
+    assert run.exit_code == 0, run.stderr
+    rows = {r["chip"]: r for r in run.json()}
+    ratio = rows["a100-sxm4-80gb"]["seconds_per_image"] / rows["h100-sxm5-80gb"]["seconds_per_image"]
+    assert 1.5 < ratio < 989.4 / 312
+    h100 = rows["h100-sxm5-80gb"]
+    assert h100["images_per_usd"] == pytest.approx(1 / h100["cost_usd_per_image"])
+
+
+def test_compare_image_training_needs_a_size(cli: Any) -> None:
+    run = cli("compare", "--chips", "h100,a100", "--model", "sd-1.5", "--images", "1B")
+    assert run.exit_code == 2 and "--gpus" in run.stderr

@@ -10,13 +10,24 @@ import typer
 from capacity.core.errors import EnvironmentMissingError, InputError
 
 from .errors import handles_errors
+from .image_cmds import image_model_of, image_serving_kwargs, image_training_kwargs
 from .inputs import build, choice
-from .options import ECONOMICS, MODEL, SERVE, TRAIN, serving_kwargs, training_kwargs, with_options
+from .options import (
+    ECONOMICS,
+    IMAGE_COMPARE,
+    MODEL,
+    SERVE,
+    TRAIN,
+    serving_kwargs,
+    training_kwargs,
+    with_options,
+)
 from .output import Cell, FormatOption, OutputFormat, emit_json, emit_rows
 
 if TYPE_CHECKING:
     from capacity.plans.compare import ComparisonRow
     from capacity.records.chip import Chip
+    from capacity.records.image_model import ImageModelPreset
 
 COLUMNS = {
     "train": [
@@ -27,8 +38,19 @@ COLUMNS = {
         "gpus_per_replica", "batch_size", "ttft_ms", "tpot_ms", "output_tokens_per_s_per_replica", "replicas",
         "gpus", "gpu_hour_usd", "cost_usd_per_million_output_tokens", "facility_power_mw",
     ],
+    "image-train": [
+        "gpus", "mfu", "images_per_s_per_gpu", "wall_clock_days", "gpu_hours", "memory_fits", "gpu_hour_usd",
+        "cost_usd", "energy_mwh", "facility_power_mw",
+    ],
+    "image-serve": [
+        "precision", "seconds_per_image", "images_per_s_per_gpu", "gpus", "memory_fits", "gpu_hour_usd",
+        "cost_usd_per_image", "energy_wh_per_image", "facility_power_mw",
+    ],
 }  # fmt: skip
-HIGHER_IS_BETTER = {"tokens_per_usd", "tokens_per_kwh", "output_tokens_per_s_per_replica", "batch_size"}
+HIGHER_IS_BETTER = {
+    "tokens_per_usd", "tokens_per_kwh", "images_per_usd", "images_per_kwh", "output_tokens_per_s_per_replica",
+    "batch_size", "images_per_s_per_gpu",
+}  # fmt: skip
 BAR_WIDTH = 16
 
 
@@ -64,8 +86,9 @@ def _rows(compared: list[ComparisonRow], sort_field: str, fmt: OutputFormat) -> 
     for r in compared:
         row: dict[str, Cell] = {"chip": r.chip}
         row.update({k: r.result.get(k) for k in COLUMNS[kind]})
-        row["tokens_per_usd"] = r.tokens_per_usd
-        row["tokens_per_kwh"] = r.tokens_per_kwh
+        unit = "images" if kind.startswith("image") else "tokens"
+        row[f"{unit}_per_usd"] = r.tokens_per_usd
+        row[f"{unit}_per_kwh"] = r.tokens_per_kwh
         row["us_licence_for_china"] = r.us_licence_for_china
         if fmt is not OutputFormat.csv:
             value = r.result.get(sort_field)
@@ -108,7 +131,7 @@ def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> No
 
 
 @handles_errors
-@with_options(MODEL, TRAIN, SERVE, ECONOMICS)
+@with_options(MODEL, TRAIN, SERVE, IMAGE_COMPARE, ECONOMICS)
 def compare(
     chips: Annotated[str | None, typer.Option(help="Comma-separated chip ids or aliases.")] = None,
     vendor: Annotated[str | None, typer.Option(help="Every chip of this vendor.")] = None,
@@ -168,10 +191,14 @@ def compare(
             i = best_index(rows, c, c in HIGHER_IS_BETTER, assumed if is_money(c) else ())
             if i is not None and c not in skip:
                 best[c] = i
+        unit = (
+            "images (trained or generated)"
+            if kind.startswith("image")
+            else "training tokens (serving: output)"
+        )
         caption = (
-            "Best value in each column in bold. tokens_per_usd and tokens_per_kwh: training tokens per "
-            "dollar and per kWh (serving: output tokens). By cost, rows whose price is assumed (a "
-            "placeholder, see note) come after those with a dated price."
+            f"Best value in each column in bold. _per_usd and _per_kwh: {unit} per dollar and per kWh. By "
+            "cost, rows whose price is assumed (a placeholder, see note) come after those with a dated price."
         )
         emit_rows(
             rows, fmt, title=f"{kind} on {len(rows)} chips, by {field}", highlight=best, caption=caption
@@ -181,7 +208,8 @@ def compare(
 
 
 def _json_row(r: ComparisonRow) -> dict[str, Any]:
-    extra = {"tokens_per_usd": r.tokens_per_usd, "tokens_per_kwh": r.tokens_per_kwh}
+    unit = "images" if r.kind.startswith("image") else "tokens"
+    extra = {f"{unit}_per_usd": r.tokens_per_usd, f"{unit}_per_kwh": r.tokens_per_kwh}
     return {
         "chip": r.chip,
         **r.result,
@@ -207,6 +235,38 @@ def _one_workload(opts: dict[str, Any]) -> None:
         )
 
 
+def _image_workload(image: ImageModelPreset, opts: dict[str, Any], optimize: str | None) -> tuple[Any, Any]:
+    """An image model's training (with --images) or serving workload on each chip."""
+    from capacity.data.assumptions import load_assumptions, load_serving_defaults
+    from capacity.data.diffusion_data import load_diffusion_defaults
+    from capacity.estimate.image_serve import estimate_image_serving
+    from capacity.estimate.image_train import estimate_image_training
+    from capacity.estimate.requests import image_serving_request, image_training_request
+
+    if optimize:
+        raise InputError("--optimize is for language-model serving")
+    if opts["images"] is not None:
+        if opts["gpus"] is None and opts["days"] is None:
+            raise InputError("training comparison: give --gpus N or --days T")
+        kw = image_training_kwargs(image, opts)
+
+        def train_one(chip: Chip) -> dict[str, Any]:
+            req = build(image_training_request, **{**kw, "chip": chip})
+            return estimate_image_training(req, load_assumptions(), load_diffusion_defaults()).model_dump(
+                mode="json"
+            )
+
+        return "image-train", train_one
+    skw = image_serving_kwargs(image, opts)
+
+    def serve_one(chip: Chip) -> dict[str, Any]:
+        req = build(image_serving_request, **{**skw, "chip": chip})
+        args = (req, load_assumptions(), load_diffusion_defaults(), load_serving_defaults())
+        return estimate_image_serving(*args).model_dump(mode="json")
+
+    return "image-serve", serve_one
+
+
 def _workload(scenario: Path | None, opts: dict[str, Any], optimize: str | None = None) -> tuple[Any, Any]:
     """(kind, chip -> estimate dict) from the scenario file or the flags."""
     from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
@@ -217,17 +277,15 @@ def _workload(scenario: Path | None, opts: dict[str, Any], optimize: str | None 
         from capacity.plans.scenario_run import evaluate_one
 
         sc = load_scenarios(scenario)[0]
-        if sc.is_image:
-            raise InputError(
-                f"--scenario {scenario}: {sc.model} is an image model; compare takes language-model "
-                "workloads (run the scenario per chip with capacity run and a hardware.chip sweep)"
-            )
 
         def from_scenario(chip: Chip) -> dict[str, Any]:
             hardware = sc.hardware.model_copy(update={"chip": chip.id})
             return evaluate_one(sc.model_copy(update={"hardware": hardware, "sweep": {}}), scenario.parent)
 
-        return sc.kind, from_scenario
+        return (f"image-{sc.kind}" if sc.is_image else sc.kind), from_scenario
+    image = image_model_of(opts)
+    if image is not None:
+        return _image_workload(image, opts, optimize)
     _one_workload(opts)
     if opts["tokens"] is not None:
         from capacity.estimate.train import estimate_training

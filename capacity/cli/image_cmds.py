@@ -86,29 +86,50 @@ def image_model_of(opts: dict[str, Any]) -> ImageModelPreset | None:
     return found
 
 
-def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat) -> None:
-    from capacity.data.assumptions import load_assumptions
-    from capacity.data.diffusion_data import load_diffusion_defaults
-    from capacity.estimate.image_train import estimate_image_training
-    from capacity.estimate.requests import image_training_request
-
+def image_training_kwargs(model: ImageModelPreset, opts: dict[str, Any]) -> dict[str, Any]:
+    """The flags as :func:`capacity.estimate.requests.image_training_request`'s arguments, checked once
+    (``compare`` adds each chip)."""
     images = count(opts["images"], "--images")
     if images is None:
         raise InputError(f"--images: training {model.id} needs the number of training images, e.g. 2B")
     gpus = at_most(whole(opts["gpus"], "--gpus"), MAX_GPUS, "--gpus")
     if gpus is not None and opts["days"] is not None:
         raise InputError("--gpus and --days: give one (a cluster size, or a deadline to solve for it)")
-    request = build(
-        image_training_request,
-        model=model, images=images, resolution=whole(opts["resolution"], "--resolution"), chip=opts["chip"],
-        gpus=gpus, deadline_days=opts["days"], cluster=opts["cluster"], mfu=opts["mfu"],
-        precision=choice(opts["precision"], TRAIN_PRECISIONS, "--precision"), node_size=opts["node_size"],
-        economics=economics_of(opts),
-    )  # fmt: skip
+    return {
+        "model": model, "images": images, "resolution": whole(opts["resolution"], "--resolution"),
+        "chip": opts.get("chip"), "gpus": gpus, "deadline_days": opts["days"], "cluster": opts.get("cluster"),
+        "mfu": opts["mfu"], "precision": choice(opts["precision"], TRAIN_PRECISIONS, "--precision"),
+        "node_size": opts["node_size"], "economics": economics_of(opts),
+    }  # fmt: skip
+
+
+def image_serving_kwargs(model: ImageModelPreset, opts: dict[str, Any]) -> dict[str, Any]:
+    """The flags as :func:`capacity.estimate.requests.image_serving_request`'s arguments, checked once."""
+    if opts["node_size"] is not None:
+        raise InputError(f"--node-size does not apply to an image model ({model.id}): one chip an image")
+    if opts["peak_to_average"] is not None and opts["images_per_day"] is None:
+        raise InputError("--peak-to-average needs a load: give --images-per-day")
+    return {
+        "model": model, "chip": opts.get("chip"), "resolution": whole(opts["resolution"], "--resolution"),
+        "steps": whole(opts["steps"], "--steps"), "batch": opts["max_batch"],
+        "precision": choice(opts["precision"], WEIGHT_PRECISIONS, "--precision"),
+        "images_per_day": count(opts["images_per_day"], "--images-per-day"),
+        "peak_to_average": opts["peak_to_average"], "matmul_fraction": opts["stack_efficiency"],
+        "economics": economics_of(opts),
+    }  # fmt: skip
+
+
+def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat) -> None:
+    from capacity.data.assumptions import load_assumptions
+    from capacity.data.diffusion_data import load_diffusion_defaults
+    from capacity.estimate.image_train import estimate_image_training
+    from capacity.estimate.requests import image_training_request
+
+    request = build(image_training_request, **image_training_kwargs(model, opts))
     est = estimate_image_training(request, load_assumptions(), load_diffusion_defaults())
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
-    title = f"Training estimate: {model.name}, {images:.3g} images at {request.resolution} px"
+    title = f"Training estimate: {model.name}, {request.images:.3g} images at {request.resolution} px"
     emit_estimate(est.model_dump(mode="json"), TRAIN_GROUPS, fmt, title, converted="cost")
     if fmt in (OutputFormat.table, OutputFormat.markdown) and est.published_runs_on_chip:
         emit_rows(
@@ -133,19 +154,7 @@ def serve_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
 
     if opts["chip"] is None:
         raise InputError("--chip: required for serving")
-    if opts["node_size"] is not None:
-        raise InputError(f"--node-size does not apply to an image model ({model.id}): one chip an image")
-    if opts["peak_to_average"] is not None and opts["images_per_day"] is None:
-        raise InputError("--peak-to-average needs a load: give --images-per-day")
-    request = build(
-        image_serving_request,
-        model=model, chip=opts["chip"], resolution=whole(opts["resolution"], "--resolution"),
-        steps=whole(opts["steps"], "--steps"), batch=opts["max_batch"],
-        precision=choice(opts["precision"], WEIGHT_PRECISIONS, "--precision"),
-        images_per_day=count(opts["images_per_day"], "--images-per-day"),
-        peak_to_average=opts["peak_to_average"], matmul_fraction=opts["stack_efficiency"],
-        economics=economics_of(opts),
-    )  # fmt: skip
+    request = build(image_serving_request, **image_serving_kwargs(model, opts))
     defaults = load_diffusion_defaults()
     est = estimate_image_serving(request, load_assumptions(), defaults, load_serving_defaults())
     for warning in est.warnings:

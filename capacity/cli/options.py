@@ -180,6 +180,7 @@ IMAGE_SERVE = (
     Opt("steps", str | None, "Image models: sampling steps per image (default: the model's pipeline)."),
     RESOLUTION,
 )
+IMAGE_COMPARE = (IMAGE_TRAIN[0], IMAGE_SERVE[0], IMAGE_SERVE[1], RESOLUTION)  # compare takes both
 ECONOMICS = (
     Opt("pricing", str, f"{' or '.join(PRICINGS)}: GPU-hours x price, or amortised capex + power.", "cloud"),
     Opt("gpu_hour_usd", float | None, "Cloud price per GPU-hour in USD (default: the chip's sourced price)."),

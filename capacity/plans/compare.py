@@ -25,7 +25,12 @@ SORT_FIELDS: dict[str, dict[str, str]] = {
         "energy": "energy_wh_per_query",
         "gpus": "gpus",
     },
-}
+    "image-train": {"cost": "cost_usd", "time": "wall_clock_days", "energy": "energy_mwh", "gpus": "gpus"},
+    "image-serve": {
+        "cost": "cost_usd_per_image", "time": "seconds_per_image", "energy": "energy_wh_per_image",
+        "gpus": "gpus",
+    },
+}  # fmt: skip
 
 
 class ComparisonRow(BaseModel):
@@ -33,7 +38,7 @@ class ComparisonRow(BaseModel):
     kind: str
     us_licence_for_china: str
     domestic_china: bool
-    tokens_per_usd: float | None
+    tokens_per_usd: float | None  # images for image models
     tokens_per_kwh: float | None
     error: str | None
     price_assumed: bool | None = None  # the cost rests on a placeholder price, not one for this chip
@@ -42,7 +47,14 @@ class ComparisonRow(BaseModel):
 
 
 def _efficiency(kind: str, r: dict[str, Any]) -> tuple[float | None, float | None]:
-    """Tokens per USD and per kWh: training tokens for a run, output tokens for serving."""
+    """Tokens (images, for image models) per USD and per kWh: training tokens for a run, output tokens for
+    serving."""
+    if kind == "image-train":
+        images, usd, mwh = r["images"], r.get("cost_usd"), r.get("energy_mwh")
+        return (images / usd if usd else None), (images / (mwh * 1000) if mwh else None)
+    if kind == "image-serve":
+        usd, wh = r.get("cost_usd_per_image"), r.get("energy_wh_per_image")
+        return (1 / usd if usd else None), (1000 / wh if wh else None)
     if kind == "train":
         tokens, usd, mwh = r["tokens"], r.get("cost_usd"), r.get("energy_mwh")
         return (tokens / usd if usd else None), (tokens / (mwh * 1000) if mwh else None)
@@ -51,7 +63,7 @@ def _efficiency(kind: str, r: dict[str, Any]) -> tuple[float | None, float | Non
 
 
 def compare(
-    chips: list[Chip], kind: Literal["train", "serve"], estimate: Callable[[Chip], dict[str, Any]],
+    chips: list[Chip], kind: str, estimate: Callable[[Chip], dict[str, Any]],
     sort: SortKey = "cost",
 ) -> list[ComparisonRow]:  # fmt: skip
     """Run ``estimate`` for every chip; rows sorted by ``sort`` (chips that could not run go last).
