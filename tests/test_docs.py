@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,3 +54,39 @@ def test_report_scenarios_page_matches_the_plans() -> None:
 def test_the_readme_stays_short() -> None:
     """Issue 16: README at most 150 lines; everything else lives in docs/."""
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= 150
+
+
+NOTES = ("seed-facts", "peers-and-formulas", "published-runs", "accelerators", "microbenchmark")
+CITED_ID = re.compile(r"^(S-\d{1,2}|[A-Z]{1,2}\d{1,2}|B\.\d|\d\.\d|§\d\.\d|\$\d{1,2})$")
+
+
+def _reference_entries() -> dict[str, set[str]]:
+    """Per note, the ids docs/references.md defines (### headings and first cells of table rows)."""
+    entries: dict[str, set[str]] = {}
+    note = ""
+    for line in (ROOT / "docs" / "references.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            note = line[3:].strip().removesuffix(".md")
+            entries[note] = set()
+        elif line.startswith("### ") and note:
+            entries[note].add(line[4:].split()[0])
+        elif line.startswith("| ") and note:
+            entries[note].add(line.split("|")[1].strip())
+    return entries
+
+
+def test_every_cited_reference_is_in_the_repository() -> None:
+    """Issue 16: a citation of the project's research notes (`seed-facts.md K8`, `peers-and-formulas.md
+    B.7`) resolves to an entry of docs/references.md, so a clone is self-contained."""
+    entries = _reference_entries()
+    assert set(NOTES) <= set(entries)
+    missing = set()
+    files = [ROOT / "README.md", *(ROOT / "docs").glob("*.md"), *(ROOT / "specs").rglob("*.yaml")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"(" + "|".join(NOTES) + r")\.md[ ,]+((?:[A-Z§$]?[\w.$§-]{1,5}[ ,]*)+)", text):
+            for token in re.split(r"[ ,]+", m.group(2)):
+                token = token.rstrip(".")
+                if CITED_ID.match(token) and token not in entries[m.group(1)]:
+                    missing.add(f"{path.relative_to(ROOT)}: {m.group(1)}.md {token}")
+    assert not missing, sorted(missing)
