@@ -147,3 +147,17 @@ def test_a_request_every_chip_refuses_alike_is_bad_input_not_a_table(cli: Any) -
     assert mixed.exit_code == 0
     errors = {r["chip"]: r["error"] for r in mixed.json()}
     assert errors["h100-sxm5-80gb"] is None and errors["a100-sxm4-80gb"] is not None
+
+
+def test_the_chart_has_four_panels_with_units_and_the_workload_in_the_title() -> None:
+    """Issue 16: small multiples (time, cost, energy, chips) with units on the axes, not one bar chart of
+    cost_usd with a 1e6 offset."""
+    pytest.importorskip("matplotlib")
+    from capacity.cli.charts import PANELS, count_text, workload_title
+
+    assert [label for _, label, _ in PANELS["train"]] == ["days", "cost, USD M", "energy, MWh", "chips"]
+    assert all(len(panels) == 4 for panels in PANELS.values())
+    assert (
+        workload_title("train", {"model": "glm-130b", "tokens": 4e11}) == "Training glm-130b on 400B tokens"
+    )
+    assert count_text(1.4e12) == "1.4T" and count_text(2048) == "2,048"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from capacity.core.errors import EnvironmentMissingError, InputError
+from capacity.core.errors import InputError
 
 from .errors import handles_errors
 from .image_cmds import image_model_of, image_serving_kwargs, image_training_kwargs
@@ -98,38 +98,6 @@ def _rows(compared: list[ComparisonRow], sort_field: str, fmt: OutputFormat) -> 
     return rows
 
 
-def plot_comparison(compared: list[ComparisonRow], field: str, path: Path) -> None:
-    """A horizontal bar chart of ``field`` per chip (domestic chips in a second colour), saved as PNG."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
-    from capacity.plans.compare import is_money
-
-    shown = [r for r in compared if r.result.get(field) is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(shown) + 1.2))
-    colours = ["#c0392b" if r.domestic_china else "#2c7fb8" for r in shown][::-1]
-    money = is_money(field)
-    labels = [r.chip + (" (price assumed)" if money and r.price_assumed else "") for r in shown][::-1]
-    bars = ax.barh(labels, [r.result[field] for r in shown][::-1], color=colours)
-    for bar, r in zip(bars, shown[::-1], strict=True):
-        if money and r.price_assumed:  # a placeholder price: hatched, so no one ranks on it unawares
-            bar.set_hatch("//")
-            bar.set_alpha(0.5)
-    ax.set_xlabel(field)
-    hatched = "; hatched: price assumed, not a dated price for the chip" if money else ""
-    ax.set_title(f"{field} by chip (red: designed in China{hatched})", fontsize=9)
-    fig.tight_layout()
-    try:
-        fig.savefig(path, dpi=120)
-    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
-        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
-    plt.close(fig)
-
-
 @handles_errors
 @with_options(MODEL, TRAIN, SERVE, IMAGE_COMPARE, ECONOMICS)
 def compare(
@@ -204,7 +172,9 @@ def compare(
             rows, fmt, title=f"{kind} on {len(rows)} chips, by {field}", highlight=best, caption=caption
         )
     if plot is not None:
-        plot_comparison(compared, field, plot)
+        from .charts import plot_comparison
+
+        plot_comparison(compared, plot)
 
 
 def _json_row(r: ComparisonRow) -> dict[str, Any]:

@@ -1,0 +1,96 @@
+"""Charts for decks: ``compare --plot`` draws small multiples (time, cost, energy, chips) of one workload on
+every chip, units on the axes, the workload in the title, placeholder prices hatched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from capacity.core.errors import EnvironmentMissingError, InputError
+
+if TYPE_CHECKING:
+    from capacity.plans.compare import ComparisonRow
+
+# per workload kind: (field, axis label, scale the value is divided by)
+PANELS: dict[str, list[tuple[str, str, float]]] = {
+    "train": [("wall_clock_days", "days", 1.0), ("cost_usd", "cost, USD M", 1e6),
+              ("energy_mwh", "energy, MWh", 1.0), ("gpus", "chips", 1.0)],
+    "image-train": [("wall_clock_days", "days", 1.0), ("cost_usd", "cost, USD k", 1e3),
+                    ("energy_mwh", "energy, MWh", 1.0), ("gpus", "chips", 1.0)],
+    "serve": [("tpot_ms", "ms per output token", 1.0),
+              ("cost_usd_per_million_output_tokens", "USD per million output tokens", 1.0),
+              ("energy_wh_per_query", "Wh per query", 1.0), ("gpus", "chips", 1.0)],
+    "image-serve": [("seconds_per_image", "seconds per image", 1.0),
+                    ("cost_usd_per_image", "USD per 1,000 images", 1e-3),
+                    ("energy_wh_per_image", "Wh per image", 1.0), ("gpus", "chips", 1.0)],
+}  # fmt: skip
+DOMESTIC, IMPORTED = "#c0392b", "#2c7fb8"
+
+
+def count_text(x: float) -> str:
+    """A count as people write it: 400B, 1.4T, 4M, 2,048."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
+        if x >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:,.0f}"
+
+
+def workload_title(kind: str, result: dict[str, Any]) -> str:
+    """The workload in words, from a row's estimate: model and the sizes that define the job."""
+    model = result.get("model") or "inline model"
+    if kind == "train":
+        return f"Training {model} on {count_text(result['tokens'])} tokens"
+    if kind == "image-train":
+        return f"Training {model} on {count_text(result['images'])} images at {result['resolution']} px"
+    if kind == "image-serve":
+        load = (
+            f", {count_text(result['images_per_day'])} images a day" if result.get("images_per_day") else ""
+        )
+        return f"Serving {model}: {result['resolution']} px, {result['steps']} steps{load}"
+    return f"Serving {model}: {result.get('input_tokens')} in, {result.get('output_tokens')} out"
+
+
+def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
+    """Four bar panels side by side, chips in the comparison's order; domestic chips red; a cost bar that
+    rests on a placeholder price hatched and faded, so nobody ranks on it unawares. Saved as PNG."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
+    except ImportError:
+        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    from capacity.plans.compare import is_money
+
+    shown = [r for r in compared if r.error is None and r.result]
+    if not shown:
+        raise InputError("--plot: no chip could run the workload, nothing to draw")
+    kind = shown[0].kind
+    labels = [r.chip for r in shown][::-1]
+    colours = [DOMESTIC if r.domestic_china else IMPORTED for r in shown][::-1]
+    fig, axes = plt.subplots(1, 4, figsize=(13, 0.38 * len(shown) + 1.8), sharey=True)
+    for ax, (field, label, scale) in zip(axes, PANELS[kind], strict=True):
+        values = [(r.result.get(field) or 0.0) / scale for r in shown][::-1]
+        bars = ax.barh(labels, values, color=colours)
+        if is_money(field):
+            for bar, r in zip(bars, shown[::-1], strict=True):
+                if r.price_assumed:
+                    bar.set_hatch("//")
+                    bar.set_alpha(0.45)
+        ax.set_xlabel(label)
+        ax.ticklabel_format(axis="x", style="plain", useOffset=False)
+        ax.grid(axis="x", alpha=0.3)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(False)
+    legend = [Patch(color=IMPORTED, label="imported"), Patch(color=DOMESTIC, label="designed in China"),
+              Patch(facecolor="white", edgecolor="grey", hatch="//", label="price assumed")]  # fmt: skip
+    fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8)
+    fig.suptitle(workload_title(kind, shown[0].result), fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.95))
+    try:
+        fig.savefig(path, dpi=130)
+    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
+        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
+    finally:
+        plt.close(fig)
