@@ -151,3 +151,13 @@ def test_a_grid_sweep_reads_counts_written_as_text(cli: Any, tmp_path: Any) -> N
     plan.write_text(head + f"sweep:\n  hardware.gpus: [64, 128]\n  tokens: [{tokens}]\n")
     run = cli("run", str(plan), "-f", "csv")
     assert run.exit_code == 0 and run.stdout.count("\n") == 601 and ",100000000000.0," in run.stdout
+
+
+def test_run_plots_a_sweep_against_its_numeric_axis(cli: Any, tmp_path: Path) -> None:
+    """Issue 16: `run --plot` draws each metric against the swept cluster size, one line per chip."""
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "sweep.png"
+    run = cli("run", str(ROOT / "specs" / "scenarios" / "sweep-cluster-size.yaml"), "--plot", str(png))
+    assert run.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    flat = cli("run", str(ROOT / "specs" / "scenarios" / "gpt3-10k-v100.yaml"), "--plot", str(png))
+    assert flat.exit_code == 2 and "none of the files sweeps a field" in flat.stderr

@@ -94,3 +94,70 @@ def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
         raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
     finally:
         plt.close(fig)
+
+
+SWEEP_METRICS = [  # (field, axis label, scale), the first three a scenario's rows have
+    ("wall_clock_days", "days", 1.0), ("cost_usd", "cost, USD M", 1e6), ("energy_mwh", "energy, MWh", 1.0),
+    ("gpus", "chips", 1.0), ("cost_usd_per_month", "USD M per month", 1e6),
+    ("cost_usd_per_image", "USD per 1,000 images", 1e-3), ("tpot_ms", "ms per output token", 1.0),
+]  # fmt: skip
+
+
+def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path: Path) -> None:
+    """Each metric against the first numeric swept field, one line per value of the first other swept field
+    (a chip, typically); further swept fields are held at their first value, said in the title."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    numeric = [k for k in swept if all(isinstance(r.get(k), int | float) for r in records)]
+    if not numeric:
+        raise InputError(
+            "--plot draws a sweep against a numeric field (hardware.gpus, tokens, ...); this has none"
+        )
+    x = "gpus" if "gpus" in numeric else numeric[0]
+    series = next((k for k in swept if k != x), None)
+    held = {k: records[0][k] for k in swept if k not in (x, series)}
+    shown = [r for r in records if all(r.get(k) == v for k, v in held.items())]
+    metrics = [m for m in SWEEP_METRICS if m[0] != x and any(r.get(m[0]) is not None for r in shown)][:3]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.6), squeeze=False)
+
+    def group_of(r: dict[str, Any]) -> Any:
+        return r.get(series) if series else None
+
+    groups = list(dict.fromkeys(group_of(r) for r in shown))
+    xs = sorted({r[x] for r in shown})
+    for ax, (field, label, scale) in zip(axes[0], metrics, strict=True):
+        for g in groups:
+            pts = sorted(
+                (r[x], r[field] / scale) for r in shown if group_of(r) == g and r.get(field) is not None
+            )
+            if pts:
+                ax.plot(
+                    [p[0] for p in pts], [p[1] for p in pts], marker="o", label=str(g) if series else None
+                )
+        ax.set_xlabel(x)
+        ax.set_ylabel(label)
+        if len({r[x] for r in shown}) > 1 and min(r[x] for r in shown) > 0:
+            ax.set_xscale("log", base=2 if x == "gpus" else 10)
+            ax.set_xticks(xs, [count_text(v) for v in xs])
+            ax.minorticks_off()
+        ax.grid(alpha=0.3)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(False)
+    if series:
+        axes[0][0].legend(fontsize=8, frameon=False)
+    fixed = ", ".join(
+        f"{k} = {count_text(v)}" if isinstance(v, float) else f"{k} = {v}" for k, v in held.items()
+    )
+    fig.suptitle(title + (f" ({fixed})" if fixed else ""), fontsize=11)
+    fig.tight_layout()
+    try:
+        fig.savefig(path, dpi=130)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
+    finally:
+        plt.close(fig)

@@ -184,7 +184,15 @@ MaxWork = Annotated[
 
 
 @handles_errors
-def run(files: FilesArg, fmt: FormatOption = OutputFormat.table, max_work: MaxWork = MAX_WORK) -> None:
+def run(
+    files: FilesArg,
+    fmt: FormatOption = OutputFormat.table,
+    max_work: MaxWork = MAX_WORK,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="Draw the first sweep: each metric against its numeric axis, as a PNG."),
+    ] = None,
+) -> None:
     """Evaluate scenario files (sweeps expanded) and print the results.
 
     Training sweeps over hardware.chip, hardware.gpus and tokens are evaluated as numpy arrays.
@@ -194,13 +202,36 @@ def run(files: FilesArg, fmt: FormatOption = OutputFormat.table, max_work: MaxWo
     \b
       capacity run specs/scenarios/gpt3-10k-v100.yaml
       capacity run plans/*.yaml --format csv > results.csv
+      capacity run specs/scenarios/sweep-cluster-size.yaml --plot sweep.png
     """
     ev = _evaluate(files, max_work)
     _emit(ev, fmt)
+    if plot is not None and not ev.errors:
+        _plot_first_sweep(ev, plot)
     for line in ev.errors:
         sys.stderr.write(f"error: {line}\n")
     if ev.errors:
         raise typer.Exit(ExitCode.BAD_INPUT)
+
+
+def _plot_first_sweep(ev: Evaluated, path: Path) -> None:
+    """The first swept scenario's points as records (swept fields by their last name, then the estimate)."""
+    from capacity.core.errors import InputError
+    from capacity.plans.sweep import grid_rows
+
+    from .charts import plot_sweep
+
+    for sc, grid, file in ev.grids:
+        header, body = grid_rows(sc, grid, file)
+        records = [dict(zip(header, values, strict=True)) for values in body]
+        plot_sweep(sc.name, records, [p.split(".")[-1] for p in sc.sweep], path)
+        return
+    swept = [r for r in ev.results if r.point and r.error is None]
+    if not swept:
+        raise InputError("--plot draws a sweep: none of the files sweeps a field")
+    first = [r for r in swept if (r.file, r.scenario) == (swept[0].file, swept[0].scenario)]
+    records = [{**r.result, **{k.split(".")[-1]: v for k, v in r.point.items()}} for r in first]
+    plot_sweep(first[0].scenario, records, [k.split(".")[-1] for k in first[0].point], path)
 
 
 @handles_errors
