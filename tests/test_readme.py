@@ -51,6 +51,9 @@ def test_readme_example_runs(
         cal = from_bench(raw, load_chips()).model_dump(mode="json")
         (tmp_path / argv[argv.index("--calibration") + 1]).write_text(json.dumps(cal))
         monkeypatch.chdir(tmp_path)
+    if "--plot" in argv:  # a chart goes to the test's folder, not the checkout
+        at = argv.index("--plot") + 1
+        argv = [*argv[:at], str(tmp_path / argv[at]), *argv[at + 1 :]]
     run = cli(*argv)
     assert run.exit_code == code, run.stderr
     assert run.stdout.strip() or code != 0
