@@ -225,3 +225,26 @@ def test_check_piped_to_head_still_reports_a_violated_limit(tmp_path: Any) -> No
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 1 and err.count("limit: ") == 300
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["serve", "--qps", "1e"], "Invalid value for '--qps'"),
+        (["serve", "--tokens", "5"], "No such option: --tokens"),
+        (["schema", "x"], "unexpected extra argument"),
+        (["models", "show"], "Missing argument 'name'"),
+        (["nosuchcmd"], "No such command 'nosuchcmd'"),
+    ],
+)
+def test_parser_usage_errors_are_one_line(args: list[str], message: str) -> None:
+    """Issue 15: the parser's own errors (a typed option that does not parse, an unknown option or command)
+    are one `error:` line naming the command's help, exit 2, not click's four-line Usage block."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", "from capacity.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and message in proc.stderr
+    assert "--help`" in proc.stderr and "Usage:" not in proc.stderr

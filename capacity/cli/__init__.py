@@ -6,6 +6,7 @@ or usage (unknown id, bad number, broken file); 3 the environment lacks what was
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -68,5 +69,23 @@ app.command("bench")(bench_cmd.bench)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="capacity")
+    """Console-script entry point. A usage error the parser finds itself (``--qps 1e``, an unknown option)
+    is one ``error:`` line naming the command's help, exit 2, like every other bad input; a bare command
+    still shows its help."""
+    from typer.exceptions import Abort, TyperException
+
+    try:
+        code = app(prog_name="capacity", standalone_mode=False)
+    except TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `capacity` alone: the help, as before
+            exc.show()  # type: ignore[attr-defined]
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        hint = f"; see `{ctx.command_path} --help`" if ctx is not None else ""
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        sys.stderr.write(f"error: {message}{hint}\n")
+        sys.exit(getattr(exc, "exit_code", 2))
+    except Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
