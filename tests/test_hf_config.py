@@ -246,3 +246,23 @@ def test_scenario_with_a_missing_model_file_exits_2_at_its_line(cli: Any, tmp_pa
     run = cli("check", str(path))
     assert run.exit_code == 2
     assert f"{path}:4:8: model: model file not found: {tmp_path / 'models' / 'none.json'}" in run.stderr
+
+
+def test_a_dimension_no_model_has_is_bad_input(cli: Any, tmp_path: Path) -> None:
+    """Issue 15: num_hidden_layers 1e30 ran to a 'does not fit' (exit 1) with 30-digit chip counts."""
+    cfg = {"model_type": "llama", "num_hidden_layers": 1e30, "hidden_size": 4096, "num_attention_heads": 32,
+           "intermediate_size": 11008, "vocab_size": 32000, "max_position_embeddings": 4096}  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    run = cli("train", "--model", str(path), "--tokens", "1T", "--chip", "a100", "--gpus", "8")
+    assert run.exit_code == 2 and "num_hidden_layers" in run.stderr and "over 10,000,000" in run.stderr
+
+
+def test_a_hand_written_model_needs_only_its_architecture(cli: Any, tmp_path: Path) -> None:
+    """Issue 15: a model YAML had to carry the catalogue's family, organisation, year and sources."""
+    path = tmp_path / "mine.yaml"
+    path.write_text("id: my-13b\nparams: 13e9\nlayers: 40\nhidden_size: 5120\nheads: 40\nkv_heads: 40\n"
+                    "ffn_size: 13824\nglu: true\nvocab_size: 32000\ncontext_length: 4096\n")  # fmt: skip
+    run = cli("train", "--model", str(path), "--tokens", "1T", "--chip", "a100", "--gpus", "64", "-f", "json")
+    assert run.exit_code == 0, run.stderr
+    assert run.json()["model"] == "my-13b" and run.json()["params"] == 13e9

@@ -90,8 +90,15 @@ class _Config:
             raise self.fail(
                 f"{self.model_type} config field {key!r} must be a positive integer, got {value!r}"
             )
+        if value > MAX_CONFIG_INT:
+            raise self.fail(
+                f"{self.model_type} config field {key!r} is {value:.3g}, over {MAX_CONFIG_INT:,}: no "
+                "published architecture has a dimension, layer count or vocabulary that large"
+            )
         return value
 
+
+MAX_CONFIG_INT = 10_000_000  # the largest published vocabularies are ~256k, widths ~50k, layers ~200
 
 Fields = dict[str, Any]
 

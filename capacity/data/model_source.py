@@ -12,7 +12,7 @@ from capacity.core.strict_numbers import InputModel
 from capacity.data.catalog import load_image_models, load_models, load_record
 from capacity.data.hf_config import preset_from_hf_config
 from capacity.records.chip import Source
-from capacity.records.model_spec import ModelPreset
+from capacity.records.model_spec import ModelFile, ModelPreset
 
 JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -59,7 +59,7 @@ def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:
     if not path.is_file():
         raise InputError(f"model file not found: {path}")
     if path.suffix.casefold() in YAML_SUFFIXES:
-        return load_record(path, ModelPreset)
+        return load_record(path, ModelFile)
     return preset_from_hf_config(path)
 
 

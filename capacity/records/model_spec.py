@@ -116,3 +116,24 @@ class ModelPreset(_Strict):
     def n_active(self) -> float:
         """Parameters used per token: ``active_params`` for MoE, else ``params``."""
         return self.active_params or self.params
+
+
+class ModelFile(ModelPreset):
+    """A model a user writes as YAML (``--model my.yaml``): the architecture as a preset has it, but the
+    catalogue's metadata may be left out. Left out, ``name`` is the id, ``tied_embeddings`` false (a separate
+    output matrix, as most models since Llama), ``position_embedding`` rope; family, organisation, year and
+    sources say the file is the user's."""
+
+    name: str = ""
+    family: str = "custom"
+    organisation: str = "(model file)"
+    year: int = Field(default=2026, ge=2017, le=2035)
+    tied_embeddings: bool = False
+    position_embedding: Literal["learned", "rope", "alibi"] = "rope"
+    sources: list[Source] = Field(default_factory=lambda: [Source(title="a model file given by the user")])
+
+    @model_validator(mode="after")
+    def _named(self) -> ModelFile:
+        if not self.name:
+            object.__setattr__(self, "name", self.id)
+        return self
