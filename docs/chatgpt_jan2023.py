@@ -1,10 +1,15 @@
 """Regenerate the table in docs/chatgpt-jan-2023.md: ChatGPT at January-2023 traffic with a 175B model.
 
-Usage: python docs/chatgpt_jan2023.py   (prints the markdown table; tests/test_docs.py checks the doc matches)
+Usage: python docs/chatgpt_jan2023.py           (rewrites the table between the BEGIN/END markers)
+       python docs/chatgpt_jan2023.py --check   (exit 1 if docs/chatgpt-jan-2023.md is out of date)
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+from capacity.core.markers import regenerate, replace_blocks
 from capacity.data.assumptions import load_assumptions, load_efficiency, load_serving_defaults
 from capacity.data.catalog import load_chips, load_models
 from capacity.estimate.requests import serving_request
@@ -43,5 +48,16 @@ def rows() -> list[str]:
     return out
 
 
+DOC = Path(__file__).resolve().with_name("chatgpt-jan-2023.md")
+
+
+def render(doc: str) -> str:
+    return replace_blocks(doc, {"chatgpt table": rows()}, str(DOC))
+
+
+def main(argv: list[str]) -> int:
+    return regenerate(DOC, render, argv, "docs/chatgpt_jan2023.py")
+
+
 if __name__ == "__main__":
-    print("\n".join(rows()))
+    sys.exit(main(sys.argv[1:]))
