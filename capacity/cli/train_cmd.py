@@ -144,12 +144,22 @@ def train(
     else:
         render(est, fmt)
         if fmt is not OutputFormat.csv:
-            emit_rows(
-                [f.model_dump() for f in factors],
-                fmt,
-                title="Why: the chain of factors (elasticity = d ln answer / d ln factor)",
-            )
+            rows, notes = footnoted([f.model_dump() for f in factors], "source")
+            emit_rows(rows, fmt, title="Why: the chain of factors (elasticity = d ln answer / d ln factor)")
+            emit_rows(notes, fmt, title="Sources of the factors")
     _check_pinned_memory(request, est)  # a plan that does not fit exits 1 here too
+
+
+def footnoted(rows: list[dict[str, Any]], column: str) -> tuple[list[dict[str, Any]], list[dict[str, Cell]]]:
+    """Long texts of ``column`` moved to numbered notes ([1], [2], ... one per distinct text), so a table
+    keeps its numbers readable at 80 columns."""
+    numbers: dict[str, int] = {}
+    out = []
+    for row in rows:
+        text = str(row.get(column) or "")
+        mark = f"[{numbers.setdefault(text, len(numbers) + 1)}]" if text else ""
+        out.append({**row, column: mark})
+    return out, [{"#": f"[{n}]", column: text} for text, n in numbers.items()]
 
 
 def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:
