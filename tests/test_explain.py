@@ -90,3 +90,15 @@ def test_given_values_are_reported_as_given(cli: Any) -> None:
     by_name = {f["factor"]: f for f in data["explanation"]}
     assert by_name["MFU"]["source"] == "given (--mfu)" and by_name["MFU"]["range_effect"] is None
     assert by_name["price per GPU-hour"]["source"] == "given (--gpu-hour-usd)"
+
+
+def test_the_peaks_elasticity_is_measured_not_assumed() -> None:
+    """Issue 16: where the GEMM rate is a measured TFLOPS figure (A100: 271.2 TFLOPS, stas00) a higher
+    datasheet peak does not make the job faster, so its elasticity is 0, not -1; where the rate is a
+    fraction of the peak (910B: no measurement, a fallback fraction) it is close to -1."""
+    measured = {f.factor: f for f in _explain(model=load_models().get("gpt3-175b"), tokens=3e11,
+                                              chip=load_chips().get("a100"), gpus=1024)[1]}  # fmt: skip
+    fraction = {f.factor: f for f in _explain(model=load_models().get("gpt3-175b"), tokens=3e11,
+                                              chip=load_chips().get("910b"), gpus=1024)[1]}  # fmt: skip
+    assert measured["dense peak (bf16)"].elasticity == pytest.approx(0.0, abs=0.01)
+    assert -1.0 <= fraction["dense peak (fp16)"].elasticity < -0.85

@@ -108,8 +108,8 @@ def explain_training(
         )
     else:
         step = _step_rows(est, eff, spreads, days)
-        gemm = next((r.elasticity for r in step if r.factor.startswith("matmul:")), None)
-        rows[-2] = rows[-2].model_copy(update={"elasticity": gemm})  # the peak sets the same rate
+        peak = _rerun_peak_elasticity(req, est, a, eff)
+        rows[-2] = rows[-2].model_copy(update={"elasticity": peak})
         rows[1] = rows[1].model_copy(update={"elasticity": _rerun_elasticity(req, est, a, eff, "tokens")})
         rows += step
     if est.gpu_hour_usd is not None:
@@ -304,6 +304,20 @@ def _rerun_elasticity(
     changed = req.model_copy(update={**doubled, "uncertainty": False, "deadline_days": None})
     again = estimate_training(changed, a, eff)
     return round(math.log2((again.wall_clock_days or est.wall_clock_days) / est.wall_clock_days), 4)
+
+
+def _rerun_peak_elasticity(req: TrainRequest, est: TrainEstimate, a: Assumptions, eff: Efficiency) -> float:
+    """d ln(days) / d ln(dense peak), measured by re-running with the chip's peak 1 % higher. Where the GEMM
+    rate is a measured TFLOPS figure the peak does not set it, and this is near 0, not −1."""
+    chip, precision = req.chip, est.precision
+    if chip is None or precision is None or est.wall_clock_days is None or est.peak_tflops_per_gpu is None:
+        return -1.0
+    faster = chip.model_copy(update={f"{precision}_dense_tflops": est.peak_tflops_per_gpu * 1.01})
+    update = {"chip": faster, "gpus": est.gpus, "deadline_days": None, "uncertainty": False}
+    again = estimate_training(req.model_copy(update=update), a, eff)
+    return round(
+        math.log((again.wall_clock_days or est.wall_clock_days) / est.wall_clock_days) / math.log(1.01), 4
+    )
 
 
 def _assumed(est: TrainEstimate, *names: str) -> str:
