@@ -118,7 +118,11 @@ def test_check_passes_and_writes_the_step_summary(
     run = cli("check", *map(str, EXAMPLES))
     assert run.exit_code == 0, run.stderr
     text = summary.read_text()
-    assert text.startswith("## capacity check: ✅ all limits hold") and "| scenario |" in text
+    assert text.startswith("## capacity check: ✅ all limits hold") and "| scenario |" not in text
+    # issue 16: one table per scenario, headed by its name
+    names = {sc.name for path in EXAMPLES for sc in load_scenarios(path)}
+    headings = set(re.findall(r"^### (.+)$", text, re.M))
+    assert len(headings) == len(names)
 
 
 def test_violation_wins_over_a_broken_file(cli: Any, tmp_path: Path) -> None:

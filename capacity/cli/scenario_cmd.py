@@ -297,15 +297,19 @@ def _markdown_summary(ev: Evaluated, violated: list[str]) -> str:
         f"{_plural(len(rows), 'result')}, {len(violated)} over a limit, {_plural(len(ev.errors), 'error')}.",
         "",
     ]
-    if rows:
-        lines.append("| " + " | ".join(rows[0]) + " |")
-        lines.append("|" + "---|" * len(rows[0]))
+    by_scenario: dict[str, list[dict[str, Cell]]] = {}
+    for row in rows[:SUMMARY_ROWS]:
+        by_scenario.setdefault(str(row.get("scenario")), []).append(row)
+    for name, group in by_scenario.items():  # one table per scenario, only the columns it uses
+        columns = [c for c in group[0] if c != "scenario" and any(r.get(c) not in (None, "") for r in group)]
+        lines += [f"### {_markdown_cell(name)}", "", "| " + " | ".join(columns) + " |"]
+        lines.append("|" + "---|" * len(columns))
         lines += [
-            "| " + " | ".join(_markdown_cell(cell_text(v)) for v in row.values()) + " |"
-            for row in rows[:SUMMARY_ROWS]
+            "| " + " | ".join(_markdown_cell(cell_text(r.get(c))) for c in columns) + " |" for r in group
         ]
-        if len(rows) > SUMMARY_ROWS:
-            lines.append(f"\n({len(rows) - SUMMARY_ROWS} more rows not shown)")
+        lines.append("")
+    if len(rows) > SUMMARY_ROWS:
+        lines.append(f"({len(rows) - SUMMARY_ROWS} more rows not shown)")
     if violated:
         lines += [
             "",
