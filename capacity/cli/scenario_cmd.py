@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 FilesArg = Annotated[list[Path], typer.Argument(help="Scenario YAML files.", show_default=False)]
 SUMMARY_COLUMNS = [
     "chip", "gpus", "wall_clock_days", "tpot_ms", "cost_usd", "cost_usd_per_month",
-    "cost_usd_per_million_output_tokens", "energy_mwh", "facility_power_mw",
+    "cost_usd_per_million_output_tokens", "seconds_per_image", "cost_usd_per_image", "energy_mwh",
+    "facility_power_mw",
 ]  # fmt: skip
 SUMMARY_ROWS = 200
 
