@@ -20,11 +20,12 @@ from capacity.data.diffusion_data import DiffusionDefaults, image_run_mfu
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Assumed, Provenance
 from capacity.estimate.image_serve import EIGHT_BIT
-from capacity.estimate.train import energy_stage, money_stage
+from capacity.estimate.train import cluster_notes, energy_stage, money_stage
 from capacity.formulas import flops, memory
 from capacity.formulas.diffusion import image_flops
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics, TrainPrecision, sixteen_bit
+from capacity.records.cluster import Cluster
 from capacity.records.image_model import ImageModelPreset
 
 MAX_IMAGES = 1e15
@@ -39,6 +40,7 @@ class ImageTrainRequest(BaseModel):
     chip: Chip | None = None
     gpus: int | None = Field(default=None, ge=1)
     deadline_days: float | None = Field(default=None, gt=0)
+    cluster: Cluster | None = Field(default=None, description="the named cluster chip and gpus came from")
     mfu: float | None = Field(default=None, gt=0, le=1)
     precision: TrainPrecision | None = None
     node_size: int | None = Field(default=None, ge=1)
@@ -78,6 +80,7 @@ class ImageTrainEstimate(BaseModel):
     mfu_source: str | None
     images_per_s_per_gpu: float | None
     wall_clock_days: float | None
+    cluster: str | None = None
     gpu_hours: float | None
     gpu_days: float | None
     model_state_gb: float
@@ -124,6 +127,8 @@ def estimate_image_training(
         )
     prov = Provenance(assumptions)
     econ, chip = req.economics, req.chip
+    if req.cluster is not None:
+        prov.warnings.extend(cluster_notes(req.cluster))
     per_image = image_flops(req.model, req.resolution).training()
     total = per_image * req.images
     state = _state_bytes(req.model, prov.pick(None, "optimizer_bytes_per_param"))
@@ -187,6 +192,7 @@ def estimate_image_training(
         mfu_source=mfu_source,
         images_per_s_per_gpu=per_s,
         wall_clock_days=wall,
+        cluster=None if req.cluster is None else req.cluster.id,
         gpu_hours=gpu_hours,
         gpu_days=gpu_days,
         model_state_gb=state / 1e9,

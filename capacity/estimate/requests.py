@@ -210,7 +210,7 @@ def image_training_request(
         raise InputError(f"precision {precision}: integer training is not modelled; use bf16, fp16 or fp8")
     return ImageTrainRequest(
         model=preset, images=images, resolution=resolution or preset.resolution, chip=chip_of(chip),
-        gpus=gpus, deadline_days=deadline_days, mfu=mfu,
+        gpus=gpus, deadline_days=deadline_days, cluster=named, mfu=mfu,
         precision=precision,  # type: ignore[arg-type]  # a str pydantic checks against the literal
         node_size=node_size, economics=economics or Economics(),
     )  # fmt: skip

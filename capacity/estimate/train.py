@@ -238,7 +238,7 @@ def estimate_training(
     if req.capacity_pflops is not None:
         warnings.append(_nameplate_warning(req.capacity_pflops, chip, precision, sized))
     if req.cluster is not None:
-        warnings.extend(_cluster_notes(req.cluster))
+        warnings.extend(cluster_notes(req.cluster))
     power_mw = energy_mwh = co2 = pue = grid = None
     powered = gpus if gpus is not None else sized if req.capacity_pflops is not None else None
     if chip is not None and powered is not None and wall_days is not None:
@@ -344,7 +344,8 @@ def _nameplate_warning(pflops: float, chip: Chip | None, precision: str | None, 
     )
 
 
-def _cluster_notes(c: Cluster) -> list[str]:
+def cluster_notes(c: Cluster) -> list[str]:
+    """What a named cluster brings to an estimate's warnings: its name, and an assumed chip when it is one."""
     notes = [f"cluster {c.id}: {c.name} ({c.organisation})"]
     if not c.chip_stated:
         notes.append(f"cluster {c.id}: the source gives only a card count; {c.chip} is an assumption")
