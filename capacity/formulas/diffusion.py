@@ -36,19 +36,13 @@ class Tally:
     macs: float = 0.0
     params: float = 0.0
     attention_macs: float = 0.0  # the QKᵀ and AV products alone, which some published counts leave out
-    kernels: int = 0  # convolutions, linear layers and attentions: the GPU kernels a pass launches at least
-    activations: float = 0.0  # elements those layers write: what the memory-bound ops around them re-read
 
     def conv(self, c_in: int, c_out: int, k: int, pixels: float) -> None:
         self.macs += pixels * k * k * c_in * c_out
-        self.kernels += 1
-        self.activations += pixels * c_out
         self.params += k * k * c_in * c_out + c_out
 
     def linear(self, c_in: int, c_out: int, tokens: float, bias: bool = True) -> None:
         self.macs += tokens * c_in * c_out
-        self.kernels += 1
-        self.activations += tokens * c_out
         self.params += c_in * c_out + (c_out if bias else 0)
 
     def norm(self, channels: int) -> None:
@@ -57,8 +51,6 @@ class Tally:
     def attention(self, n_q: float, n_kv: float, width: int) -> None:
         self.macs += 2.0 * n_q * n_kv * width
         self.attention_macs += 2.0 * n_q * n_kv * width
-        self.kernels += 1
-        self.activations += n_q * width
 
 
 def _resnet(t: Tally, c_in: int, c_out: int, pixels: float, temb: int | None) -> None:
@@ -203,8 +195,6 @@ def dit_tally(d: DiT, latent_h: int, latent_w: int, text_tokens: int) -> Tally:
     for stream_count, layers, modulation in blocks:
         for _ in range(layers):
             t.macs += tokens * per_token  # each token passes its own stream's weights once
-            t.kernels += 4 * stream_count  # QKV, output, two MLP projections per stream
-            t.activations += tokens * h * (4 + 2 * d.mlp_ratio)  # their outputs, about (3+1+mlp+1)·h a token
             t.params += stream_count * per_token
             t.linear(h, modulation * h * stream_count, 1)  # adaLN modulation from the conditioning vector
             t.attention(tokens, tokens, h)
