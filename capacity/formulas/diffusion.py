@@ -35,7 +35,6 @@ class Tally:
 
     macs: float = 0.0
     params: float = 0.0
-    attention_macs: float = 0.0  # the QKᵀ and AV products alone, which some published counts leave out
 
     def conv(self, c_in: int, c_out: int, k: int, pixels: float) -> None:
         self.macs += pixels * k * k * c_in * c_out
@@ -50,7 +49,6 @@ class Tally:
 
     def attention(self, n_q: float, n_kv: float, width: int) -> None:
         self.macs += 2.0 * n_q * n_kv * width
-        self.attention_macs += 2.0 * n_q * n_kv * width
 
 
 def _resnet(t: Tally, c_in: int, c_out: int, pixels: float, temb: int | None) -> None:
