@@ -127,3 +127,31 @@ def test_compare_image_serving_across_chips(cli: Any) -> None:
 def test_compare_image_training_needs_a_size(cli: Any) -> None:
     run = cli("compare", "--chips", "h100,a100", "--model", "sd-1.5", "--images", "1B")
     assert run.exit_code == 2 and "--gpus" in run.stderr
+
+
+def test_an_image_model_file_is_read_as_an_image_model(cli: Any, tmp_path: Any) -> None:
+    """A copy of a preset given as a path, on the command line and relative to a scenario file; a broken
+    one is checked against the one denoiser schema its type names (hostile sweep)."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "specs" / "image_models" / "sdxl.yaml").read_text()
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(text.replace("id: sdxl", "id: my-sdxl"))
+    d = cli("serve", "--model", str(mine), "--chip", "h100", "--steps", "30", "-f", "json").json()
+    assert d["model"] == "my-sdxl" and d["seconds_per_image"] > 0
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: p\nkind: serve\nmodel: mine.yaml\nsteps: 30\nimages_per_day: 1e6\nhardware: {chip: h100}\n"
+    )
+    assert cli("check", str(plan)).exit_code == 0
+    mine.write_text(text.replace("in_channels: 4", "in_channels: 0"))
+    run = cli("serve", "--model", str(mine), "--chip", "h100")
+    assert run.exit_code == 2 and run.stderr.count("\n") == 1 and "denoiser.in_channels" in run.stderr
+
+
+def test_a_vanishing_daily_load_in_a_scenario_is_refused(cli: Any, tmp_path: Any) -> None:
+    """5e-324 images a day divided into zero (exit 4, hostile sweep); the flag already refused it."""
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: p\nkind: serve\nmodel: sdxl\nimages_per_day: 5.0e-324\nhardware: {chip: h100}\n")
+    run = cli("check", str(plan))
+    assert run.exit_code == 2 and "images_per_day" in run.stderr

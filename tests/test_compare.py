@@ -161,3 +161,10 @@ def test_the_chart_has_four_panels_with_units_and_the_workload_in_the_title() ->
         workload_title("train", {"model": "glm-130b", "tokens": 4e11}) == "Training glm-130b on 400B tokens"
     )
     assert count_text(1.4e12) == "1.4T" and count_text(2048) == "2,048"
+
+
+@pytest.mark.parametrize("path", ["/dev/null", "chart.jpg", "-", "/nonexistent-folder/c.png"])
+def test_a_chart_goes_only_to_a_png_file(cli: Any, path: str) -> None:
+    """matplotlib wrote /dev/null.png for --plot /dev/null and a JPEG for .jpg (hostile sweep)."""
+    run = cli(*TRAIN, "--chips", "a100,h800", "--plot", path)
+    assert run.exit_code == 2 and "--plot" in run.stderr and run.stderr.count("\n") == 1

@@ -27,6 +27,18 @@ PANELS: dict[str, list[tuple[str, str, float]]] = {
 DOMESTIC, IMPORTED = "#c0392b", "#2c7fb8"
 
 
+def png_path(path: Path) -> Path:
+    """The chart's file: a ``.png`` name in an existing folder, not a directory or a device (matplotlib would
+    add ``.png`` to ``/dev/null`` or write a JPEG for ``.jpg`` without a word)."""
+    if path.suffix.casefold() != ".png":
+        raise InputError(f"--plot {str(path)!r}: give a file name ending in .png")
+    if path.exists() and not path.is_file():
+        raise InputError(f"--plot {path}: not a regular file")
+    if not path.parent.is_dir():
+        raise InputError(f"--plot {path}: folder {path.parent} does not exist")
+    return path
+
+
 def count_text(x: float) -> str:
     """A count as people write it: 400B, 1.4T, 4M, 2,048."""
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
@@ -89,7 +101,7 @@ def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
     fig.suptitle(workload_title(kind, shown[0].result), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     try:
-        fig.savefig(path, dpi=130)
+        fig.savefig(png_path(path), dpi=130, format="png")
     except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
         raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
     finally:
@@ -156,7 +168,7 @@ def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path
     fig.suptitle(title + (f" ({fixed})" if fixed else ""), fontsize=11)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=130)
+        fig.savefig(png_path(path), dpi=130, format="png")
     except (OSError, ValueError) as exc:
         raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
     finally:

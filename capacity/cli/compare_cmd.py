@@ -9,6 +9,7 @@ import typer
 
 from capacity.core.errors import InputError
 
+from .charts import png_path
 from .errors import handles_errors
 from .image_cmds import image_model_of, image_serving_kwargs, image_training_kwargs
 from .inputs import build, choice
@@ -136,6 +137,8 @@ def compare(
     from capacity.plans.compare import SORT_FIELDS, best_index, is_money
     from capacity.plans.compare import compare as run_compare
 
+    if plot is not None:
+        png_path(plot)  # before any work
     sort_key = choice(sort, ("cost", "time", "energy", "gpus"), "--sort")
     picked = _chips(chips, vendor, domestic, every)
     if optimize not in (None, "gpus"):

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from capacity.core.errors import InputError
-from capacity.data.catalog import find_image_model
+from capacity.data.model_source import image_model_of as image_preset_of
 from capacity.data.model_source import resolve_model
 from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
 from capacity.records.image_model import ImageModelPreset
@@ -71,7 +71,7 @@ SERVE_GROUPS = [
 def image_model_of(opts: dict[str, Any]) -> ImageModelPreset | None:
     """The image model the flags ask for, or None for a language-model job. An image flag with a language
     model, or with no model, is refused."""
-    found = find_image_model(opts["model"]) if opts.get("model") else None
+    found = image_preset_of(opts["model"]) if opts.get("model") else None
     given = [f for f in IMAGE_FLAGS if opts.get(f) is not None]
     if found is None and given:
         flag = "--" + given[0].replace("_", "-")

@@ -133,7 +133,7 @@ def _evaluate(files: list[Path], max_work: float) -> Evaluated:
             if isinstance(exc, ValidationError):  # the reason, not "1 validation error for TrainRequest"
                 message = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
             out.errors.append(f"{path}: {message}")
-    out.errors += out.point_errors()
+    out.errors += capped(out.point_errors())  # a sweep repeating one error prints ten lines and a count
     return out
 
 
@@ -205,6 +205,10 @@ def run(
       capacity run plans/*.yaml --format csv > results.csv
       capacity run specs/scenarios/sweep-cluster-size.yaml --plot sweep.png
     """
+    if plot is not None:
+        from .charts import png_path
+
+        png_path(plot)  # before any work
     ev = _evaluate(files, max_work)
     _emit(ev, fmt)
     if plot is not None and not ev.errors:

@@ -10,6 +10,7 @@ import typer
 
 from capacity.core.errors import EnvironmentMissingError, InputError
 
+from .charts import png_path
 from .errors import ExitCode, handles_errors
 from .image_cmds import image_model_of, serve_image
 from .options import CHIP, ECONOMICS, IMAGE_SERVE, MODEL, SERVE, serving_request_of, with_options
@@ -95,6 +96,8 @@ def serve(
         )
     if plot is not None and not pareto:
         raise InputError("--plot draws the --pareto frontier; add --pareto")
+    if plot is not None:
+        png_path(plot)  # before any work
     if pareto and optimize:
         raise InputError("give --pareto or --optimize, not both")
     request = serving_request_of(opts)
@@ -159,7 +162,7 @@ def plot_frontier(points: list[FrontierPoint], path: Path, title: str) -> None:
     ax.set_title(title)
     fig.tight_layout()
     try:
-        fig.savefig(path, dpi=120)
+        fig.savefig(png_path(path), dpi=120, format="png")
     except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
         raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
     finally:

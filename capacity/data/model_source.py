@@ -9,9 +9,11 @@ from pydantic import ConfigDict, Field
 
 from capacity.core.errors import InputError, UnknownIdError
 from capacity.core.strict_numbers import InputModel
-from capacity.data.catalog import load_image_models, load_models, load_record
+from capacity.core.yamlio import read_yaml
+from capacity.data.catalog import find_image_model, load_image_models, load_models, load_record
 from capacity.data.hf_config import preset_from_hf_config
 from capacity.records.chip import Source
+from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelFile, ModelPreset
 
 JSON_SUFFIXES = (".json",)
@@ -42,6 +44,20 @@ def model_path(name: str, base_dir: Path | None = None) -> Path:
     """The file a path-like ``name`` refers to (a folder's ``config.json``), anchored as :func:`_anchored`."""
     path = _anchored(name, base_dir)
     return path / "config.json" if path.is_dir() else path
+
+
+def image_model_of(name: str, base_dir: Path | None = None) -> ImageModelPreset | None:
+    """The image model ``name`` stands for — a preset id or alias, or a YAML file in the image presets'
+    format (a mapping with a ``denoiser``) — else None (a language model, or nothing known)."""
+    if not is_model_path(name, base_dir):
+        return find_image_model(name)
+    path = model_path(name, base_dir)
+    if path.suffix.casefold() not in YAML_SUFFIXES or not path.is_file():
+        return None
+    doc = read_yaml(path)
+    if not isinstance(doc, dict) or "denoiser" not in doc:
+        return None
+    return load_record(path, ImageModelPreset)
 
 
 def resolve_model(name: str, base_dir: Path | None = None) -> ModelPreset:

@@ -49,7 +49,7 @@ class ImageServeRequest(BaseModel):
     steps: int | None = Field(default=None, ge=1, le=10_000, description="default: the model's pipeline")
     batch: int = Field(default=1, ge=1, le=4096, description="images per batch when serving a load")
     precision: Dtype | None = None
-    images_per_day: float | None = Field(default=None, gt=0, le=1e15)
+    images_per_day: float | None = Field(default=None, ge=1e-6, le=1e15)
     peak_to_average: float = Field(default=1.0, ge=1.0, le=100.0)
     matmul_fraction: float | None = Field(default=None, gt=0, le=1)
     economics: Economics = Field(default_factory=Economics)

@@ -35,7 +35,7 @@ class ImageTrainRequest(BaseModel):
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     model: ImageModelPreset
-    images: float = Field(gt=0, le=MAX_IMAGES, description="training images seen (steps × global batch)")
+    images: float = Field(ge=1, le=MAX_IMAGES, description="training images seen (steps × global batch)")
     resolution: int = Field(gt=0, le=16384, description="pixels per side")
     chip: Chip | None = None
     gpus: int | None = Field(default=None, ge=1)

@@ -18,7 +18,7 @@ from capacity.core.errors import InputError
 from capacity.data.assumptions import load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.catalog import load_chips, load_clusters, load_image_models
-from capacity.data.model_source import InlineModel, model_of
+from capacity.data.model_source import InlineModel, image_model_of, model_of
 from capacity.estimate.image_serve import ImageServeRequest
 from capacity.estimate.image_train import ImageTrainRequest
 from capacity.estimate.serve import ServeRequest
@@ -182,6 +182,13 @@ def serving_request(
     )  # fmt: skip
 
 
+def _image_model(model: str | ImageModelPreset) -> ImageModelPreset:
+    """An image preset id or alias, or an image-model YAML file; an unknown id raises with close matches."""
+    if not isinstance(model, str):
+        return model
+    return image_model_of(model) or load_image_models().get(model)
+
+
 def image_training_request(
     *,
     model: str | ImageModelPreset,
@@ -198,7 +205,7 @@ def image_training_request(
 ) -> ImageTrainRequest:
     """Training an image model: ``images`` seen at ``resolution`` (default: the model's native size), on
     ``gpus`` chips, by a deadline, or on a named cluster of chips."""
-    preset = load_image_models().get(model) if isinstance(model, str) else model
+    preset = _image_model(model)
     named = load_clusters().get(cluster) if isinstance(cluster, str) else cluster
     if named is not None:
         if named.nameplate_pflops is not None:
@@ -230,7 +237,7 @@ def image_serving_request(
     economics: Economics | None = None,
 ) -> ImageServeRequest:
     """Serving an image model on one kind of chip, optionally for a daily load of images."""
-    preset = load_image_models().get(model) if isinstance(model, str) else model
+    preset = _image_model(model)
     found = chip_of(chip)
     if found is None:
         raise InputError("serving needs a chip")

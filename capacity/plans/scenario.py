@@ -35,8 +35,8 @@ from pydantic import (
 from capacity.core.errors import InputError, SpecFileError, UnknownIdError
 from capacity.core.strict_numbers import InputModel
 from capacity.core.yamlio import locate, read_yaml, validation_problems
-from capacity.data.catalog import find_image_model, load_chips, load_clusters
-from capacity.data.model_source import InlineModel, is_model_path, model_path, resolve_model
+from capacity.data.catalog import load_chips, load_clusters
+from capacity.data.model_source import InlineModel, image_model_of, is_model_path, model_path, resolve_model
 from capacity.records.choices import Economics, ServingOptions, Traffic
 from capacity.records.parallel import ParallelSpec
 
@@ -160,12 +160,12 @@ class Scenario(_Strict):
     kind: Literal["train", "serve"]
     model: str | InlineModel
     tokens: float | None = Field(default=None, gt=0, le=1e24, description="train: training tokens")
-    images: float | None = Field(default=None, gt=0, le=1e15, description="train, image models: images seen")
+    images: float | None = Field(default=None, ge=1, le=1e15, description="train, image models: images seen")
     resolution: int | None = Field(default=None, gt=0, le=16384, description="image models: pixels per side")
     steps: int | None = Field(
         default=None, ge=1, le=10_000, description="serve, image models: sampling steps"
     )
-    images_per_day: float | None = Field(default=None, gt=0, le=1e15, description="serve, image models")
+    images_per_day: float | None = Field(default=None, ge=1e-6, le=1e15, description="serve, image models")
     peak_to_average: float | None = Field(
         default=None, ge=1, le=100, description="serve, image models: peak / average images per second"
     )
@@ -200,7 +200,7 @@ class Scenario(_Strict):
     @property
     def is_image(self) -> bool:
         """Whether ``model`` names an image-generation preset (specs/image_models/)."""
-        return isinstance(self.model, str) and find_image_model(self.model) is not None
+        return isinstance(self.model, str) and image_model_of(self.model) is not None
 
     @model_validator(mode="after")
     def _fields_for_kind(self) -> Scenario:
@@ -291,6 +291,7 @@ def load_scenarios(path: Path) -> list[Scenario]:
     """All scenarios in one file; :class:`SpecFileError` with file:line:col for anything wrong."""
     doc = read_yaml(path)
     many = isinstance(doc, dict) and "scenarios" in doc
+    _anchor_in_document(doc, many, path.parent.absolute())
     try:
         scenarios = ScenarioList.model_validate(doc).scenarios if many else [Scenario.model_validate(doc)]
     except ValidationError as exc:
@@ -306,6 +307,24 @@ def load_scenarios(path: Path) -> list[Scenario]:
     if problems:
         raise SpecFileError(problems)
     return [_anchor_model_paths(sc, path.parent.absolute()) for sc in scenarios]
+
+
+def _anchor_in_document(doc: Any, many: bool, base: Path) -> None:
+    """Model file paths made absolute before validation, so whether a model is an image model (its file's
+    ``denoiser``) is decided on the file the scenario names, not one in the current directory."""
+    entries = doc.get("scenarios") if many else [doc]
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        model = entry.get("model")
+        if isinstance(model, str) and is_model_path(model, base):
+            entry["model"] = str(model_path(model, base))
+        swept = entry.get("sweep")
+        if isinstance(swept, dict) and isinstance(swept.get("model"), list):
+            swept["model"] = [
+                str(model_path(m, base)) if isinstance(m, str) and is_model_path(m, base) else m
+                for m in swept["model"]
+            ]
 
 
 def _anchor_model_paths(sc: Scenario, base: Path) -> Scenario:
@@ -425,10 +444,11 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
         problem = None
         if kind == "model" and is_model_path(value, base):
             try:
-                resolve_model(value, base)
+                if image_model_of(value, base) is None:
+                    resolve_model(value, base)
             except InputError as exc:  # a missing, malformed or unsupported model file
                 problem = str(exc)
-        elif kind != "model" or find_image_model(value) is None:
+        elif kind != "model" or image_model_of(value) is None:
             try:
                 if kind == "model":
                     resolve_model(value)  # unknown: close matches among language and image models

@@ -10,9 +10,9 @@ parameter counts.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from capacity.core.strict_numbers import InputModel
 from capacity.records.chip import Source
@@ -88,6 +88,13 @@ class Vae(_Strict):
         return 1 << (len(self.block_out_channels) - 1)
 
 
+def _denoiser_type(value: Any) -> str | None:
+    """``type: unet`` or ``type: dit`` picks the one schema a denoiser is checked against, so a wrong value
+    gets that schema's errors, not both branches'."""
+    found = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return {"unet": "UNet", "dit": "DiT"}.get(found) if isinstance(found, str) else None
+
+
 class ImageModelPreset(_Strict):
     """A published image-generation model: architecture, sampling defaults, sources."""
 
@@ -96,7 +103,15 @@ class ImageModelPreset(_Strict):
     aliases: list[str] = Field(default_factory=list)
     organisation: str
     year: int = Field(ge=2020, le=2035)
-    denoiser: UNet | DiT
+    denoiser: Annotated[
+        Annotated[UNet, Tag("UNet")] | Annotated[DiT, Tag("DiT")],
+        Discriminator(
+            _denoiser_type,
+            custom_error_type="denoiser_type",
+            custom_error_message="type must be unet or dit",
+            custom_error_context={},
+        ),
+    ]
     text_encoders: list[TextEncoder] = Field(min_length=1)
     vae: Vae
     resolution: PosInt = Field(description="native output resolution, pixels per side")
