@@ -190,3 +190,16 @@ def test_a_broken_or_odd_parse_cache_is_ignored(
     else:
         target.write_text(content)
     assert parse_cache.ParsedYamlCache().entries == {}
+
+
+def test_a_unions_branches_share_one_line(tmp_path: Path) -> None:
+    """`model: null` failed both branches (a name, an inline mapping) and printed two lines (hostile sweep)."""
+    from capacity.core.errors import SpecFileError
+    from capacity.plans.scenario import load_scenarios
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("name: x\nkind: train\nmodel: null\ntokens: 3e11\n")
+    with pytest.raises(SpecFileError) as info:
+        load_scenarios(plan)
+    assert len(info.value.problems) == 1
+    assert "valid string" in info.value.problems[0] and "InlineModel" in info.value.problems[0]

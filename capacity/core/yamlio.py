@@ -232,7 +232,7 @@ def locate(doc: Any, loc: Sequence[int | str]) -> tuple[int, int]:
 
 def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[BaseModel]) -> list[str]:
     """Turn a pydantic ``ValidationError`` into ``file:line:col: field.path: message`` lines."""
-    problems = []
+    problems: dict[str, list[str]] = {}  # "file:line:col: path" -> messages (a union's branches: one line)
     errors = [(err, _without_branch_tags(doc, tuple(err["loc"]))) for err in exc.errors(include_url=False)]
     for err, loc in errors:
         tagged = len(loc) < len(err["loc"])
@@ -259,8 +259,14 @@ def validation_problems(exc: ValidationError, doc: Any, name: str, model: type[B
             msg = "required field is missing"
         elif err["type"] in {"model_type", "dict_type"} and not loc:
             msg = "expected a YAML mapping (key: value pairs) at the top level"
-        problems.append(f"{name}:{line}:{col}: {path}: {msg}")
-    return problems
+        where = f"{name}:{line}:{col}: {path}"
+        if tagged or where not in problems:
+            problems.setdefault(where, [])
+            if msg not in problems[where]:
+                problems[where].append(msg)
+        else:
+            problems[f"{where}#{len(problems)}"] = [msg]  # a second problem at one place: its own line
+    return [f"{where.split('#')[0]}: {'; or: '.join(msgs)}" for where, msgs in problems.items()]
 
 
 def _without_branch_tags(doc: Any, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
