@@ -193,7 +193,7 @@ def test_a_broken_or_odd_parse_cache_is_ignored(
 
 
 def test_a_unions_branches_share_one_line(tmp_path: Path) -> None:
-    """`model: null` failed both branches (a name, an inline mapping) and printed two lines (hostile sweep)."""
+    """`model: null` failed both branches (a name, an inline mapping): two lines (hostile sweep)."""
     from capacity.core.errors import SpecFileError
     from capacity.plans.scenario import load_scenarios
 
