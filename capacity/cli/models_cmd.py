@@ -9,7 +9,8 @@ import typer
 from capacity.cli.errors import handles_errors
 from capacity.cli.output import Cell, FormatOption, OutputFormat, emit_json, emit_rows, emit_sources
 from capacity.core.errors import InputError
-from capacity.data.catalog import find_image_model, load_image_models, load_models
+from capacity.data.catalog import load_image_models, load_models
+from capacity.data.model_source import image_model_of, resolve_model
 from capacity.formulas.params import active_params, total_params
 from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
@@ -143,8 +144,8 @@ def show_model(
       capacity models show gpt3-175b
       capacity models show deepseek-v3 --format json
     """
-    image = find_image_model(name)
-    m: ModelPreset | ImageModelPreset = image if image is not None else load_models().get(name)
+    image = image_model_of(name)
+    m: ModelPreset | ImageModelPreset = image if image is not None else resolve_model(name)
     data = image_json(m) if isinstance(m, ImageModelPreset) else model_json(m)
     if fmt is OutputFormat.json:
         emit_json(data)
