@@ -168,3 +168,25 @@ def test_a_chart_goes_only_to_a_png_file(cli: Any, path: str) -> None:
     """matplotlib wrote /dev/null.png for --plot /dev/null and a JPEG for .jpg (hostile sweep)."""
     run = cli(*TRAIN, "--chips", "a100,h800", "--plot", path)
     assert run.exit_code == 2 and "--plot" in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_image_compare_refuses_the_other_workloads_flags(cli: Any) -> None:
+    """review: --gpus was dropped silently when comparing image serving, --steps when comparing training."""
+    serve = cli("compare", "--chips", "h100,a100", "--model", "sdxl", "--steps", "30", "--gpus", "8")
+    train = cli("compare", "--chips", "h100,a100", "--model", "sd-1.5", "--images", "1B", "--gpus", "8",
+                "--steps", "3")  # fmt: skip
+    assert serve.exit_code == 2 and "--gpus does not apply" in serve.stderr
+    assert train.exit_code == 2 and "--steps does not apply" in train.stderr
+
+
+def test_image_serving_without_a_load_does_not_claim_a_missing_power_figure(cli: Any) -> None:
+    rows = cli("compare", "--chips", "h100,a100", "--model", "sdxl", "--steps", "30", "-f", "json").json()
+    assert all(r["note"] is None or "no power figure" not in r["note"] for r in rows)
+    assert all(r["energy_wh_per_image"] > 0 for r in rows)
+
+
+def test_fractions_keep_their_digits_on_chart_labels() -> None:
+    pytest.importorskip("matplotlib")
+    from capacity.cli.charts import count_text
+
+    assert [count_text(x) for x in (1.5, 2.0, 0.4, 2048)] == ["1.5", "2", "0.4", "2,048"]

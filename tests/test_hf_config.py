@@ -255,7 +255,9 @@ def test_a_dimension_no_model_has_is_bad_input(cli: Any, tmp_path: Path) -> None
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
     run = cli("train", "--model", str(path), "--tokens", "1T", "--chip", "a100", "--gpus", "8")
-    assert run.exit_code == 2 and "num_hidden_layers" in run.stderr and "over 10,000,000" in run.stderr
+    assert (
+        run.exit_code == 2 and "num_hidden_layers" in run.stderr and "no published architecture" in run.stderr
+    )
 
 
 def test_a_hand_written_model_needs_only_its_architecture(cli: Any, tmp_path: Path) -> None:
@@ -266,3 +268,14 @@ def test_a_hand_written_model_needs_only_its_architecture(cli: Any, tmp_path: Pa
     run = cli("train", "--model", str(path), "--tokens", "1T", "--chip", "a100", "--gpus", "64", "-f", "json")
     assert run.exit_code == 0, run.stderr
     assert run.json()["model"] == "my-13b" and run.json()["params"] == 13e9
+
+
+def test_a_ten_million_token_context_is_a_real_config(cli: Any, tmp_path: Path) -> None:
+    """review: the dimension cap refused Llama-4-style max_position_embeddings of 10,485,760."""
+    cfg = {"model_type": "llama", "num_hidden_layers": 32, "hidden_size": 4096, "num_attention_heads": 32,
+           "intermediate_size": 11008, "vocab_size": 32000,
+           "max_position_embeddings": 10_485_760}  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(cfg))
+    run = cli("train", "--model", str(path), "--tokens", "1T", "--chip", "a100", "--gpus", "64")
+    assert run.exit_code == 0, run.stderr

@@ -3,6 +3,7 @@ every chip, units on the axes, the workload in the title, placeholder prices hat
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ def count_text(x: float) -> str:
     for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M")):
         if x >= scale:
             return f"{x / scale:.3g}{suffix}"
-    return f"{x:,.0f}"
+    return f"{x:,.0f}" if x == int(x) else f"{x:.3g}"
 
 
 def workload_title(kind: str, result: dict[str, Any]) -> str:
@@ -83,8 +84,12 @@ def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
     colours = [DOMESTIC if r.domestic_china else IMPORTED for r in shown][::-1]
     fig, axes = plt.subplots(1, 4, figsize=(13, 0.38 * len(shown) + 1.8), sharey=True)
     for ax, (field, label, scale) in zip(axes, PANELS[kind], strict=True):
-        values = [(r.result.get(field) or 0.0) / scale for r in shown][::-1]
+        raw = [r.result.get(field) for r in shown][::-1]
+        values = [math.nan if v is None else v / scale for v in raw]  # a missing figure draws no bar
         bars = ax.barh(labels, values, color=colours)
+        if all(v is None for v in raw):
+            ax.text(0.5, 0.5, "not estimated", transform=ax.transAxes, ha="center", color="grey")
+            ax.set_xticks([])
         if is_money(field):
             for bar, r in zip(bars, shown[::-1], strict=True):
                 if r.price_assumed:
@@ -108,6 +113,7 @@ def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
         plt.close(fig)
 
 
+SWEPT = "swept "  # a swept field's key in plot_sweep's records, apart from the result of the same name
 SWEEP_METRICS = [  # (field, axis label, scale), the first three a scenario's rows have
     ("wall_clock_days", "days", 1.0), ("cost_usd", "cost, USD M", 1e6), ("energy_mwh", "energy, MWh", 1.0),
     ("gpus", "chips", 1.0), ("cost_usd_per_month", "USD M per month", 1e6),
@@ -130,11 +136,13 @@ def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path
         raise InputError(
             "--plot draws a sweep against a numeric field (hardware.gpus, tokens, ...); this has none"
         )
-    x = "gpus" if "gpus" in numeric else numeric[0]
+    x = SWEPT + "gpus" if SWEPT + "gpus" in numeric else numeric[0]
     series = next((k for k in swept if k != x), None)
     held = {k: records[0][k] for k in swept if k not in (x, series)}
     shown = [r for r in records if all(r.get(k) == v for k, v in held.items())]
-    metrics = [m for m in SWEEP_METRICS if m[0] != x and any(r.get(m[0]) is not None for r in shown)][:3]
+    metrics = [m for m in SWEEP_METRICS if SWEPT + m[0] != x and any(r.get(m[0]) is not None for r in shown)][
+        :3
+    ]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.3 * len(metrics), 3.6), squeeze=False)
 
     def group_of(r: dict[str, Any]) -> Any:
@@ -151,10 +159,10 @@ def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path
                 ax.plot(
                     [p[0] for p in pts], [p[1] for p in pts], marker="o", label=str(g) if series else None
                 )
-        ax.set_xlabel(x)
+        ax.set_xlabel(x.removeprefix(SWEPT))
         ax.set_ylabel(label)
         if len({r[x] for r in shown}) > 1 and min(r[x] for r in shown) > 0:
-            ax.set_xscale("log", base=2 if x == "gpus" else 10)
+            ax.set_xscale("log", base=2 if x == SWEPT + "gpus" else 10)
             ax.set_xticks(xs, [count_text(v) for v in xs])
             ax.minorticks_off()
         ax.grid(alpha=0.3)
@@ -163,7 +171,7 @@ def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path
     if series:
         axes[0][0].legend(fontsize=8, frameon=False)
     fixed = ", ".join(
-        f"{k} = {count_text(v)}" if isinstance(v, float) else f"{k} = {v}" for k, v in held.items()
+        f"{k.removeprefix(SWEPT)} = {count_text(v) if isinstance(v, float) else v}" for k, v in held.items()
     )
     fig.suptitle(title + (f" ({fixed})" if fixed else ""), fontsize=11)
     fig.tight_layout()

@@ -208,6 +208,10 @@ def _one_workload(opts: dict[str, Any]) -> None:
         )
 
 
+TRAINING_ONLY = ("gpus", "days", "mfu", "cluster")  # image flags that mean nothing to the other workload
+SERVING_ONLY = ("steps", "images_per_day", "max_batch", "stack_efficiency", "peak_to_average")
+
+
 def _image_workload(image: ImageModelPreset, opts: dict[str, Any], optimize: str | None) -> tuple[Any, Any]:
     """An image model's training (with --images) or serving workload on each chip."""
     from capacity.data.assumptions import load_assumptions, load_serving_defaults
@@ -218,6 +222,11 @@ def _image_workload(image: ImageModelPreset, opts: dict[str, Any], optimize: str
 
     if optimize:
         raise InputError("--optimize is for language-model serving")
+    unused = SERVING_ONLY if opts["images"] is not None else TRAINING_ONLY
+    given = [k for k in unused if opts.get(k) is not None]
+    if given:
+        what = "training (--images)" if opts["images"] is not None else "serving (no --images)"
+        raise InputError(f"--{given[0].replace('_', '-')} does not apply to image {what}")
     if opts["images"] is not None:
         if opts["gpus"] is None and opts["days"] is None:
             raise InputError("training comparison: give --gpus N or --days T")

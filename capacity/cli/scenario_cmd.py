@@ -224,19 +224,21 @@ def _plot_first_sweep(ev: Evaluated, path: Path) -> None:
     from capacity.core.errors import InputError
     from capacity.plans.sweep import grid_rows
 
-    from .charts import plot_sweep
+    from .charts import SWEPT, plot_sweep
 
     for sc, grid, file in ev.grids:
         header, body = grid_rows(sc, grid, file)
         records = [dict(zip(header, values, strict=True)) for values in body]
-        plot_sweep(sc.name, records, [p.split(".")[-1] for p in sc.sweep], path)
+        for record in records:  # the swept values apart from the results, whose names they may share
+            record.update({SWEPT + p.split(".")[-1]: record[p.split(".")[-1]] for p in sc.sweep})
+        plot_sweep(sc.name, records, [SWEPT + p.split(".")[-1] for p in sc.sweep], path)
         return
     swept = [r for r in ev.results if r.point and r.error is None]
     if not swept:
         raise InputError("--plot draws a sweep: none of the files sweeps a field")
     first = [r for r in swept if (r.file, r.scenario) == (swept[0].file, swept[0].scenario)]
-    records = [{**r.result, **{k.split(".")[-1]: v for k, v in r.point.items()}} for r in first]
-    plot_sweep(first[0].scenario, records, [k.split(".")[-1] for k in first[0].point], path)
+    records = [{**r.result, **{SWEPT + k.split(".")[-1]: v for k, v in r.point.items()}} for r in first]
+    plot_sweep(first[0].scenario, records, [SWEPT + k.split(".")[-1] for k in first[0].point], path)
 
 
 @handles_errors

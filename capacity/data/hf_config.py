@@ -90,15 +90,16 @@ class _Config:
             raise self.fail(
                 f"{self.model_type} config field {key!r} must be a positive integer, got {value!r}"
             )
-        if value > MAX_CONFIG_INT:
+        if value > (MAX_CONTEXT if "position" in key or "seq" in key else MAX_CONFIG_INT):
             raise self.fail(
-                f"{self.model_type} config field {key!r} is {value:.3g}, over {MAX_CONFIG_INT:,}: no "
-                "published architecture has a dimension, layer count or vocabulary that large"
+                f"{self.model_type} config field {key!r} is {value:.3g}: no published architecture has a "
+                "dimension, layer count, vocabulary or context that large"
             )
         return value
 
 
 MAX_CONFIG_INT = 10_000_000  # the largest published vocabularies are ~256k, widths ~50k, layers ~200
+MAX_CONTEXT = 1_000_000_000  # context lengths run to 10M (Llama 4 Scout); training caps them at 8,192
 
 Fields = dict[str, Any]
 

@@ -40,9 +40,7 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
 
     if days(first) <= deadline:
         return first * node
-    # lo misses; find an hi that meets, first where perfect scaling (days ∝ 1/n) would put it, 5 % beyond
-    ideal = math.ceil(first * days(first) / deadline * 1.05) if math.isfinite(days(first)) else first * 2
-    lo, hi = first, max(first + 1, min(ideal, first * 8))
+    lo, hi = first, first * 2  # lo misses; find an hi that meets
     while days(hi) > deadline:
         if math.isfinite(days(lo)) and math.isfinite(days(hi)) and days(hi) < days(lo):
             slope = math.log(days(hi) / days(lo)) / math.log(hi / lo)  # < 0

@@ -15,7 +15,7 @@ from capacity.core.errors import InputError
 from capacity.core.units import SECONDS_PER_DAY, TERA
 from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.calibration import applies_to
-from capacity.data.efficiency import matmul_fraction, peak_tflops
+from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Provenance
 from capacity.estimate import step_model
 from capacity.estimate.deadline import solve_gpus
@@ -188,16 +188,7 @@ def estimate_training(
             return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
 
         if req.deadline_days is not None:
-            # no chip count below what the work needs at the best GEMM rate (the fastest any layout runs,
-            # 10 % spare) can meet the deadline: the solve starts there, not at the memory floor
-            best = (
-                req.mfu
-                if req.mfu is not None
-                else min(1.0, 1.1 * matmul_fraction(chip, precision, efficiency, req.calibration).value)
-            )
-            need = 6.0 * n_active * req.tokens / (req.deadline_days * SECONDS_PER_DAY * peak * TERA * best)
-            start = max(node, min_gpus or 0, node * math.floor(need / node))
-            gpus = solve_gpus(days_at, req.deadline_days, node, start)
+            gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
         sized = gpus
         if req.capacity_pflops is not None:  # the data centre's chips, for the model only
             sized = max(1, round(req.capacity_pflops * 1000.0 / peak))

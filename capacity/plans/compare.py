@@ -86,7 +86,8 @@ def compare(
         lacks = []
         if result.get("price_assumed"):
             lacks.append("price assumed (no dated price for this chip; give --gpu-hour-usd)")
-        if error is None and result and result.get("facility_power_mw") is None:
+        power = "energy_wh_per_image" if kind == "image-serve" else "facility_power_mw"
+        if error is None and result and result.get(power) is None:
             lacks.append("no power figure (TDP not published): energy and MW not estimated")
         rows.append(
             ComparisonRow(
