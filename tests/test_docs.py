@@ -41,6 +41,15 @@ def test_the_readme_stays_short() -> None:
 
 NOTES = ("seed-facts", "peers-and-formulas", "published-runs", "accelerators", "microbenchmark")
 CITED_ID = re.compile(r"^(S-\d{1,2}|[A-Z]{1,2}\d{1,2}|B\.\d|\d\.\d|§\d\.\d|\$\d{1,2})$")
+CITED_RANGE = re.compile(r"^([A-Z]{1,2})(\d{1,2})[-–]([A-Z]{1,2})?(\d{1,2})$")  # K6-K17, D1–D6
+
+
+def _ids(token: str) -> list[str]:
+    """A cited token as the ids it names: one, or each of a range (``K16-K18``)."""
+    found = CITED_RANGE.match(token)
+    if found and (found.group(3) in (None, found.group(1))):
+        return [f"{found.group(1)}{i}" for i in range(int(found.group(2)), int(found.group(4)) + 1)]
+    return [token] if CITED_ID.match(token) else []
 
 
 def _reference_entries() -> dict[str, set[str]]:
@@ -70,6 +79,7 @@ def test_every_cited_reference_is_in_the_repository() -> None:
         for m in re.finditer(r"(" + "|".join(NOTES) + r")\.md[ ,]+((?:[A-Z§$]?[\w.$§-]{1,5}[ ,]*)+)", text):
             for token in re.split(r"[ ,]+", m.group(2)):
                 token = token.rstrip(".")
-                if CITED_ID.match(token) and token not in entries[m.group(1)]:
-                    missing.add(f"{path.relative_to(ROOT)}: {m.group(1)}.md {token}")
+                for cited in _ids(token):
+                    if cited not in entries[m.group(1)]:
+                        missing.add(f"{path.relative_to(ROOT)}: {m.group(1)}.md {cited}")
     assert not missing, sorted(missing)
