@@ -9,17 +9,19 @@ by name, so nothing is silently ignored.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from capacity.core.errors import InputError
 from capacity.data.model_source import image_model_of as image_preset_of
 from capacity.data.model_source import resolve_model
 from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
-from capacity.records.image_model import ImageModelPreset
 
 from .inputs import build, choice, count, whole
 from .options import MAX_GPUS, at_most, economics_of
 from .output import OutputFormat, emit_estimate, emit_rows
+
+if TYPE_CHECKING:
+    from capacity.records.image_model import ImageModelPreset
 
 IMAGE_FLAGS = ("images", "images_per_day", "steps", "resolution")
 # language-model flags and the value that means "not given"

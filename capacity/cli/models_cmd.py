@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,8 +12,10 @@ from capacity.core.errors import InputError
 from capacity.data.catalog import load_image_models, load_models
 from capacity.data.model_source import image_model_of, resolve_model
 from capacity.formulas.params import active_params, total_params
-from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
+
+if TYPE_CHECKING:
+    from capacity.records.image_model import ImageModelPreset
 
 app = typer.Typer(
     invoke_without_command=True,
@@ -146,7 +148,7 @@ def show_model(
     """
     image = image_model_of(name)
     m: ModelPreset | ImageModelPreset = image if image is not None else resolve_model(name)
-    data = image_json(m) if isinstance(m, ImageModelPreset) else model_json(m)
+    data = model_json(m) if isinstance(m, ModelPreset) else image_json(m)
     if fmt is OutputFormat.json:
         emit_json(data)
         return

@@ -24,12 +24,12 @@ from capacity.core.suggest import without_vendor
 from capacity.core.yamlio import locate, read_yaml, validation_problems
 from capacity.records.chip import Chip
 from capacity.records.cluster import Cluster
-from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.run_spec import PublishedRun
 
 if TYPE_CHECKING:
     from capacity.data.steady_spec import SteadyRun
+    from capacity.records.image_model import ImageModelPreset
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R", bound="_Record")
@@ -79,6 +79,10 @@ class Catalog(Generic[R]):
                 owner = self._index.setdefault(normalise(name), rec.id)
                 if owner != rec.id:
                     raise SpecFileError([f"{kind} alias {name!r} names both {owner!r} and {rec.id!r}"])
+
+    def __contains__(self, name: object) -> bool:
+        """Whether ``name`` is an id or alias (case-, width- and separator-insensitive, as :meth:`get`)."""
+        return isinstance(name, str) and normalise(name) in self._index
 
     def __iter__(self) -> Iterator[R]:
         return iter(self.by_id.values())
@@ -170,6 +174,8 @@ def load_models(specs_dir: Path | None = None) -> Catalog[ModelPreset]:
 
 @lru_cache(maxsize=8)
 def _image_models(folder: Path) -> Catalog[ImageModelPreset]:
+    from capacity.records.image_model import ImageModelPreset  # here: start-up never needs it (~18 ms)
+
     return Catalog("image model", _load_dir(folder / "image_models", ImageModelPreset))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field
 
@@ -13,8 +14,10 @@ from capacity.core.yamlio import read_yaml
 from capacity.data.catalog import find_image_model, load_image_models, load_models, load_record
 from capacity.data.hf_config import preset_from_hf_config
 from capacity.records.chip import Source
-from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelFile, ModelPreset
+
+if TYPE_CHECKING:
+    from capacity.records.image_model import ImageModelPreset
 
 JSON_SUFFIXES = (".json",)
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -50,6 +53,8 @@ def image_model_of(name: str, base_dir: Path | None = None) -> ImageModelPreset 
     """The image model ``name`` stands for — a preset id or alias, or a YAML file in the image presets'
     format (a mapping with a ``denoiser``) — else None (a language model, or nothing known)."""
     if not is_model_path(name, base_dir):
+        if name in load_models():  # a language model: the image catalogue is not read
+            return None
         return find_image_model(name)
     path = model_path(name, base_dir)
     if path.suffix.casefold() not in YAML_SUFFIXES or not path.is_file():
@@ -57,6 +62,8 @@ def image_model_of(name: str, base_dir: Path | None = None) -> ImageModelPreset 
     doc = read_yaml(path)
     if not isinstance(doc, dict) or "denoiser" not in doc:
         return None
+    from capacity.records.image_model import ImageModelPreset
+
     return load_record(path, ImageModelPreset)
 
 

@@ -13,14 +13,13 @@ raises :class:`InputError`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from capacity.core.errors import InputError
 from capacity.data.assumptions import load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.catalog import load_chips, load_clusters, load_image_models
 from capacity.data.model_source import InlineModel, image_model_of, model_of
-from capacity.estimate.image_serve import ImageServeRequest
-from capacity.estimate.image_train import ImageTrainRequest
 from capacity.estimate.serve import ServeRequest
 from capacity.estimate.train_io import TrainRequest
 from capacity.formulas.flops import FlopsConvention, Recompute
@@ -35,9 +34,13 @@ from capacity.records.choices import (
     sixteen_bit,
 )
 from capacity.records.cluster import Cluster
-from capacity.records.image_model import ImageModelPreset
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
+
+if TYPE_CHECKING:  # image workloads are imported where they are built: a language-model run never loads them
+    from capacity.estimate.image_serve import ImageServeRequest
+    from capacity.estimate.image_train import ImageTrainRequest
+    from capacity.records.image_model import ImageModelPreset
 
 ModelInput = str | ModelPreset | InlineModel
 
@@ -205,6 +208,8 @@ def image_training_request(
 ) -> ImageTrainRequest:
     """Training an image model: ``images`` seen at ``resolution`` (default: the model's native size), on
     ``gpus`` chips, by a deadline, or on a named cluster of chips."""
+    from capacity.estimate.image_train import ImageTrainRequest
+
     preset = _image_model(model)
     named = load_clusters().get(cluster) if isinstance(cluster, str) else cluster
     if named is not None:
@@ -237,6 +242,8 @@ def image_serving_request(
     economics: Economics | None = None,
 ) -> ImageServeRequest:
     """Serving an image model on one kind of chip, optionally for a daily load of images."""
+    from capacity.estimate.image_serve import ImageServeRequest
+
     preset = _image_model(model)
     found = chip_of(chip)
     if found is None:
