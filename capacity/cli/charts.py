@@ -28,6 +28,30 @@ PANELS: dict[str, list[tuple[str, str, float]]] = {
 DOMESTIC, IMPORTED = "#c0392b", "#2c7fb8"
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend; exit 3 (missing environment) without it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    return plt
+
+
+def save_png(fig: Any, path: Path, dpi: int) -> None:
+    """Write ``fig`` to ``path`` as PNG (:func:`png_path` checks it) and free it; a failed write: exit 2."""
+    import matplotlib.pyplot as plt
+
+    try:
+        fig.savefig(png_path(path), dpi=dpi, format="png")
+    except (OSError, ValueError) as exc:  # a full disk, a folder that went away
+        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
+    finally:
+        plt.close(fig)
+
+
 def png_path(path: Path) -> Path:
     """The chart's file: a ``.png`` name in an existing folder, not a directory or a device (matplotlib would
     add ``.png`` to ``/dev/null`` or write a JPEG for ``.jpg`` without a word)."""
@@ -66,14 +90,9 @@ def workload_title(kind: str, result: dict[str, Any]) -> str:
 def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
     """Four bar panels side by side, chips in the comparison's order; domestic chips red; a cost bar that
     rests on a placeholder price hatched and faded, so nobody ranks on it unawares. Saved as PNG."""
-    try:
-        import matplotlib
+    plt = pyplot()
+    from matplotlib.patches import Patch
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
-    except ImportError:
-        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
     from capacity.plans.compare import is_money
 
     shown = [r for r in compared if r.error is None and r.result]
@@ -105,12 +124,7 @@ def plot_comparison(compared: list[ComparisonRow], path: Path) -> None:
     fig.legend(handles=legend, loc="lower center", ncol=3, frameon=False, fontsize=8)
     fig.suptitle(workload_title(kind, shown[0].result), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
-    try:
-        fig.savefig(png_path(path), dpi=130, format="png")
-    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
-        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
-    finally:
-        plt.close(fig)
+    save_png(fig, path, dpi=130)
 
 
 SWEPT = "swept "  # a swept field's key in plot_sweep's records, apart from the result of the same name
@@ -124,13 +138,7 @@ SWEEP_METRICS = [  # (field, axis label, scale), the first three a scenario's ro
 def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path: Path) -> None:
     """Each metric against the first numeric swept field, one line per value of the first other swept field
     (a chip, typically); further swept fields are held at their first value, said in the title."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    plt = pyplot()
     numeric = [k for k in swept if all(isinstance(r.get(k), int | float) for r in records)]
     if not numeric:
         raise InputError(
@@ -175,9 +183,4 @@ def plot_sweep(title: str, records: list[dict[str, Any]], swept: list[str], path
     )
     fig.suptitle(title + (f" ({fixed})" if fixed else ""), fontsize=11)
     fig.tight_layout()
-    try:
-        fig.savefig(png_path(path), dpi=130, format="png")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
-    finally:
-        plt.close(fig)
+    save_png(fig, path, dpi=130)

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from capacity.core.errors import EnvironmentMissingError, InputError
+from capacity.core.errors import InputError
 
-from .charts import png_path
+from .charts import png_path, pyplot, save_png
 from .errors import ExitCode, handles_errors
 from .image_cmds import image_model_of, serve_image
 from .options import CHIP, ECONOMICS, IMAGE_SERVE, MODEL, SERVE, serving_request_of, with_options
@@ -145,13 +145,7 @@ FRONTIER_HEADERS = {
 
 def plot_frontier(points: list[FrontierPoint], path: Path, title: str) -> None:
     """The frontier as a PNG: tokens/s per user across, tokens/s per GPU up, each point its layout."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise EnvironmentMissingError("--plot needs matplotlib: pip install 'capacity[plot]'") from None
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     ax.plot([p.tokens_per_s_per_user for p in points], [p.tokens_per_s_per_gpu for p in points], marker="o")
     for p in points:
@@ -161,9 +155,4 @@ def plot_frontier(points: list[FrontierPoint], path: Path, title: str) -> None:
     ax.set_ylabel("output tokens/s per GPU")
     ax.set_title(title)
     fig.tight_layout()
-    try:
-        fig.savefig(png_path(path), dpi=120, format="png")
-    except (OSError, ValueError) as exc:  # a missing folder, a format matplotlib cannot write
-        raise InputError(f"--plot {path}: cannot write the chart ({exc})") from None
-    finally:
-        plt.close(fig)
+    save_png(fig, path, dpi=120)
