@@ -25,7 +25,7 @@ from capacity.data.assumptions import Assumptions, ServingDefaults
 from capacity.data.diffusion_data import DiffusionDefaults
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Assumed, Provenance
-from capacity.estimate.serving_cost import owned_usd_per_gpu_hour
+from capacity.estimate.serving_cost import usd_per_gpu_hour
 from capacity.formulas import energy
 from capacity.formulas.diffusion import ImageFlops, image_flops
 from capacity.records.chip import Chip, Dtype
@@ -144,11 +144,7 @@ def estimate_image_serving(
                 f"({usable:.1f} GB usable): offload the text encoders or use a lower precision"
             )
 
-    price = (
-        prov.cloud_price(chip, econ.gpu_hour_usd)
-        if econ.pricing == "cloud"
-        else owned_usd_per_gpu_hour(econ, chip, prov)
-    )
+    price = usd_per_gpu_hour(econ, chip, prov)
     watts = prov.chip_watts(chip, econ)
     pue = prov.pick(econ.pue, "pue")
     facility_w_per_gpu = None if watts is None else energy.facility_power_w(1, watts, pue)

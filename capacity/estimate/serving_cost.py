@@ -33,6 +33,13 @@ def owned_usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> flo
     return hourly
 
 
+def usd_per_gpu_hour(econ: Economics, chip: Chip, prov: Provenance) -> float:
+    """What a GPU-hour of serving costs in the economics' pricing: the cloud price, or owned hardware's."""
+    if econ.pricing == "cloud":
+        return prov.cloud_price(chip, econ.gpu_hour_usd)
+    return owned_usd_per_gpu_hour(econ, chip, prov)
+
+
 def operating_costs(
     econ: Economics,
     chip: Chip,
@@ -43,11 +50,7 @@ def operating_costs(
     prov: Provenance,
 ) -> dict[str, Any]:
     """Hourly, monthly, per-query and per-million-token cost; facility MW and Wh per query."""
-    per_gpu_hour = (
-        prov.cloud_price(chip, econ.gpu_hour_usd)
-        if econ.pricing == "cloud"
-        else owned_usd_per_gpu_hour(econ, chip, prov)
-    )
+    per_gpu_hour = usd_per_gpu_hour(econ, chip, prov)
     hourly = gpus * per_gpu_hour
     monthly = hourly * 24 * prov.pick(None, "days_per_month", d.days_per_month)
     per_query = hourly / (served_qps * 3600)
