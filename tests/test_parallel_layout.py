@@ -200,6 +200,19 @@ def test_validate_steady_reports_both_sets() -> None:
     checked = [c for c in data["checks"] if c["error"] is not None]
     assert all(math.isfinite(c["error"]) and c["predicted"] > 0 for c in checked)
     assert "Held-out sources" in res.stderr
+    # issue 11: the planner's own layout is never predicted slower than the published one, in any source
+    # (llm-foundry's small models run 10-128 sequences per micro-batch, beyond the old grid of 1, 2, 4)
+    assert {g["group"]: g["own_slower_than_published"] for g in data["groups"]} == dict.fromkeys(
+        (g["group"] for g in data["groups"]), 0
+    )
+
+
+def test_short_sequences_search_large_and_uneven_micro_batches() -> None:
+    """A 125M model at 512 tokens: the GEMMs of one sequence are tiny, so the search goes past 4 sequences
+    per micro-batch (up to 64 on the grid, then any size up to twice the grid's winner)."""
+    req = TrainRequest(tokens=1e10, params=125e6, chip=A100, gpus=8, seq_len=512, batch_tokens=2**20)
+    est = estimate_training(req, ASSUMPTIONS, EFF)
+    assert est.parallel is not None and est.parallel.micro_batch > 4
 
 
 def test_tokens_default_to_the_presets_recorded_count_and_say_so() -> None:

@@ -30,7 +30,13 @@ Pct = Annotated[float, Field(gt=0, le=100)]
 
 Precision = Literal["bf16", "fp16", "fp8"]
 FlopsDefinition = Literal[
-    "narayanan-2021", "korthikanti-2022", "megatron-lm-2024", "megatron-bridge", "nemo-2024", "palm"
+    "narayanan-2021",
+    "korthikanti-2022",
+    "megatron-lm-2024",
+    "megatron-bridge",
+    "nemo-2024",
+    "palm",
+    "llm-foundry",
 ]
 
 
@@ -250,6 +256,8 @@ def source_flops_per_token(definition: FlopsDefinition, model: ModelPreset, seq_
     * ``nemo-2024`` (NeMo 2.0 ``flops_formulas``, llama/nemotron/gpt3 families):
       L·h²·(12 + 12·g/a + (18 with a GLU, else 12)·f/h + 12·s/h + 6·V/(L·h)).
     * ``palm`` (Chowdhery et al. 2022, appendix B): 6·N + 12·L·a·d·s, N the stated parameter count.
+    * ``llm-foundry`` (llm-foundry ``scripts/train/benchmarking/README.md``, "MFU"): 6·N + 12·L·h·s, N every
+      parameter (embeddings and learned positions too), attention counted non-causally from the model width.
     """
     n_layers, h, a, g = model.layers, model.hidden_size, model.heads, model.kv_heads
     d, s, vocab = model.d_head, seq_len, model.vocab_size
@@ -259,6 +267,8 @@ def source_flops_per_token(definition: FlopsDefinition, model: ModelPreset, seq_
         return 72.0 * n_layers * h * h * (1 + s / (6 * h) + vocab / (12 * h * n_layers))
     if definition == "palm":
         return 6.0 * model.params + 12.0 * n_layers * a * d * s
+    if definition == "llm-foundry":
+        return 6.0 * model.params + 12.0 * n_layers * h * s
     if model.mla is not None:
         return None
     if definition == "nemo-2024":

@@ -6,10 +6,11 @@ the rest:
 * t tensor-parallel widths that fit in one node and divide the heads; p pipeline depths 1, 2, 3, 4, 6, …
   64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4, 8
   and any v ≤ 8 dividing a stage's layers, when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM
-  allows); c context-parallel widths up to
-  64 that keep at least 4,096 tokens of a sequence per rank; b sequences per
-  micro-batch 1, 2 or 4; ZeRO-1 or ZeRO-3 sharding; the recomputation the caller passes (the step model
-  searches selective and full and keeps the faster, unless the user pins one);
+  allows); c context-parallel widths up to 64 that keep at least 4,096 tokens of a sequence per rank;
+  b sequences per micro-batch 1, 2 or 4, and 8 … 64 while a micro-batch holds ≤ 65,536 tokens, then every
+  size up to twice the winner's (frameworks take any size); ZeRO-1 or ZeRO-3 sharding; the recomputation
+  the caller passes (the step model searches selective and full and keeps the faster, unless the user
+  pins one);
 * d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
   that minimises time per token when failures (which grow with the chips in use) cost more than the extra
   replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
@@ -40,7 +41,8 @@ PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every diviso
 TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 VIRTUAL_STAGES = (1, 2, 4, 8)
 CONTEXT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-MICRO_BATCHES = (1, 2, 4)
+MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
+MICRO_BATCH_TOKENS = 65536  # beyond 4 sequences, micro-batches are tried while they hold ≤ this many tokens
 SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
@@ -184,6 +186,13 @@ def check_pins(job: Job, pin: ParallelSpec) -> None:
         )
 
 
+def micro_batches(seq_len: int) -> list[int]:
+    """Sequences per micro-batch to try: 1, 2 and 4 always, and larger ones while a micro-batch holds at most
+    :data:`MICRO_BATCH_TOKENS` tokens (short sequences: fewer, larger GEMMs and fewer passes over the
+    sharded weights per step, as FSDP recipes for small models use)."""
+    return [b for b in MICRO_BATCHES if b <= 4 or b * seq_len <= MICRO_BATCH_TOKENS]
+
+
 def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
     """(t, p, c, v, b, sharding) tuples to try, pins kept."""
     sh = job.sh
@@ -194,7 +203,7 @@ def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int
         c for c in CONTEXT_WIDTHS
         if c == 1 or (sh.seq_len % (2 * c) == 0 and sh.seq_len // c >= MIN_CONTEXT_CHUNK)
     ]  # fmt: skip
-    bs = [pin.micro_batch] if pin.micro_batch else list(MICRO_BATCHES)
+    bs = [pin.micro_batch] if pin.micro_batch else micro_batches(sh.seq_len)
     shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
     for t in tps:
         for p in pps:
@@ -390,6 +399,11 @@ def search(
                 lo = hi
             for d in {low, lo}:
                 consider_all(layouts(t, p, c, v, b, shard, d))
+    if fitting and not pin.micro_batch:  # the grid's micro-batches are powers of two; a framework takes any
+        lay = min(fitting, key=lambda item: rank_key(item[2]))[2].layout
+        for b in range(lay.micro_batch + 1, min(2 * lay.micro_batch, seqs // lay.dp + 1)):
+            for shard in [pin.sharding] if pin.sharding else SEARCHED_SHARDING:
+                consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b), sharding=shard))
     heap = fitting or misses
     if not heap and beat < math.inf:
         return Search(ranked=[])

@@ -21,7 +21,7 @@ from capacity.data.assumptions import Efficiency, load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.goodput import Goodput, failure_overhead, goodput
-from capacity.estimate.layout import MICRO_BATCHES, Candidate, Job, Search, rank_key, search
+from capacity.estimate.layout import Candidate, Job, Search, micro_batches, rank_key, search
 from capacity.formulas import memory
 from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.formulas.shape import Shape
@@ -147,7 +147,7 @@ def chip_rates(
     return rates, frac.value, frac.source
 
 
-def _full_may_win(found: Search) -> bool:
+def _full_may_win(found: Search, seq_len: int) -> bool:
     """Whether full recomputation could beat the best selective layout. Recomputing costs one more forward
     pass and saves only memory, so it can win only by unlocking a layout that memory ruled out: when
     nothing fits, or when the selective winner splits the model at all (tensor, pipeline or context
@@ -157,7 +157,7 @@ def _full_may_win(found: Search) -> bool:
         return True
     lay = best.layout
     unsplit = lay.tp == 1 and lay.pp == 1 and lay.cp == 1 and lay.sharding in ("none", "zero1")
-    return not (unsplit and lay.micro_batch >= max(MICRO_BATCHES))
+    return not (unsplit and lay.micro_batch >= max(micro_batches(seq_len)))
 
 
 def _better(a: Search, b: Search) -> Search:
@@ -234,7 +234,7 @@ def predict(
         found = search(job, pin, pin.recompute, keep=layouts)
     else:  # what a team does: recompute everything when that is faster or the only way to fit
         found = search(job, pin, "selective", keep=layouts)
-        if _full_may_win(found):  # only layouts that could beat the selective ones are tried
+        if _full_may_win(found, sh.seq_len):  # only layouts that could beat the selective ones are tried
             beat = found.best.per_token_s if found.best.fits and layouts == 1 else math.inf
             found = _better(found, search(job, pin, "full", keep=layouts, beat=beat))
         if found.best.layout.full_recompute:
