@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
@@ -96,11 +98,35 @@ def test_bad_input_exits_2_with_one_line(cli: Any, args: list[str], message: str
 
 
 def test_a_plan_that_cannot_fit_exits_1_with_the_floor(cli: Any) -> None:
-    # 1T parameters on one A100: 18 bytes per parameter of model state alone is 18 TB (issue 15)
+    # 1T parameters on one A100: fully sharded, 16 bytes per parameter of model state is 16 TB (issue 15);
+    # the floor is 208 chips and the search's fewest whole nodes that fit are 28
     run = cli("train", "--params", "1T", "--tokens", "1T", "--chip", "a100", "--gpus", "1")
     assert run.exit_code == 1
-    assert "cannot hold the job" in run.stderr and "at least 233 chips" in run.stderr
+    assert "cannot hold the job" in run.stderr and "at least 224 chips" in run.stderr  # 28 whole nodes
     assert cli("train", "--params", "1T", "--tokens", "1T", "--chip", "a100", "--gpus", "512").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("base", "gpus"),
+    [
+        (["--model", "llama3.1-405b", "--chip", "v100"], 238),  # floor 238 chips, yet 238 to 255 do not fit
+        (["--model", "llama3.1-405b", "--chip", "v100"], 1),
+        (["--params", "1T", "--tokens", "1T", "--chip", "a100"], 200),
+    ],
+)
+def test_the_count_a_refusal_suggests_fits(cli: Any, base: list[str], gpus: int) -> None:
+    """Issue 15: the memory floor (bytes / usable memory per chip) is a lower bound the layout search can
+    exceed, since layouts split chips into whole tensor, pipeline and context groups. A refusal names the
+    fewest whole nodes on which the search finds a layout that fits, and that count then runs."""
+    refused = cli("train", *base, "--gpus", str(gpus))
+    assert refused.exit_code == 1
+    suggested = int(re.findall(r"use at least ([\d,]+) chips", refused.stderr)[0].replace(",", ""))
+    ok = cli("train", *base, "--gpus", str(suggested), "--format", "json")
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["memory_fits"] is True
+    node = 8
+    fewer = cli("train", *base, "--gpus", str(suggested - node))
+    assert suggested - node < gpus or fewer.exit_code == 1
 
 
 @pytest.mark.parametrize(
@@ -127,7 +153,8 @@ def test_explain_and_a_given_mfu_refuse_a_plan_that_does_not_fit(cli: Any) -> No
     base = ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--gpus", "8"]
     assert cli("explain", *base).exit_code == 1
     given = cli("train", *base, "--mfu", "0.4")
-    assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 41 chips" in given.stderr
+    # with --mfu no layout is modelled: the refusal names the memory floor (2800 GB of fully sharded state)
+    assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 37 chips" in given.stderr
 
 
 def test_a_data_centre_plan_says_whether_the_job_fits(cli: Any) -> None:
@@ -135,10 +162,10 @@ def test_a_data_centre_plan_says_whether_the_job_fits(cli: Any) -> None:
     base = ["train", "--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100"]
     big = cli(*base, "--capacity-pflops", "500", "-f", "json")
     assert big.exit_code == 0 and big.json()["memory_fits"] is True
-    small = cli(*base, "--capacity-pflops", "1")  # 1 PFLOPS of A100s at 312 TFLOPS: 3 chips, 41 needed
+    small = cli(*base, "--capacity-pflops", "1")  # 1 PFLOPS of A100s at 312 TFLOPS: 3 chips, 40 needed
     assert small.exit_code == 1
     assert "the --capacity-pflops data centre (3 x a100-sxm4-80gb) cannot hold the job" in small.stderr
-    assert "None" not in small.stderr and "at least 41 chips" in small.stderr
+    assert "None" not in small.stderr and "at least 40 chips" in small.stderr
 
 
 def test_the_table_shows_the_layout_the_gpus_used_and_p50(cli: Any) -> None:

@@ -9,6 +9,7 @@ caller's ``days_at``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 
 from capacity.core.errors import InputError
@@ -64,3 +65,14 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
         mid = guess if lo < guess < hi else (lo + hi) // 2
         lo, hi = (lo, mid) if days(mid) <= deadline else (mid, hi)
     return hi * node
+
+
+def fewest_that_fit(days_at: Callable[[int], float], node: int, start: int, floor: int) -> int:
+    """Fewest whole nodes (at least ``start`` chips) on which the layout search finds a layout that fits in
+    memory (``days_at`` finite there, infinite where nothing fits), so the count a refusal suggests is one
+    the search accepts rather than the memory floor it can exceed (layouts divide chips into whole
+    tensor, pipeline and context groups). ``floor`` when no count up to MAX_SOLVE_GPUS fits."""
+    try:
+        return solve_gpus(days_at, sys.float_info.max, node, start)
+    except InputError:
+        return floor

@@ -18,7 +18,7 @@ from capacity.data.calibration import applies_to
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Provenance
 from capacity.estimate import step_model
-from capacity.estimate.deadline import solve_gpus
+from capacity.estimate.deadline import fewest_that_fit, solve_gpus
 from capacity.estimate.procurement import procurement
 from capacity.estimate.step_model import StepEstimate
 from capacity.estimate.train_io import PublishedComparison, TrainEstimate, TrainRequest
@@ -158,7 +158,8 @@ def estimate_training(
     min_gpus = None
     if chip is not None and chip.memory_gb is not None:
         usable = pick(None, "memory_usable_fraction")
-        min_gpus = memory.min_chips(state_bytes + (floor_act or 0.0), chip.memory_gb, usable)
+        least = memory.least_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
+        min_gpus = memory.min_chips(least + (floor_act or 0.0), chip.memory_gb, usable)
     elif chip is not None:
         warnings.append(f"{chip.id} has no published memory size: the memory floor is not estimated")
 
@@ -212,6 +213,8 @@ def estimate_training(
             )
             prov.note("matmul_fraction", round(step.matmul_fraction, 4), step.matmul_source)
             warnings.extend(step.notes)
+            if not step.memory_fits and req.parallel.dp is None and min_gpus is not None:
+                min_gpus = fewest_that_fit(days_at, node, max(sized + 1, min_gpus), min_gpus)
 
     wall_days = gpu_hours = gpu_days = agg_pflops = dc_days = None
     if chip is not None and peak is not None and mfu is not None and gpus is not None:
@@ -230,9 +233,11 @@ def estimate_training(
         fits = sized >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled
         if sized < min_gpus:
             warnings.append(
-                f"{sized} x {chip.id} cannot hold the job: model states and activations need at least "
-                f"{min_gpus} ({(state_bytes + (floor_act or 0)) / 1e9:,.0f} GB at "
-                f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each)"
+                f"{sized} x {chip.id} cannot hold the job: it needs at least {min_gpus} (model states and "
+                f"activations take at least {(least + (floor_act or 0)) / 1e9:,.0f} GB, at "
+                f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each"
+                + ("; the fewest whole nodes on which a layout fits" if step is not None else "")
+                + ")"
             )
 
     if req.capacity_pflops is not None:

@@ -80,6 +80,13 @@ def model_state_bytes(n_total: float, bytes_per_param: float) -> float:
     return n_total * bytes_per_param
 
 
+def least_state_bytes(n_total: float, bytes_per_param: float) -> float:
+    """The least model state any layout spreads over its chips: fully sharded (ZeRO-3 / FSDP) it keeps no
+    16-bit copy of the weights, only gradients and optimiser states (:func:`layout_memory`), so the memory
+    floor and the layout search use the same bytes."""
+    return n_total * (bytes_per_param - WEIGHT_BYTES)
+
+
 def activation_bytes_per_token_layer(sh: Shape, recompute: Recompute, precision: str | None = None) -> float:
     """Bytes of activations one layer keeps per token, before tensor/context parallel splits.
 

@@ -96,7 +96,7 @@ def _chip_constants(
     price = prov.cloud_price(chip, econ.gpu_hour_usd)
     floor = np.nan
     if chip.memory_gb is not None:
-        state = memory.model_state_bytes(n_total, prov.pick(None, "optimizer_bytes_per_param"))
+        state = memory.least_state_bytes(n_total, prov.pick(None, "optimizer_bytes_per_param"))
         floor = memory.min_chips(state + act_bytes, chip.memory_gb, prov.pick(None, "memory_usable_fraction"))
     return peak, mfu, watts, price, float(floor)
 
