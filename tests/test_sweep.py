@@ -161,3 +161,18 @@ def test_run_plots_a_sweep_against_its_numeric_axis(cli: Any, tmp_path: Path) ->
     assert run.exit_code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     flat = cli("run", str(ROOT / "specs" / "scenarios" / "gpt3-10k-v100.yaml"), "--plot", str(png))
     assert flat.exit_code == 2 and "none of the files sweeps a field" in flat.stderr
+
+
+def test_a_sweep_value_of_the_wrong_type_is_one_error_at_its_line(cli: Any, tmp_path: Any) -> None:
+    # issue 15: a number among cluster ids was reported twice at one place (wrong type, then "unknown
+    # cluster '5'"); each problem is one line, naming its file, line and field
+    plan = tmp_path / "bad.yaml"
+    head = "name: g\nkind: train\nmodel: llama2-7b\ntokens: 1e12\n"
+    head += "hardware: {chip: a100-sxm4-80gb, gpus: 64}\n"
+    plan.write_text(head + "sweep:\n  hardware.cluster: [5, abc]\n")
+    run = cli("check", str(plan))
+    assert run.exit_code == 2
+    lines = run.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in run.stderr
+    assert f"{plan}:7:22: sweep.hardware.cluster.0: Input should be a valid string" in lines[0]
+    assert f"{plan}:7:25: sweep.hardware.cluster.1: unknown cluster 'abc'" in lines[1]

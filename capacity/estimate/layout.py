@@ -7,10 +7,10 @@ the rest:
   64 and every divisor of L up to 64 (the slowest stage holds ⌈L/p⌉ layers); v virtual stages 1, 2, 4, 8
   and any v ≤ 8 dividing a stage's layers, when p > 1 and v·p ≤ L (uneven splits allowed, as Megatron-LM
   allows); c context-parallel widths up to 64 that keep at least 4,096 tokens of a sequence per rank;
-  b sequences per micro-batch 1, 2 or 4, and 8 … 64 while a micro-batch holds ≤ 65,536 tokens, then every
-  size up to twice the winner's (frameworks take any size); ZeRO-1 or ZeRO-3 sharding; the recomputation
-  the caller passes (the step model searches selective and full and keeps the faster, unless the user
-  pins one);
+  b sequences per micro-batch 1, 2 or 4, and 8 or 16 while a micro-batch holds ≤ 16,384 tokens; around
+  the winner, b doubled while faster, then every size up to twice it (frameworks take any size); ZeRO-1
+  or ZeRO-3 sharding; the recomputation the caller passes (the step model searches selective and full and
+  keeps the faster, unless the user pins one);
 * d data-parallel widths up to min(⌊G / (t·p·c)⌋, global batch / b): the widest, and the narrower width
   that minimises time per token when failures (which grow with the chips in use) cost more than the extra
   replicas give. A replica needs at least one micro-batch per step, so chips beyond that stay idle. Each
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -41,8 +41,9 @@ PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every diviso
 TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
 VIRTUAL_STAGES = (1, 2, 4, 8)
 CONTEXT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-MICRO_BATCHES = (1, 2, 4, 8, 16, 32, 64)
-MICRO_BATCH_TOKENS = 65536  # beyond 4 sequences, micro-batches are tried while they hold ≤ this many tokens
+MICRO_BATCHES = (1, 2, 4, 8, 16)
+MICRO_BATCH_TOKENS = 16384  # beyond 4 sequences, the grid's micro-batches hold at most this many tokens
+MAX_MICRO_BATCH = 1024  # the winner's micro-batch is doubled up to this (and the replica's sequences)
 SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
@@ -225,6 +226,25 @@ def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int
                             yield t, p, c, v, b, shard
 
 
+def _refine_micro_batch(
+    best: Candidate, seqs: int, pin: ParallelSpec, consider: Callable[[Layout], Candidate | None]
+) -> None:
+    """Around the grid's winner: double its micro-batch while that is faster and fits (up to the
+    sequences a replica has), then try every size between the last two and both searched shardings, since
+    frameworks take any micro-batch size (llm-foundry runs 3 to 128 sequences)."""
+    lay, shards = best.layout, [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
+    per_replica = seqs // lay.dp
+    while 2 * lay.micro_batch <= min(per_replica, MAX_MICRO_BATCH):
+        b = 2 * lay.micro_batch
+        up = consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b)))
+        if up is None or not up.fits or up.per_token_s >= best.per_token_s:
+            break
+        best, lay = up, up.layout
+    for b in range(lay.micro_batch + 1, min(2 * lay.micro_batch, per_replica + 1)):
+        for shard in shards:
+            consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b), sharding=shard))
+
+
 def best_width(
     per_replica_work: float, fixed: float, failure_per_chip: float, chips_per_replica: int
 ) -> float:
@@ -399,11 +419,8 @@ def search(
                 lo = hi
             for d in {low, lo}:
                 consider_all(layouts(t, p, c, v, b, shard, d))
-    if fitting and not pin.micro_batch:  # the grid's micro-batches are powers of two; a framework takes any
-        lay = min(fitting, key=lambda item: rank_key(item[2]))[2].layout
-        for b in range(lay.micro_batch + 1, min(2 * lay.micro_batch, seqs // lay.dp + 1)):
-            for shard in [pin.sharding] if pin.sharding else SEARCHED_SHARDING:
-                consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b), sharding=shard))
+    if fitting and not pin.micro_batch:
+        _refine_micro_batch(min(fitting, key=lambda item: rank_key(item[2]))[2], seqs, pin, consider)
     heap = fitting or misses
     if not heap and beat < math.inf:
         return Search(ranked=[])

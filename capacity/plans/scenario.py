@@ -435,8 +435,10 @@ def _unknown_ids(sc: Scenario, doc: Any, name: str, prefix: tuple[int | str, ...
         checks.append(((*prefix, "hardware", "cluster"), "cluster", sc.hardware.cluster))
     for path, values in sc.sweep.items():
         if path in ("hardware.chip", "hardware.cluster", "model"):
-            checks += [
-                ((*prefix, "sweep", path, i), path.split(".")[-1], str(v)) for i, v in enumerate(values)
+            checks += [  # a value that is not a string has its type error already, at the same place
+                ((*prefix, "sweep", path, i), path.split(".")[-1], v)
+                for i, v in enumerate(values)
+                if isinstance(v, str)
             ]
     out = []
     base = Path(name).parent
