@@ -155,7 +155,7 @@ def estimate_training(
             f"{req.mfu * hw_flops / model_flops:.2f} > 1; lower --mfu or use less recomputation"
         )
 
-    min_gpus = None
+    min_gpus, searched_count = None, False  # searched: the count is the search's, not the floor
     if chip is not None and chip.memory_gb is not None:
         usable = pick(None, "memory_usable_fraction")
         least = memory.least_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
@@ -215,6 +215,7 @@ def estimate_training(
             warnings.extend(step.notes)
             if not step.memory_fits and req.parallel.dp is None and min_gpus is not None:
                 min_gpus = fewest_that_fit(days_at, node, max(sized + 1, min_gpus), min_gpus)
+                searched_count = True
 
     wall_days = gpu_hours = gpu_days = agg_pflops = dc_days = None
     if chip is not None and peak is not None and mfu is not None and gpus is not None:
@@ -236,7 +237,7 @@ def estimate_training(
                 f"{sized} x {chip.id} cannot hold the job: it needs at least {min_gpus} (model states and "
                 f"activations take at least {(least + (floor_act or 0)) / 1e9:,.0f} GB, at "
                 f"{pick(None, 'memory_usable_fraction'):.0%} of {chip.memory_gb:g} GiB each"
-                + ("; the fewest whole nodes on which a layout fits" if step is not None else "")
+                + ("; the fewest whole nodes on which a layout fits" if searched_count else "")
                 + ")"
             )
 
