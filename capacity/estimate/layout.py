@@ -31,6 +31,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+import numpy as np
+import numpy.typing as npt
+
 from capacity.core.errors import InputError
 from capacity.formulas import memory
 from capacity.formulas.shape import Shape
@@ -236,13 +239,13 @@ def _refine_micro_batch(
     per_replica = seqs // lay.dp
     while 2 * lay.micro_batch <= min(per_replica, MAX_MICRO_BATCH):
         b = 2 * lay.micro_batch
-        up = consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b)))
+        up = consider(lay.split(seqs, micro_batch=b))
         if up is None or not up.fits or up.per_token_s >= best.per_token_s:
             break
         best, lay = up, up.layout
     for b in range(lay.micro_batch + 1, min(2 * lay.micro_batch, per_replica + 1)):
         for shard in shards:
-            consider(replace(lay, micro_batch=b, microbatches=seqs / (lay.dp * b), sharding=shard))
+            consider(replace(lay.split(seqs, micro_batch=b), sharding=shard))
 
 
 def best_width(
@@ -272,6 +275,99 @@ def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
         c = (terms.dp_comm_exposed + per_micro) / (1.0 - 1.0 / d)
         work, fixed = work - c, fixed + c - per_micro
     return work, fixed
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The grid of :func:`_grid` as arrays (one entry per tuple, in its order), shared by every search of
+    the same shape, node size and pins: only the chip count and the batch change between them."""
+
+    t: npt.NDArray[np.int64]
+    p: npt.NDArray[np.int64]
+    c: npt.NDArray[np.int64]
+    v: npt.NDArray[np.int64]
+    b: npt.NDArray[np.int64]
+    shard: list[Sharding]
+
+
+_GRIDS: dict[tuple[object, ...], _Grid] = {}
+
+
+def _grid_arrays(job: Job, pin: ParallelSpec) -> _Grid:
+    key = (job.sh, job.node_size, pin)
+    if key not in _GRIDS:
+        if len(_GRIDS) > MAX_SHARED_KERNELS:
+            _GRIDS.clear()
+        everything = replace(job, gpus=2**62)  # the chip-count filter is applied per search
+        rows = list(_grid(everything, pin))
+        cols = np.asarray([r[:5] for r in rows], dtype=np.int64).reshape(-1, 5).T
+        t, p, c, v, b = cols
+        _GRIDS[key] = _Grid(t=t, p=p, c=c, v=v, b=b, shard=[r[5] for r in rows])
+    return _GRIDS[key]
+
+
+def _groups(
+    job: Job, pin: ParallelSpec, recompute: Recompute
+) -> Iterator[tuple[float, int, int, int, int, int, Sharding, int]]:
+    """(bound, t, p, c, v, b, sharding, widest d) of every group of the grid that has a replica's worth of
+    chips, least bound first (ties in grid order: ZeRO-1 before ZeRO-3 at the same point).
+
+    The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels and
+    all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of the
+    bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at
+    least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B)). Computed as arrays over the grid (numpy), since a search
+    visits only the first few groups but ranks them all."""
+    sh, seqs, grid = job.sh, job.seqs, _grid_arrays(job, pin)
+    t, p, c, v, b = grid.t, grid.p, grid.c, grid.v, grid.b
+    replica = t * p * c
+    ok = replica <= job.gpus
+    if pin.dp:
+        ok &= replica * pin.dp <= job.gpus
+    widest = np.minimum(job.gpus // replica, seqs // b)
+    widest = np.where(v > 1, np.minimum(widest, seqs // (b * p)), widest)
+    ok &= widest >= 1
+    idx = np.flatnonzero(ok)
+    t, p, c, v, b, widest = t[idx], p[idx], c[idx], v[idx], b[idx], widest[idx]
+    width = np.full_like(widest, pin.dp) if pin.dp else widest
+    cap = np.ones_like(t) if pin.ep or not sh.experts else np.minimum(sh.experts, width * c)
+    kinds, at = _distinct(t, c, b, cap)
+    least = np.asarray([_least_kernels(job, pin, recompute, *k) for k in kinds], dtype=np.float64)[at]
+    stage_share = -(-sh.layers // p) / sh.layers
+    kernels = least * stage_share
+    bubble = (p - 1) * b / (v * seqs)
+    bounds = kernels / (b * sh.seq_len) * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
+    order = np.argsort(bounds, kind="stable")
+    shards = [grid.shard[i] for i in idx[order].tolist()]
+    return zip(
+        bounds[order].tolist(), t[order].tolist(), p[order].tolist(), c[order].tolist(),
+        v[order].tolist(), b[order].tolist(), shards, widest[order].tolist(), strict=True,
+    )  # fmt: skip
+
+
+def _distinct(*columns: npt.NDArray[np.int64]) -> tuple[list[tuple[int, ...]], npt.NDArray[np.intp]]:
+    """The distinct rows of equal-length integer columns, and each entry's row index (np.unique on one
+    mixed-radix code: far faster than on a 2-D array, which sorts rows as bytes)."""
+    if not columns[0].size:
+        return [], np.zeros(0, dtype=np.intp)
+    radices = [int(col.max()) + 1 for col in columns]
+    if math.prod(radices) >= 2**62:
+        rows, at = np.unique(np.stack(columns), axis=1, return_inverse=True)
+        return [tuple(map(int, r)) for r in rows.T], at.ravel()
+    code = np.zeros_like(columns[0])
+    for col, radix in zip(columns, radices, strict=True):
+        code = code * radix + col
+    first, at = np.unique(code, return_index=True, return_inverse=True)[1:]
+    return list(zip(*(col[first].tolist() for col in columns), strict=True)), at.ravel()
+
+
+def _least_kernels(
+    job: Job, pin: ParallelSpec, recompute: Recompute, t: int, c: int, b: int, cap: int
+) -> float:
+    """The least kernel time of a micro-batch over every expert width the search may pick (the divisors of
+    E up to ``cap``), :meth:`Job.kernel_seconds`."""
+    experts = job.sh.experts
+    eps = [pin.ep or 1] if pin.ep or not experts else [e for e in range(1, cap + 1) if experts % e == 0]
+    return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
 
 
 def search(
@@ -346,42 +442,10 @@ def search(
         return max(cand.per_token_s for _, _, cand in fitting)
 
     def fits_at(lay: Layout, d: int) -> bool:
-        at = replace(lay, dp=d, microbatches=seqs / (d * lay.micro_batch))
+        at = lay.split(seqs, dp=d)
         return job.memory_bytes is None or job.memory_of(at).total <= job.memory_bytes
 
-    def bound(t: int, p: int, c: int, v: int, b: int, widest: int) -> float:
-        """Least wall time per token any width d ≤ ``widest`` of this group can reach: its kernels and
-        all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of
-        the bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b)
-        is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
-        cap = 1 if pin.ep or not sh.experts else min(sh.experts, widest * c)
-        key = (t, c, b, cap)
-        if key not in least_kernels:
-            if pin.ep or not sh.experts:
-                eps = [pin.ep or 1]
-            else:  # every width the search may pick: the divisors of E up to the ranks
-                eps = [e for e in range(1, cap + 1) if sh.experts % e == 0]
-            least_kernels[key] = min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
-        stage_share = -(-sh.layers // p) / sh.layers
-        kernels = least_kernels[key] * stage_share
-        bubble = (p - 1) * b / (v * seqs)
-        return kernels / (b * sh.seq_len) * (1.0 / widest + job.failure_per_chip * t * p * c + bubble)
-
-    least_kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
-    groups = []
-    bounds: dict[tuple[int, int, int, int, int], tuple[float, int]] = {}  # the same for every sharding
-    for t, p, c, v, b, shard in _grid(job, pin):
-        point = (t, p, c, v, b)
-        if point not in bounds:
-            widest = min(job.gpus // (t * p * c), seqs // b)
-            if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
-                widest = min(widest, seqs // (b * p))
-            bounds[point] = (bound(t, p, c, v, b, pin.dp or widest) if widest >= 1 else math.inf, widest)
-        least, widest = bounds[point]
-        if widest >= 1:
-            groups.append((least, t, p, c, v, b, shard, widest))
-    groups.sort(key=lambda g: g[0])  # stable: ZeRO-1 before ZeRO-3 at the same point
-
+    groups = _groups(job, pin, recompute)
     zero1_fits: set[tuple[int, int, int, int, int]] = set()
     for least, t, p, c, v, b, shard, widest in groups:
         if least > beat * (1.0 + BOUND_SLACK) or (

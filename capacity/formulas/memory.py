@@ -40,9 +40,7 @@ layers' worth (Korthikanti et al. 2022, §4.2.3). Logits take fp32 s·V/t per mi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass, fields
 
 from capacity.core.units import MEMORY_BYTES_PER_GB
 from capacity.formulas.shape import Shape
@@ -55,10 +53,9 @@ GRADIENT_BYTES_BF16 = 2.0  # grad_reduce_in_fp32 = False (the optimizer keeps an
 PREFETCHED_LAYERS = 2  # ZeRO-3: the layer computing and the one gathered ahead
 
 
-class MemoryBreakdown(BaseModel):
+@dataclass(frozen=True, slots=True)
+class MemoryBreakdown:
     """Bytes one chip holds, by part (GB in the output: ``memory_per_gpu_gb``)."""
-
-    model_config = ConfigDict(frozen=True)
 
     weights: float
     gradients: float
@@ -71,7 +68,7 @@ class MemoryBreakdown(BaseModel):
         return self.weights + self.gradients + self.optimizer + self.activations + self.buffers
 
     def gb(self) -> dict[str, float]:
-        parts = self.model_dump()
+        parts = {f.name: getattr(self, f.name) for f in fields(self)}
         return {**{k: v / 1e9 for k, v in parts.items()}, "total": self.total / 1e9}
 
 
@@ -130,9 +127,10 @@ class LocalParams:
 def local_params(sh: Shape, n_total: float, lay: Layout) -> LocalParams:
     """What one chip of ``lay`` holds of ``n_total`` parameters (experts split e ways, the rest t·p ways)."""
     t, p, group = lay.tp, lay.pp, lay.dp * lay.cp
+    experts = sh.expert_params
     return LocalParams(
-        dense=(n_total - sh.expert_params) / (t * p),
-        expert=sh.expert_params / (t * p * lay.ep),
+        dense=(n_total - experts) / (t * p),
+        expert=experts / (t * p * lay.ep),
         group=group,
         expert_group=max(1, group // lay.ep),
     )

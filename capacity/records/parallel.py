@@ -120,6 +120,15 @@ class Layout:
     def full_recompute(self) -> bool:
         return self.recompute == "full"
 
+    def split(self, seqs: int, dp: int | None = None, micro_batch: int | None = None) -> Layout:
+        """This layout with ``dp`` replicas and/or ``micro_batch`` sequences per micro-batch, the global
+        batch of ``seqs`` sequences then giving each replica seqs / (dp · micro_batch) micro-batches."""
+        d, b = dp or self.dp, micro_batch or self.micro_batch
+        return Layout(
+            tp=self.tp, pp=self.pp, dp=d, ep=self.ep, microbatches=seqs / (d * b), node_size=self.node_size,
+            cp=self.cp, vp=self.vp, micro_batch=b, sharding=self.sharding, recompute=self.recompute,
+        )  # fmt: skip
+
     def resolved(self, grad_reduce: GradReduce = "fp32") -> ResolvedParallel:
         return ResolvedParallel(
             tp=self.tp, pp=self.pp, dp=self.dp, cp=self.cp, ep=self.ep, vp=self.vp,
