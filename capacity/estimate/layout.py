@@ -31,9 +31,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 
-import numpy as np
-import numpy.typing as npt
-
 from capacity.core.errors import InputError
 from capacity.formulas import memory
 from capacity.formulas.shape import Shape
@@ -277,87 +274,61 @@ def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
     return work, fixed
 
 
-@dataclass(frozen=True)
-class _Grid:
-    """The grid of :func:`_grid` as arrays (one entry per tuple, in its order), shared by every search of
-    the same shape, node size and pins: only the chip count and the batch change between them."""
-
-    t: npt.NDArray[np.int64]
-    p: npt.NDArray[np.int64]
-    c: npt.NDArray[np.int64]
-    v: npt.NDArray[np.int64]
-    b: npt.NDArray[np.int64]
-    shard: list[Sharding]
+GridRow = tuple[int, int, int, int, int, tuple[Sharding, ...], float]  # t, p, c, v, b, shardings, ⌈L/p⌉/L
+Group = tuple[float, int, int, int, int, int, Sharding, int]  # bound, t, p, c, v, b, sharding, widest d
+_GRIDS: dict[tuple[object, ...], list[GridRow]] = {}
 
 
-_GRIDS: dict[tuple[object, ...], _Grid] = {}
-
-
-def _grid_arrays(job: Job, pin: ParallelSpec) -> _Grid:
+def _grid_rows(job: Job, pin: ParallelSpec) -> list[GridRow]:
+    """The points of :func:`_grid` for any chip count, each with its shardings and the share of the layers
+    in its slowest pipeline stage: shared by every search of the same shape, node size and pins (only the
+    chip count and the batch change between them)."""
     key = (job.sh, job.node_size, pin)
     if key not in _GRIDS:
         if len(_GRIDS) > MAX_SHARED_KERNELS:
             _GRIDS.clear()
-        everything = replace(job, gpus=2**62)  # the chip-count filter is applied per search
-        rows = list(_grid(everything, pin))
-        cols = np.asarray([r[:5] for r in rows], dtype=np.int64).reshape(-1, 5).T
-        t, p, c, v, b = cols
-        _GRIDS[key] = _Grid(t=t, p=p, c=c, v=v, b=b, shard=[r[5] for r in rows])
+        layers = job.sh.layers
+        rows: dict[tuple[int, int, int, int, int], list[Sharding]] = {}
+        for t, p, c, v, b, shard in _grid(replace(job, gpus=2**62), pin):  # shardings innermost
+            rows.setdefault((t, p, c, v, b), []).append(shard)
+        _GRIDS[key] = [
+            (*point, tuple(shards), -(-layers // point[1]) / layers) for point, shards in rows.items()
+        ]
     return _GRIDS[key]
 
 
-def _groups(
-    job: Job, pin: ParallelSpec, recompute: Recompute
-) -> Iterator[tuple[float, int, int, int, int, int, Sharding, int]]:
+def _groups(job: Job, pin: ParallelSpec, recompute: Recompute) -> Iterator[Group]:
     """(bound, t, p, c, v, b, sharding, widest d) of every group of the grid that has a replica's worth of
     chips, least bound first (ties in grid order: ZeRO-1 before ZeRO-3 at the same point).
 
     The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels and
     all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of the
     bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at
-    least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B)). Computed as arrays over the grid (numpy), since a search
-    visits only the first few groups but ranks them all."""
-    sh, seqs, grid = job.sh, job.seqs, _grid_arrays(job, pin)
-    t, p, c, v, b = grid.t, grid.p, grid.c, grid.v, grid.b
-    replica = t * p * c
-    ok = replica <= job.gpus
-    if pin.dp:
-        ok &= replica * pin.dp <= job.gpus
-    widest = np.minimum(job.gpus // replica, seqs // b)
-    widest = np.where(v > 1, np.minimum(widest, seqs // (b * p)), widest)
-    ok &= widest >= 1
-    idx = np.flatnonzero(ok)
-    t, p, c, v, b, widest = t[idx], p[idx], c[idx], v[idx], b[idx], widest[idx]
-    width = np.full_like(widest, pin.dp) if pin.dp else widest
-    cap = np.ones_like(t) if pin.ep or not sh.experts else np.minimum(sh.experts, width * c)
-    kinds, at = _distinct(t, c, b, cap)
-    least = np.asarray([_least_kernels(job, pin, recompute, *k) for k in kinds], dtype=np.float64)[at]
-    stage_share = -(-sh.layers // p) / sh.layers
-    kernels = least * stage_share
-    bubble = (p - 1) * b / (v * seqs)
-    bounds = kernels / (b * sh.seq_len) * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
-    order = np.argsort(bounds, kind="stable")
-    shards = [grid.shard[i] for i in idx[order].tolist()]
-    return zip(
-        bounds[order].tolist(), t[order].tolist(), p[order].tolist(), c[order].tolist(),
-        v[order].tolist(), b[order].tolist(), shards, widest[order].tolist(), strict=True,
-    )  # fmt: skip
-
-
-def _distinct(*columns: npt.NDArray[np.int64]) -> tuple[list[tuple[int, ...]], npt.NDArray[np.intp]]:
-    """The distinct rows of equal-length integer columns, and each entry's row index (np.unique on one
-    mixed-radix code: far faster than on a 2-D array, which sorts rows as bytes)."""
-    if not columns[0].size:
-        return [], np.zeros(0, dtype=np.intp)
-    radices = [int(col.max()) + 1 for col in columns]
-    if math.prod(radices) >= 2**62:
-        rows, at = np.unique(np.stack(columns), axis=1, return_inverse=True)
-        return [tuple(map(int, r)) for r in rows.T], at.ravel()
-    code = np.zeros_like(columns[0])
-    for col, radix in zip(columns, radices, strict=True):
-        code = code * radix + col
-    first, at = np.unique(code, return_index=True, return_inverse=True)[1:]
-    return list(zip(*(col[first].tolist() for col in columns), strict=True)), at.ravel()
+    least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
+    sh, seqs, gpus, kappa = job.sh, job.seqs, job.gpus, job.failure_per_chip
+    kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
+    heap: list[tuple[float, int, int, int, int, int, int, Sharding, int]] = []  # + grid order, for ties
+    for t, p, c, v, b, shards, stage_share in _grid_rows(job, pin):
+        replica = t * p * c
+        if replica > gpus or (pin.dp and replica * pin.dp > gpus):
+            continue
+        widest = min(gpus // replica, seqs // b)
+        if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
+            widest = min(widest, seqs // (b * p))
+        if widest < 1:
+            continue
+        width = pin.dp or widest
+        key = (t, c, b, 1 if pin.ep or not sh.experts else min(sh.experts, width * c))
+        if key not in kernels:
+            kernels[key] = _least_kernels(job, pin, recompute, *key)
+        bubble = (p - 1) * b / (v * seqs)
+        bound = kernels[key] * stage_share / (b * sh.seq_len) * (1.0 / width + kappa * t * p * c + bubble)
+        for shard in shards:
+            heap.append((bound, len(heap), t, p, c, v, b, shard, widest))
+    heapq.heapify(heap)  # a search visits only the first few groups: popped in order, not all sorted
+    while heap:
+        bound, _, t, p, c, v, b, shard, widest = heapq.heappop(heap)
+        yield bound, t, p, c, v, b, shard, widest
 
 
 def _least_kernels(
@@ -381,6 +352,12 @@ def search(
     misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
     counter = 0
     seen: set[Layout] = set()
+    memories: dict[Layout, memory.MemoryBreakdown] = {}  # the zero1 check and the group's first layout
+
+    def memory_of(lay: Layout) -> memory.MemoryBreakdown:
+        if lay not in memories:
+            memories[lay] = job.memory_of(lay)
+        return memories[lay]
 
     def layouts(t: int, p: int, c: int, v: int, b: int, shard: Sharding, d: int) -> list[Layout]:
         if pin.ep or not sh.experts:
@@ -419,7 +396,7 @@ def search(
         if lay.vp > 1 and lay.microbatches < lay.pp:  # interleaving needs a micro-batch per stage in flight
             return None
         seen.add(lay)
-        mem = job.memory_of(lay)
+        mem = memory_of(lay)
         need = mem.total
         fits = job.memory_bytes is None or need <= job.memory_bytes
         if not fits and (fitting or (need,) >= worst_kept(misses)):
@@ -443,7 +420,7 @@ def search(
 
     def fits_at(lay: Layout, d: int) -> bool:
         at = lay.split(seqs, dp=d)
-        return job.memory_bytes is None or job.memory_of(at).total <= job.memory_bytes
+        return job.memory_bytes is None or memory_of(at).total <= job.memory_bytes
 
     groups = _groups(job, pin, recompute)
     zero1_fits: set[tuple[int, int, int, int, int]] = set()
