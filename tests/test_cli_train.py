@@ -153,8 +153,13 @@ def test_explain_and_a_given_mfu_refuse_a_plan_that_does_not_fit(cli: Any) -> No
     base = ["--model", "gpt3-175b", "--tokens", "300B", "--chip", "a100", "--gpus", "8"]
     assert cli("explain", *base).exit_code == 1
     given = cli("train", *base, "--mfu", "0.4")
-    # with --mfu no layout is modelled: the refusal names the memory floor (2800 GB of fully sharded state)
-    assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 37 chips" in given.stderr
+    # with --mfu the time is not modelled but the fit is: the refusal names the count the layout search
+    # accepts (40: five nodes), not the 37 chips that 2,800 GB of perfectly sharded state would need, and
+    # the same count as without --mfu (issue 15: the floor and the fit cannot disagree)
+    assert given.exit_code == 1 and "(None)" not in given.stderr and "at least 40 chips" in given.stderr
+    assert "at least 40 chips" in cli("train", *base).stderr
+    assert cli("train", *base[:-1], "40", "--mfu", "0.4").exit_code == 0
+    assert cli("train", *base[:-1], "37", "--mfu", "0.4").exit_code == 1  # the floor alone does not fit
 
 
 def test_a_data_centre_plan_says_whether_the_job_fits(cli: Any) -> None:

@@ -156,6 +156,7 @@ def estimate_training(
         )
 
     min_gpus, searched_count = None, False  # searched: the count is the search's, not the floor
+    search_fits: bool | None = None  # with a given MFU: whether the layout search fits the job
     if chip is not None and chip.memory_gb is not None:
         usable = pick(None, "memory_usable_fraction")
         least = memory.least_state_bytes(n_total, pick(None, "optimizer_bytes_per_param"))
@@ -188,8 +189,18 @@ def estimate_training(
                 return math.inf
             return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
 
+        def fit_days(n: int) -> float:
+            """0 where the layout search fits the job on n chips, else infinite: whether it fits, in the
+            form :func:`fewest_that_fit` takes, for a given MFU (whose days do not depend on the fit)."""
+            try:
+                return 0.0 if modelled(n).memory_fits else math.inf
+            except InputError:
+                return math.inf
+
         if req.deadline_days is not None:
             gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+            if req.mfu is not None and min_gpus is not None and math.isinf(fit_days(gpus)):
+                gpus = fewest_that_fit(fit_days, node, gpus, gpus)  # the deadline's count cannot hold it
         sized = gpus
         if req.capacity_pflops is not None:  # the data centre's chips, for the model only
             sized = max(1, round(req.capacity_pflops * 1000.0 / peak))
@@ -197,6 +208,13 @@ def estimate_training(
             mfu = req.mfu
             if req.parallel.pinned():
                 warnings.append("--mfu is given, so the layout is not modelled: the pinned layout is ignored")
+            if sized is not None and min_gpus is not None and req.capacity_pflops is None:
+                # the MFU is given, the memory is not: the same layout search decides the fit (and the
+                # fewest chips that fit) as without --mfu, so the floor and the fit cannot disagree
+                search_fits = not math.isinf(fit_days(sized))
+                if not search_fits and req.parallel.dp is None:
+                    min_gpus = fewest_that_fit(fit_days, node, max(sized + 1, min_gpus), min_gpus)
+                    searched_count = True
         elif sized is not None:
             step = modelled(sized, req.layouts)
             mfu = step.mfu * convention
@@ -231,8 +249,10 @@ def estimate_training(
     act_bytes = None if req.model is None else memory.activation_bytes(sh, recompute, req.precision)
     fits = None
     if min_gpus is not None and sized is not None and chip is not None and chip.memory_gb is not None:
-        fits = sized >= min_gpus if step is None else step.memory_fits  # a real layout, when modelled
-        if sized < min_gpus:
+        fits = step.memory_fits if step is not None else search_fits  # a real layout, when searched
+        if fits is None:
+            fits = sized >= min_gpus
+        if not fits and sized < min_gpus:
             warnings.append(
                 f"{sized} x {chip.id} cannot hold the job: it needs at least {min_gpus} (model states and "
                 f"activations take at least {(least + (floor_act or 0)) / 1e9:,.0f} GB, at "
