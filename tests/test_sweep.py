@@ -176,3 +176,34 @@ def test_a_sweep_value_of_the_wrong_type_is_one_error_at_its_line(cli: Any, tmp_
     assert len(lines) == 2 and "Traceback" not in run.stderr
     assert f"{plan}:7:22: sweep.hardware.cluster.0: Input should be a valid string" in lines[0]
     assert f"{plan}:7:25: sweep.hardware.cluster.1: unknown cluster 'abc'" in lines[1]
+
+
+@pytest.mark.parametrize("mfu", [None, 0.4])
+def test_a_grid_fits_where_a_single_run_fits(cli: Any, tmp_path: Any, mfu: float | None) -> None:
+    """1T parameters on A100s: the memory floor is 207 chips, but no layout fits below 224 (whole tensor and
+    pipeline groups). A grid sweep (over 500 points) must fail 208 and 216 as `capacity train` does, with
+    or without a given MFU, and pass 224: the fit is the layout search's on both paths (issue 15)."""
+    tokens = ", ".join(str(int(1e12 + i * 1e10)) for i in range(168))
+    plan = tmp_path / "grid.yaml"
+    given = f"efficiency: {{mfu: {mfu}}}\n" if mfu else ""
+    head = (
+        "name: g\nkind: train\nmodel: {params: 1T}\ntokens: 1e12\nhardware: {chip: a100-sxm4-80gb, gpus: 8}\n"
+    )
+    plan.write_text(head + given + f"sweep:\n  hardware.gpus: [208, 216, 224]\n  tokens: [{tokens}]\n")
+    run = cli("run", str(plan), "-f", "csv", "--max-work", "1e6")
+    rows = [line.split(",") for line in run.stdout.splitlines()[1:]]
+    assert len(rows) == 504
+    fits = {int(r[3]): r[-2] for r in rows}
+    assert fits == {208: "False", 216: "False", 224: "True"}
+    single = [
+        "train",
+        "--params",
+        "1T",
+        "--tokens",
+        "1T",
+        "--chip",
+        "a100",
+        *(["--mfu", str(mfu)] if mfu else []),
+    ]
+    assert cli(*single, "--gpus", "216").exit_code == 1
+    assert cli(*single, "--gpus", "224").exit_code == 0

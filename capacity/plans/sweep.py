@@ -2,7 +2,8 @@
 
 The same chain as :func:`capacity.estimate.train.estimate_training` (6·N·D convention, cloud pricing), with
 the per-chip inputs — dense peak, TDP, price, memory floor — computed once per chip and broadcast over the
-grid. The modelled MFU is computed once per chip and GPU count (see :func:`_modelled_mfu`). A scenario
+grid. The modelled MFU and the layout search's memory fit are computed once per chip and GPU count at a
+few token counts (see :func:`_modelled`). A scenario
 is vectorisable when it trains, uses the 6nd convention and cloud pricing, gives a GPU count (not a
 deadline or a data-centre capacity) and sweeps only ``hardware.chip``, ``hardware.gpus`` and ``tokens``;
 other sweeps are evaluated point by point.
@@ -48,6 +49,7 @@ class TrainGrid:
     gpus: Array
     tokens: Array
     columns: dict[str, Array]
+    fits: npt.NDArray[np.bool_]  # per point: the layout search fits the job in memory (as a single run's)
 
 
 PER_POINT_UP_TO = 500  # sweeps this small run the estimator point by point: a single run's schema per row
@@ -83,7 +85,7 @@ def _chip_constants(
     cal: Calibration | None,
 ) -> tuple[float, float, float, float, float]:  # fmt: skip
     """(peak FLOP/s, MFU if given, facility W per chip, USD per GPU-hour, min chips for memory); NaN where
-    unknown or, for the MFU, modelled per point by :func:`_modelled_mfu`."""
+    unknown or, for the MFU, modelled per point by :func:`_modelled`."""
     prov = Provenance(a)
     econ = sc.economics
     precision = sc.hardware.precision or sixteen_bit(chip)
@@ -101,32 +103,38 @@ def _chip_constants(
     return peak, mfu, watts, price, float(floor)
 
 
-def _modelled_mfu(
+def _modelled(
     sc: Scenario, chip: Chip, gpus: Array, tokens: Array, a: Assumptions, eff: Efficiency,
     cal: Calibration | None,
-) -> Array:  # fmt: skip
-    """MFU of the step-time model per (GPU count, token count) for one chip.
+) -> tuple[Array, npt.NDArray[np.bool_]]:  # fmt: skip
+    """MFU of the step-time model, and whether its layout search fits the job in memory, per (GPU count,
+    token count) for one chip.
 
-    The token count moves the MFU only through the global batch (B ∝ C^0.33), so the model is evaluated
-    at up to :data:`TOKEN_ANCHORS` token counts (every one when there are that few, else log-spaced from
-    the smallest to the largest) and interpolated in log(tokens) between them; tests/test_sweep.py bounds
-    the interpolation error against the per-point path.
+    The token count moves both only through the global batch (B ∝ C^0.33), so the model is evaluated at up
+    to :data:`TOKEN_ANCHORS` token counts (every one when there are that few, else log-spaced from the
+    smallest to the largest); the MFU is interpolated in log(tokens) between them (tests/test_sweep.py
+    bounds the error against the per-point path) and a point fits where both anchors around it fit. The
+    fit is the search's, as a single run's is, with or without a given MFU.
     """
     distinct = np.unique(tokens)
     anchors = (
         distinct if distinct.size <= TOKEN_ANCHORS else np.geomspace(distinct[0], distinct[-1], TOKEN_ANCHORS)
     )
     at = np.empty((gpus.size, anchors.size))
+    fit = np.empty((gpus.size, anchors.size), dtype=bool)
     hardware = sc.hardware.model_copy(update={"chip": chip.id, "gpus": int(gpus[0])})
     point = sc.model_copy(update={"sweep": {}, "tokens": float(anchors[0]), "hardware": hardware})
     req = train_request(point, cal)
     for j, g in enumerate(gpus):
         for k, d in enumerate(anchors):
             at_point = req.model_copy(update={"gpus": int(g), "tokens": float(d)})
-            at[j, k] = modelled_step(at_point, a, eff, int(g)).mfu
+            step = modelled_step(at_point, a, eff, int(g))
+            at[j, k], fit[j, k] = step.mfu, step.memory_fits
     log_anchors, log_tokens = np.log(anchors), np.log(tokens)
-    out: Array = np.stack([np.interp(log_tokens, log_anchors, row) for row in at])
-    return out
+    mfu: Array = np.stack([np.interp(log_tokens, log_anchors, row) for row in at])
+    below = np.clip(np.searchsorted(anchors, tokens, side="right") - 1, 0, anchors.size - 1)
+    above = np.clip(np.searchsorted(anchors, tokens, side="left"), 0, anchors.size - 1)
+    return mfu, fit[:, below] & fit[:, above]
 
 
 def _number(value: Any) -> float:
@@ -158,12 +166,14 @@ def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | N
             notes.append(str(exc))
     peak, given_mfu, watts, price, floor = (consts[:, k][:, None, None] for k in range(5))
     mfu = np.broadcast_to(given_mfu, (len(chips), len(gpus), len(tokens))).copy()
-    if sc.efficiency.mfu is None:
-        for i, chip in enumerate(chips):
-            if notes[i] is None:
-                mfu[i] = _modelled_mfu(
-                    sc, chip, gpus, tokens, a, eff, cal if cal and cal.chip == chip.id else None
-                )
+    fits = np.ones((len(chips), len(gpus), len(tokens)), dtype=bool)
+    for i, chip in enumerate(chips):
+        if notes[i] is None and (sc.efficiency.mfu is None or chip.memory_gb is not None):
+            modelled, fits[i] = _modelled(
+                sc, chip, gpus, tokens, a, eff, cal if cal and cal.chip == chip.id else None
+            )
+            if sc.efficiency.mfu is None:
+                mfu[i] = modelled
     g = gpus[None, :, None]
     d = tokens[None, None, :]
     shape = (len(chips), len(gpus), len(tokens))
@@ -193,6 +203,8 @@ def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | N
         gpus=gpus[idx[1].ravel()],
         tokens=tokens[idx[2].ravel()],
         columns={k: np.ascontiguousarray(v, dtype=np.float64).ravel() for k, v in columns.items()},
+        fits=fits.ravel()
+        & (np.broadcast_to(g, shape) >= np.nan_to_num(np.broadcast_to(floor, shape))).ravel(),
     )
 
 
@@ -217,7 +229,7 @@ def cannot_run(grid: TrainGrid) -> npt.NDArray[np.bool_]:
 def grid_violations(sc: Scenario, grid: TrainGrid) -> npt.NDArray[np.bool_]:
     """Per point that ran: True where a limit is exceeded or its quantity could not be evaluated, or where
     the job does not fit in the chips' memory (as a single run's check fails it)."""
-    bad = grid.gpus < np.nan_to_num(grid.columns["min_gpus_for_memory"], nan=0.0)
+    bad = ~grid.fits
     for limit, allowed in sc.limits.model_dump(exclude_none=True).items():
         values = grid.columns[Limits.metric(limit)]
         bad |= np.isnan(values) | (values > allowed)
@@ -230,7 +242,6 @@ def grid_rows(sc: Scenario, grid: TrainGrid, file: str) -> tuple[list[str], list
     header = ["file", "scenario", "chip", "gpus", "tokens", *metrics, "memory_fits", "status"]
     note = np.asarray([n or "" for n in grid.notes], dtype=object)[grid.chip]
     status = np.where(note != "", note, np.where(grid_violations(sc, grid), "over a limit", "ok"))
-    fits = grid.gpus >= np.nan_to_num(grid.columns["min_gpus_for_memory"], nan=0.0)
     chip_names = np.asarray(grid.chip_ids, dtype=object)[grid.chip]
     n = grid.chip.size
     columns = [
@@ -240,7 +251,7 @@ def grid_rows(sc: Scenario, grid: TrainGrid, file: str) -> tuple[list[str], list
         grid.gpus.astype(np.int64),
         grid.tokens,
         *(_nan_to_none(grid.columns[k]) for k in metrics),
-        fits,
+        grid.fits,
         status,
     ]
     return header, list(zip(*(c.tolist() for c in columns), strict=True))
