@@ -78,9 +78,12 @@ def test_any_curve_gives_an_answer_that_meets_and_one_node_fewer_misses(
 
 
 def test_a_plateau_is_refused_not_looped() -> None:
-    """Days that stop falling (the batch leaves chips idle) never meet a shorter deadline: a clear error."""
-    with pytest.raises(InputError, match="not met even with"):
-        solve_gpus(lambda n: max(40.0, 1e5 / n), 30.0, 8, 8)
+    """Days that stop falling (the batch leaves chips idle) never meet a shorter deadline: a clear error,
+    after two jumps that did not shorten the run rather than a climb to ten million chips."""
+    days_at, calls = power_law(1e5, -1.0)
+    with pytest.raises(InputError, match=r"not met even with .* 40 days, no shorter than on"):
+        solve_gpus(lambda n: max(40.0, days_at(n)), 30.0, 8, 8)
+    assert len(calls) <= 6 and max(calls) < 100_000
 
 
 def test_counts_that_do_not_fit_are_skipped() -> None:

@@ -15,6 +15,11 @@ class InputError(CapacityError, ValueError):
     """The caller's input (a flag, a count, a file) cannot be evaluated."""
 
 
+class NoLayoutFits(InputError):
+    """No layout fits the job in memory on the chips tried: raised instead of reporting the layout that
+    misses by least, where the caller asked only whether one fits (a solve over chip counts)."""
+
+
 class UnknownIdError(InputError, KeyError):
     """An id or alias that is not in the catalogue; carries close matches."""
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from capacity.core.errors import InputError
 
 MAX_SOLVE_GPUS = 10_000_000
+FLAT_JUMPS = 2  # the bracketing gives up after this many jumps in a row that do not shorten the run
 
 
 def _power_step(n: int, days_n: float, deadline: float, slope: float, most: float) -> float:
@@ -51,7 +52,15 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
         return max(2 * n, math.ceil(n * min(days(n) / deadline, 1024.0)))
 
     lo, hi = first, linear(first)  # lo misses; find an hi that meets
+    flat: list[int] = []  # the counts of the jumps in a row after which the run was no shorter
     while days(hi) > deadline:
+        flat = [*flat, lo] if math.isfinite(days(hi)) and days(hi) >= days(lo) else []
+        if len(flat) >= FLAT_JUMPS:
+            raise InputError(
+                f"--days {deadline:g}: not met even with {hi * node:,} chips: {days(hi):.4g} days, no "
+                f"shorter than on {flat[0] * node:,} (the batch leaves the extra chips without work); "
+                "allow more days"
+            )
         if math.isfinite(days(lo)) and math.isfinite(days(hi)) and days(hi) < days(lo):
             slope = math.log(days(hi) / days(lo)) / math.log(hi / lo)  # < 0
             jump = _power_step(hi, days(hi), deadline, slope, 8.0) if slope < 0 else hi * 2

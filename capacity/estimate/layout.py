@@ -341,13 +341,57 @@ def _least_kernels(
     return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
 
 
+_FLOORS: dict[tuple[object, ...], dict[tuple[int, int, int, int, int, Sharding], float]] = {}
+
+
+def _floor_table(
+    job: Job, pin: ParallelSpec, recompute: Recompute
+) -> dict[tuple[int, int, int, int, int, Sharding], float]:
+    """:func:`_least_memory` of each group, shared by every search of the same model, memory model and
+    pins: it depends on neither the chip count, the batch nor the chip's memory."""
+    if len(_FLOORS) > MAX_SHARED_KERNELS:
+        _FLOORS.clear()
+    key = (
+        job.sh, job.n_total, job.optimizer_bytes_per_param, job.gradient_bytes, job.precision, pin.ep,
+        recompute,
+    )  # fmt: skip
+    return _FLOORS.setdefault(key, {})
+
+
+def _least_memory(
+    job: Job, pin: ParallelSpec, recompute: Recompute, t: int, p: int, c: int, v: int, b: int, shard: Sharding
+) -> float:
+    """The fewest bytes a chip holds in any layout of the group (t, p, c, v, b, sharding), whatever its
+    width d and expert width e: memory per chip never grows with d (the sharded states divide by d·c, a
+    replica holds fewer micro-batches in flight) nor with e, and a replica runs at least one micro-batch,
+    so the group's layout with d → ∞, e = E and one micro-batch per step holds the least. A group whose
+    least exceeds the chip's memory has no layout that fits."""
+    lay = Layout(
+        tp=t, pp=p, dp=2**40, ep=pin.ep or max(1, job.sh.experts), microbatches=1.0, node_size=job.node_size,
+        cp=c, vp=v, micro_batch=b, sharding=shard, recompute=recompute,
+    )  # fmt: skip
+    return job.memory_of(lay).total
+
+
 def search(
-    job: Job, pin: ParallelSpec, recompute: Recompute, keep: int = 1, beat: float = math.inf
+    job: Job,
+    pin: ParallelSpec,
+    recompute: Recompute,
+    keep: int = 1,
+    beat: float = math.inf,
+    every_group: bool = False,
+    closest_misses: bool = True,
 ) -> Search:
     """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
-    bound is no better than ``beat`` (seconds per token of a layout already known) are not searched."""
+    bound is no better than ``beat`` (seconds per token of a layout already known) are not searched.
+
+    Groups in which no layout can fit (:func:`_least_memory`) are passed over unless ``every_group``; if
+    then nothing fits, the search runs again over every group to report the closest misses, or, without
+    ``closest_misses``, returns no layout."""
     check_pins(job, pin)
     sh, seqs = job.sh, job.seqs
+    floors = None if every_group or job.memory_bytes is None else _floor_table(job, pin, recompute)
+    passed_over = False
     fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
     misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
     counter = 0
@@ -430,6 +474,12 @@ def search(
         ):
             break  # every group left is slower than the layouts kept, whatever its communication
         point = (t, p, c, v, b)
+        if floors is not None:
+            if (t, p, c, v, b, shard) not in floors:
+                floors[t, p, c, v, b, shard] = _least_memory(job, pin, recompute, t, p, c, v, b, shard)
+            if floors[t, p, c, v, b, shard] > job.memory_bytes:  # type: ignore[operator]
+                passed_over = True
+                continue
         if shard == "zero3" and point in zero1_fits and not sh.experts:
             continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
         if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
@@ -460,6 +510,10 @@ def search(
                 lo = hi
             for d in {low, lo}:
                 consider_all(layouts(t, p, c, v, b, shard, d))
+    if passed_over and not fitting:
+        if not closest_misses:
+            return Search(ranked=[])
+        return search(job, pin, recompute, keep, beat, every_group=True)
     if fitting and not pin.micro_batch:
         _refine_micro_batch(min(fitting, key=lambda item: rank_key(item[2]))[2], seqs, pin, consider)
     heap = fitting or misses

@@ -16,6 +16,7 @@ import math
 
 from pydantic import BaseModel, ConfigDict
 
+from capacity.core.errors import NoLayoutFits
 from capacity.core.units import MEMORY_BYTES_PER_GB, TERA
 from capacity.data.assumptions import Efficiency, load_assumptions
 from capacity.data.calibration import Calibration
@@ -201,8 +202,13 @@ def predict(
     batch_tokens: float | None = None,
     layouts: int = 1,
     state_bytes_per_param: float | None = None,
+    closest_misses: bool = True,
 ) -> StepEstimate:
-    """Predict the steady state, goodput and wall-clock MFU of training ``sh`` on ``gpus`` × ``chip``."""
+    """Predict the steady state, goodput and wall-clock MFU of training ``sh`` on ``gpus`` × ``chip``.
+
+    Where no layout fits, the fastest of those that miss memory by least is returned (``memory_fits``
+    false), or, without ``closest_misses``, :class:`NoLayoutFits` is raised (cheaper: a solve over chip
+    counts needs only whether a count fits)."""
     sm = eff.step_model
     pin = parallel or ParallelSpec()
     usable_frac = usable_memory_fraction
@@ -230,18 +236,21 @@ def predict(
         failure_per_chip=failure_overhead(eff.goodput, 1),
         gradient_bytes=gradient_bytes, precision=precision,
     )  # fmt: skip
+    misses = closest_misses
     if pin.recompute is not None:
-        found = search(job, pin, pin.recompute, keep=layouts)
+        found = search(job, pin, pin.recompute, keep=layouts, closest_misses=misses)
     else:  # what a team does: recompute everything when that is faster or the only way to fit
-        found = search(job, pin, "selective", keep=layouts)
-        if _full_may_win(found, sh.seq_len):  # only layouts that could beat the selective ones are tried
-            beat = found.best.per_token_s if found.best.fits and layouts == 1 else math.inf
-            found = _better(found, search(job, pin, "full", keep=layouts, beat=beat))
-        if found.best.layout.full_recompute:
-            notes.append(
-                "full activation recomputation assumed, the faster (or the only) way to fit; its extra "
-                "forward pass is in the step time (pass --recompute full to count it in HFU, or pin another)"
-            )
+        found = search(job, pin, "selective", keep=layouts, closest_misses=misses)
+        if not found.ranked or _full_may_win(found, sh.seq_len):  # only layouts that could beat these
+            beat = found.best.per_token_s if found.ranked and found.best.fits and layouts == 1 else math.inf
+            found = _better(found, search(job, pin, "full", keep=layouts, beat=beat, closest_misses=misses))
+    if not found.ranked:
+        raise NoLayoutFits(f"no layout of {gpus} x {chip.id} fits the job in memory")
+    if pin.recompute is None and found.best.layout.full_recompute:
+        notes.append(
+            "full activation recomputation assumed, the faster (or the only) way to fit; its extra "
+            "forward pass is in the step time (pass --recompute full to count it in HFU, or pin another)"
+        )
     best = found.best
     lay, terms = best.layout, best.terms
     used = lay.chips

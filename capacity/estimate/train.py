@@ -65,9 +65,15 @@ def training_seq_len(m: ModelPreset) -> int:
 
 
 def modelled_step(
-    req: TrainRequest, a: Assumptions, eff: Efficiency, gpus: int, layouts: int = 1
+    req: TrainRequest,
+    a: Assumptions,
+    eff: Efficiency,
+    gpus: int,
+    layouts: int = 1,
+    closest_misses: bool = True,
 ) -> StepEstimate:
-    """The step-time model's prediction for ``req`` on ``gpus`` chips (``req.chip`` must be set)."""
+    """The step-time model's prediction for ``req`` on ``gpus`` chips (``req.chip`` must be set); without
+    ``closest_misses``, :class:`capacity.core.errors.NoLayoutFits` where no layout fits."""
     if req.chip is None:
         raise InputError("the step-time model needs a chip")
     prov = Provenance(a)
@@ -79,6 +85,7 @@ def modelled_step(
         parallel=req.parallel.model_copy(update={"recompute": req.recompute_pin}),
         usable_memory_fraction=prov.pick(None, "memory_usable_fraction"), batch_tokens=req.batch_tokens,
         layouts=layouts, state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"),
+        closest_misses=closest_misses,
     )  # fmt: skip
 
 
@@ -171,19 +178,29 @@ def estimate_training(
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
 
         solved: dict[tuple[int, int], StepEstimate] = {}  # the deadline solve's estimates, reused
+        fit_cache: dict[int, StepEstimate] = {}  # the solves' counts that fit (best layout only)
 
         def modelled(n: int, layouts: int = 1) -> StepEstimate:
-            """The step model on n chips; the solve needs only the best layout (the search prunes more)."""
+            """The step model on n chips, as reported: the closest misses where nothing fits."""
+            if layouts == 1 and n in fit_cache and fit_cache[n].memory_fits:
+                return fit_cache[n]  # where a layout fits, the solve's search found the same
             if (n, layouts) not in solved:
                 solved[n, layouts] = modelled_step(req, assumptions, efficiency, n, layouts)
             return solved[n, layouts]
+
+        def fitting_at(n: int) -> StepEstimate:
+            """The step model on n chips for a solve, which needs only the best layout where one fits
+            (the search prunes more): :class:`NoLayoutFits` (an InputError) where none does."""
+            if n not in fit_cache:
+                fit_cache[n] = modelled_step(req, assumptions, efficiency, n, 1, closest_misses=False)
+            return fit_cache[n]
 
         def days_at(n: int) -> float:
             if req.mfu is not None:
                 return model_flops / (n * peak * TERA * req.mfu) / SECONDS_PER_DAY
             try:
-                at = modelled(n)
-            except InputError:  # a pinned layout that needs more (or other) chips than n
+                at = fitting_at(n)
+            except InputError:  # nothing fits, or a pinned layout that needs more (or other) chips than n
                 return math.inf
             if not at.memory_fits:
                 return math.inf
@@ -193,7 +210,7 @@ def estimate_training(
             """0 where the layout search fits the job on n chips, else infinite: whether it fits, in the
             form :func:`fewest_that_fit` takes, for a given MFU (whose days do not depend on the fit)."""
             try:
-                return 0.0 if modelled(n).memory_fits else math.inf
+                return 0.0 if fitting_at(n).memory_fits else math.inf
             except InputError:
                 return math.inf
 

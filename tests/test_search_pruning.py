@@ -1,0 +1,118 @@
+"""The layout search passes over groups that cannot fit (capacity/estimate/layout.py): the least memory of a
+group bounds every layout in it, and passing those groups over changes no answer."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from capacity.core.errors import NoLayoutFits
+from capacity.data.assumptions import load_assumptions, load_efficiency
+from capacity.data.catalog import load_chips, load_models
+from capacity.estimate import layout
+from capacity.estimate.requests import training_request
+from capacity.estimate.train import modelled_step
+from capacity.formulas import memory, shape
+from capacity.records.parallel import Layout, ParallelSpec
+
+A, EFF = load_assumptions(), load_efficiency()
+MODELS = load_models()
+
+
+def job_for(model: str, chip: str, gpus: int, tokens: float = 2e12) -> layout.Job:
+    """The search's job for a preset on a chip, built as the step model builds it."""
+    captured: list[layout.Job] = []
+    original = layout.search
+
+    def spy(job: layout.Job, *args: object, **kw: object) -> layout.Search:
+        captured.append(job)
+        return original(job, *args, **kw)  # type: ignore[arg-type]
+
+    layout_search = "capacity.estimate.step_model.search"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(layout_search, spy)
+        modelled_step(training_request(model=model, chip=chip, gpus=gpus, tokens=tokens), A, EFF, gpus)
+    return captured[0]
+
+
+@settings(max_examples=60)
+@given(
+    model=st.sampled_from(["llama2-70b", "deepseek-v3", "mixtral-8x7b", "llama3.1-405b"]),
+    t=st.sampled_from([1, 2, 4, 8]),
+    p=st.sampled_from([1, 2, 4, 8]),
+    c=st.sampled_from([1, 2]),
+    v=st.sampled_from([1, 2]),
+    b=st.sampled_from([1, 2, 4]),
+    shard=st.sampled_from(["zero1", "zero3"]),
+    d=st.integers(min_value=1, max_value=4096),
+    e_shift=st.integers(min_value=0, max_value=8),
+    m=st.floats(min_value=1.0, max_value=512.0),
+    recompute=st.sampled_from(["selective", "full"]),
+)
+def test_a_groups_least_memory_bounds_every_layout_in_it(
+    model: str, t: int, p: int, c: int, v: int, b: int, shard: str, d: int, e_shift: int, m: float,
+    recompute: str,
+) -> None:  # fmt: skip
+    """Any width d, expert width e dividing E and micro-batches m ≥ 1 hold at least the group's least."""
+    preset = MODELS.get(model)
+    sh = shape.from_preset(preset, 4096)
+    if v > 1 and p == 1:
+        v = 1
+    experts = sh.experts
+    e = 1 if not experts else max(1, experts >> e_shift)
+    job = layout.Job(
+        sh=sh, n_total=preset.params, n_active=preset.n_active, gpus=10**6, node_size=8,
+        rates=None, seqs=10**6, memory_bytes=80e9, optimizer_bytes_per_param=12.0,  # type: ignore[arg-type]
+        optimizer_step_bytes_per_param=16.0, elementwise_passes=8.0, loss_bytes_per_vocab=10.0,
+        failure_per_chip=0.0,
+    )  # fmt: skip
+    lay = Layout(
+        tp=t, pp=p, dp=d, ep=e, microbatches=m, node_size=8, cp=c, vp=v, micro_batch=b,
+        sharding=shard, recompute=recompute,  # type: ignore[arg-type]
+    )  # fmt: skip
+    least = layout._least_memory(job, ParallelSpec(), recompute, t, p, c, v, b, shard)  # type: ignore[arg-type]
+    assert memory.per_gpu(sh, preset.params, lay, 12.0).total >= least * (1 - 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("model", "chip", "gpus"),
+    [
+        ("llama3.1-405b", "h100", 1024),
+        ("llama3.1-405b", "a100", 16384),
+        ("deepseek-v3", "h100", 2048),
+        ("llama2-70b", "v100", 64),
+        ("gpt3-175b", "a100-sxm4-40gb", 96),
+    ],
+)
+@pytest.mark.parametrize("recompute", ["selective", "full"])
+def test_passing_over_groups_that_cannot_fit_changes_no_answer(
+    model: str, chip: str, gpus: int, recompute: str
+) -> None:
+    job = job_for(model, chip, gpus)
+    fast = layout.search(job, ParallelSpec(), recompute, keep=3)  # type: ignore[arg-type]
+    every = layout.search(job, ParallelSpec(), recompute, keep=3, every_group=True)  # type: ignore[arg-type]
+    assert [c.layout for c in fast.ranked] == [c.layout for c in every.ranked]
+    assert [c.per_token_s for c in fast.ranked] == [c.per_token_s for c in every.ranked]
+
+
+def test_where_nothing_fits_the_closest_miss_or_a_clear_signal() -> None:
+    """405B on 8 V100s: the report shows the layout that misses by least; a solve over chip counts, which
+    asks only whether a count fits, gets NoLayoutFits instead (and does not search every group twice)."""
+    req = training_request(model="llama3.1-405b", chip="v100", gpus=8, tokens=1e12)
+    shown = modelled_step(req, A, EFF, 8)
+    assert not shown.memory_fits and shown.memory_per_gpu_gb["total"] > 32
+    with pytest.raises(NoLayoutFits):
+        modelled_step(req, A, EFF, 8, closest_misses=False)
+    assert modelled_step(req, A, EFF, 512, closest_misses=False).memory_fits
+
+
+def test_the_chip_memory_is_what_separates_fitting_groups() -> None:
+    """The same group fits an H200's 141 GB and not a V100's 32 GB: the least memory is the chip's test."""
+    job = job_for("llama2-70b", "h200", 64)
+    least = layout._least_memory(job, ParallelSpec(), "selective", 4, 1, 1, 1, 1, "zero1")
+    v100 = load_chips().get("v100").memory_gb * memory.MEMORY_BYTES_PER_GB * 0.9  # type: ignore[operator]
+    assert v100 < least < job.memory_bytes  # type: ignore[operator]
+    assert math.isfinite(least)
