@@ -155,3 +155,35 @@ def test_a_vanishing_daily_load_in_a_scenario_is_refused(cli: Any, tmp_path: Any
     plan.write_text("name: p\nkind: serve\nmodel: sdxl\nimages_per_day: 5.0e-324\nhardware: {chip: h100}\n")
     run = cli("check", str(plan))
     assert run.exit_code == 2 and "images_per_day" in run.stderr
+
+
+def test_image_training_explains_its_chain(cli: Any) -> None:
+    """`--explain` works for image models as for language models: the factors multiply back to the answer
+    (days = images x FLOPs per image / (GPUs x peak x MFU)), and the MFU's range is what the three published
+    Stable Diffusion runs imply (0.073 to the fitted 0.187: GPU-hours x1.00 to about x2.6)."""
+    base = ["--model", "sd-1.5", "--images", "2e9", "--resolution", "512", "--chip", "a100", "--gpus", "256"]
+    data = cli("train", *base, "--explain", "-f", "json").json()
+    chain = {row["factor"]: row for row in data["explanation"]}
+    value = {name.split(" (")[0].split(" at ")[0]: row["value"] for name, row in chain.items()}
+    days = (
+        value["training images"]
+        * value["FLOPs per image"]
+        / (value["GPUs"] * value["dense peak"] * 1e12 * value["MFU"] * 86400)
+    )
+    assert days == pytest.approx(data["wall_clock_days"], rel=1e-9)
+    assert chain["MFU"]["range_effect"].startswith("GPU-hours x1.00 to x2.5")
+    assert chain["GPUs"]["elasticity"] == -1 and "GPU-hours stay" in chain["GPUs"]["moves"]
+    assert {"price per GPU-hour", "PUE", "grid carbon intensity"} <= set(chain)
+    table = cli("explain", *base)
+    assert table.exit_code == 0 and "Why: the chain of factors" in table.stdout
+    assert "Published image-model runs" in table.stdout  # the explanation comes after, not instead
+    given = cli("train", *base, "--mfu", "0.1", "--explain", "-f", "json").json()
+    mfu = next(row for row in given["explanation"] if row["factor"] == "MFU")
+    assert mfu["value"] == 0.1 and mfu["range_effect"] is None and "--mfu" in mfu["source"]
+
+
+def test_image_training_refuses_what_only_language_models_have(cli: Any) -> None:
+    base = ["--model", "sd-1.5", "--images", "2e9", "--resolution", "512", "--chip", "a100", "--gpus", "256"]
+    for flag in (["--uncertainty"], ["--layouts", "3"]):
+        run = cli("train", *base, *flag)
+        assert run.exit_code == 2 and "--layouts and --uncertainty are for language models" in run.stderr

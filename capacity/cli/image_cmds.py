@@ -18,7 +18,7 @@ from capacity.records.choices import TRAIN_PRECISIONS, WEIGHT_PRECISIONS
 
 from .inputs import build, choice, count, whole
 from .options import MAX_GPUS, at_most, economics_of
-from .output import OutputFormat, emit_estimate, emit_rows
+from .output import OutputFormat, emit_estimate, emit_explanation, emit_rows
 
 if TYPE_CHECKING:
     from capacity.records.image_model import ImageModelPreset
@@ -122,7 +122,9 @@ def image_serving_kwargs(model: ImageModelPreset, opts: dict[str, Any]) -> dict[
     }  # fmt: skip
 
 
-def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat) -> None:
+def train_image(
+    model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat, explain: bool = False
+) -> None:
     from capacity.data.assumptions import load_assumptions
     from capacity.data.diffusion_data import load_diffusion_defaults
     from capacity.estimate.image_train import estimate_image_training
@@ -133,7 +135,19 @@ def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
     for warning in est.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     title = f"Training estimate: {model.name}, {request.images:.3g} images at {request.resolution} px"
-    emit_estimate(est.model_dump(mode="json"), TRAIN_GROUPS, fmt, title, converted="cost")
+    factors: list[dict[str, Any]] = []
+    if explain:
+        from capacity.data.uncertainty import load_spreads
+        from capacity.estimate.explain_images import explain_image_training
+
+        chain = explain_image_training(
+            request, est, load_assumptions(), load_diffusion_defaults(), load_spreads()
+        )
+        factors = [f.model_dump() for f in chain]
+    data = est.model_dump(mode="json")
+    if explain and fmt is OutputFormat.json:
+        data["explanation"] = factors
+    emit_estimate(data, TRAIN_GROUPS, fmt, title, converted="cost")
     if fmt in (OutputFormat.table, OutputFormat.markdown) and est.published_runs_on_chip:
         emit_rows(
             [r.model_dump() for r in est.published_runs_on_chip],
@@ -147,6 +161,8 @@ def train_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat
             "checkpoints resumed from v1-2); MosaicML's run, the default, counts training on a modern stack "
             "(docs/image-models.md). days here: this job at the run's MFU.",
         )  # fmt: skip
+    if explain and fmt is not OutputFormat.json:
+        emit_explanation(factors, fmt)
 
 
 def serve_image(model: ImageModelPreset, opts: dict[str, Any], fmt: OutputFormat) -> None:

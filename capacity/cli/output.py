@@ -282,3 +282,25 @@ def emit_estimate(
             fmt,
             title="Assumptions (not given on the command line)",
         )
+
+
+def footnoted(rows: list[dict[str, Any]], column: str) -> tuple[list[dict[str, Any]], list[dict[str, Cell]]]:
+    """Long texts of ``column`` moved to numbered notes ([1], [2], ... one per distinct text), so a table
+    keeps its numbers readable at 80 columns."""
+    numbers: dict[str, int] = {}
+    out = []
+    for row in rows:
+        text = str(row.get(column) or "")
+        mark = f"[{numbers.setdefault(text, len(numbers) + 1)}]" if text else ""
+        out.append({**row, column: mark})
+    return out, [{"#": f"[{n}]", column: text} for text, n in numbers.items()]
+
+
+def emit_explanation(factors: list[dict[str, Any]], fmt: OutputFormat) -> None:
+    """The chain of factors behind an estimate (``--explain``), its long sources as numbered notes; CSV
+    holds one table per run, so it leaves them out."""
+    if fmt is OutputFormat.csv:
+        return
+    rows, notes = footnoted(factors, "source")
+    emit_rows(rows, fmt, title="Why: the chain of factors (elasticity = d ln answer / d ln factor)")
+    emit_rows(notes, fmt, title="Sources of the factors")

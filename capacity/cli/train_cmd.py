@@ -21,7 +21,7 @@ from capacity.records.chip import Chip, Dtype
 from .errors import ExitCode, handles_errors
 from .image_cmds import image_model_of, train_image
 from .options import CHIP, ECONOMICS, IMAGE_TRAIN, MODEL, TRAIN, training_request_of, with_options
-from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_json, emit_rows
+from .output import Cell, FormatOption, OutputFormat, emit_estimate, emit_explanation, emit_json, emit_rows
 
 GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("compute", [("training_flops", "FLOPs"), ("flops_convention", ""), ("pf_days", "PF-days"),
@@ -123,9 +123,9 @@ def train(
     """
     image = image_model_of(opts)
     if image is not None:
-        if layouts != 1 or uncertainty or explain:
-            raise InputError("--layouts, --uncertainty and --explain are for language models")
-        train_image(image, opts, fmt)
+        if layouts != 1 or uncertainty:
+            raise InputError("--layouts and --uncertainty are for language models")
+        train_image(image, opts, fmt, explain)
         return
     request = training_request_of(opts, layouts=layouts, uncertainty=uncertainty)
     est = estimate_training(request, load_assumptions(), load_efficiency(), published_on_chip(request.chip))
@@ -143,23 +143,8 @@ def train(
         emit_json({**est.model_dump(mode="json"), "explanation": [f.model_dump() for f in factors]})
     else:
         render(est, fmt)
-        if fmt is not OutputFormat.csv:
-            rows, notes = footnoted([f.model_dump() for f in factors], "source")
-            emit_rows(rows, fmt, title="Why: the chain of factors (elasticity = d ln answer / d ln factor)")
-            emit_rows(notes, fmt, title="Sources of the factors")
+        emit_explanation([f.model_dump() for f in factors], fmt)
     _check_pinned_memory(request, est)  # a plan that does not fit exits 1 here too
-
-
-def footnoted(rows: list[dict[str, Any]], column: str) -> tuple[list[dict[str, Any]], list[dict[str, Cell]]]:
-    """Long texts of ``column`` moved to numbered notes ([1], [2], ... one per distinct text), so a table
-    keeps its numbers readable at 80 columns."""
-    numbers: dict[str, int] = {}
-    out = []
-    for row in rows:
-        text = str(row.get(column) or "")
-        mark = f"[{numbers.setdefault(text, len(numbers) + 1)}]" if text else ""
-        out.append({**row, column: mark})
-    return out, [{"#": f"[{n}]", column: text} for text, n in numbers.items()]
 
 
 def _check_pinned_memory(request: TrainRequest, est: TrainEstimate) -> None:

@@ -17,8 +17,11 @@ from pydantic import BaseModel
 
 from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.uncertainty import Spreads
+from capacity.estimate.image_train import ImageTrainEstimate
 from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_training
 from capacity.formulas.step_time import Share
+from capacity.records.chip import Chip
+from capacity.records.choices import Economics
 
 Z90 = 1.2816  # standard normal 90th percentile
 
@@ -112,8 +115,17 @@ def explain_training(
         rows[-2] = rows[-2].model_copy(update={"elasticity": peak})
         rows[1] = rows[1].model_copy(update={"elasticity": _rerun_elasticity(req, est, a, eff, "tokens")})
         rows += step
+    return rows + economy_rows(chip, est, req.economics, a, spreads)
+
+
+def economy_rows(
+    chip: Chip, est: TrainEstimate | ImageTrainEstimate, econ: Economics, a: Assumptions, spreads: Spreads
+) -> list[Factor]:
+    """The money and energy links of a training chain (the same for language and image models): price per
+    GPU-hour, power per accelerator, PUE and grid intensity, with their documented ranges."""
+    rows: list[Factor] = []
     if est.gpu_hour_usd is not None:
-        given = req.economics.gpu_hour_usd is not None
+        given = econ.gpu_hour_usd is not None
         psd = spreads.price_log_sd.value
         spread = None if given else f"cost x{math.exp(-Z90 * psd):.2f} to x{math.exp(Z90 * psd):.2f}"
         source = (
@@ -135,13 +147,13 @@ def explain_training(
         plo, phi = spreads.pue_low.value, spreads.pue_high.value
         pue = est.pue or a.pue.value
         watts = est.facility_power_mw * 1e6 / (est.gpus * pue)
-        factor = req.economics.server_power_factor
+        factor = econ.server_power_factor
         mid = (lo + hi) / 2
         if factor:
             basis = f"given: TDP x {factor:g} (--server-power-factor)"
-        elif req.economics.power_basis == "facility" and chip.system is not None:
+        elif econ.power_basis == "facility" and chip.system is not None:
             basis = f"{chip.system.name}: {chip.system.source} ({chip.system.accelerators} per server)"
-        elif req.economics.power_basis == "facility":
+        elif econ.power_basis == "facility":
             basis = f"TDP x {a.system_power_per_tdp.value:g}: {a.system_power_per_tdp.source}"
         else:
             basis = (
@@ -149,9 +161,9 @@ def explain_training(
             )
         rows += [
             Factor(
-                factor=f"power per accelerator ({'given' if factor else req.economics.power_basis} basis)",
+                factor=f"power per accelerator ({'given' if factor else econ.power_basis} basis)",
                 value=round(watts, 1),
-                unit="W, server included" if req.economics.power_basis == "facility" and not factor else "W",
+                unit="W, server included" if econ.power_basis == "facility" and not factor else "W",
                 moves="energy, power, CO2e",
                 elasticity=1.0,
                 range_effect=None if factor else f"energy x{lo / mid:.2f}-x{hi / mid:.2f}",
@@ -163,8 +175,8 @@ def explain_training(
                 unit="",
                 moves="energy, power, CO2e",
                 elasticity=1.0,
-                range_effect=None if req.economics.pue else f"energy x{plo / pue:.2f}-x{phi / pue:.2f}",
-                source="given (--pue)" if req.economics.pue else a.pue.source,
+                range_effect=None if econ.pue else f"energy x{plo / pue:.2f}-x{phi / pue:.2f}",
+                source="given (--pue)" if econ.pue else a.pue.source,
             ),
             Factor(
                 factor="grid carbon intensity",
@@ -173,7 +185,7 @@ def explain_training(
                 moves="CO2e",
                 elasticity=1.0,
                 range_effect=None,
-                source="given" if req.economics.grid_kgco2e_per_kwh else a.grid_kgco2e_per_kwh.source,
+                source="given" if econ.grid_kgco2e_per_kwh else a.grid_kgco2e_per_kwh.source,
             ),
         ]
     return rows
@@ -320,7 +332,7 @@ def _rerun_peak_elasticity(req: TrainRequest, est: TrainEstimate, a: Assumptions
     )
 
 
-def _assumed(est: TrainEstimate, *names: str) -> str:
+def _assumed(est: TrainEstimate | ImageTrainEstimate, *names: str) -> str:
     for item in est.assumptions:
         if item.name in names:
             return item.source
