@@ -77,26 +77,11 @@ def explain_training(
         return rows
     chip = req.chip
     days = "days, GPU-hours, cost, energy"
-    rows += [
-        Factor(
-            factor=f"dense peak ({est.precision})",
-            value=est.peak_tflops_per_gpu,
-            unit="TFLOPS per GPU",
-            moves=days,
-            elasticity=-1.0,
-            range_effect=None,
-            source=f"{chip.id}: {chip.sources[0].title}",
-        ),
-        Factor(
-            factor="GPUs",
-            value=est.gpus or 0,
-            unit="GPUs",
-            moves="days" if req.mfu is not None else "days, and GPU-hours through the layout and failures",
-            elasticity=-1.0 if req.mfu is not None else _rerun_elasticity(req, est, a, eff, "gpus"),
-            range_effect=None,
-            source="given" if req.gpus else "solved for the deadline",
-        ),
-    ]
+    rows += hardware_rows(
+        chip, est, req.gpus is not None,
+        "days" if req.mfu is not None else "days, and GPU-hours through the layout and failures",
+        -1.0 if req.mfu is not None else _rerun_elasticity(req, est, a, eff, "gpus"),
+    )  # fmt: skip
     if req.mfu is not None:
         rows.append(
             Factor(
@@ -116,6 +101,32 @@ def explain_training(
         rows[1] = rows[1].model_copy(update={"elasticity": _rerun_elasticity(req, est, a, eff, "tokens")})
         rows += step
     return rows + economy_rows(chip, est, req.economics, a, spreads)
+
+
+def hardware_rows(
+    chip: Chip, est: TrainEstimate | ImageTrainEstimate, given: bool, gpus_move: str, gpus_elasticity: float
+) -> list[Factor]:
+    """The chip's dense peak and the GPU count, as links of a training chain."""
+    return [
+        Factor(
+            factor=f"dense peak ({est.precision})",
+            value=est.peak_tflops_per_gpu or 0.0,
+            unit="TFLOPS per GPU",
+            moves="days, GPU-hours, cost, energy",
+            elasticity=-1.0,
+            range_effect=None,
+            source=f"{chip.id}: {chip.sources[0].title}",
+        ),
+        Factor(
+            factor="GPUs",
+            value=est.gpus or 0,
+            unit="GPUs",
+            moves=gpus_move,
+            elasticity=gpus_elasticity,
+            range_effect=None,
+            source="given" if given else "solved for the deadline",
+        ),
+    ]
 
 
 def economy_rows(

@@ -14,7 +14,7 @@ from capacity.data.assumptions import Assumptions
 from capacity.data.catalog import load_chips
 from capacity.data.diffusion_data import DiffusionDefaults, image_run_mfu
 from capacity.data.uncertainty import Spreads
-from capacity.estimate.explain import Factor, economy_rows
+from capacity.estimate.explain import Factor, economy_rows, hardware_rows
 from capacity.estimate.image_train import ImageTrainEstimate, ImageTrainRequest
 
 TIME = "FLOPs, days, GPU-hours, cost, energy"
@@ -60,25 +60,10 @@ def explain_image_training(
         else f"GPU-hours x{est.mfu / implied[-1]:.2f} to x{est.mfu / implied[0]:.2f} at the MFU the "
         f"{len(implied)} published runs imply ({implied[0]:.3f} to {implied[-1]:.3f})"
     )
+    rows += hardware_rows(
+        chip, est, req.gpus is not None, "days (GPU-hours stay: one MFU at any scale)", -1.0
+    )
     rows += [
-        Factor(
-            factor=f"dense peak ({est.precision})",
-            value=est.peak_tflops_per_gpu,
-            unit="TFLOPS per GPU",
-            moves=DAYS,
-            elasticity=-1.0,
-            range_effect=None,
-            source=f"{chip.id}: {chip.sources[0].title}",
-        ),
-        Factor(
-            factor="GPUs",
-            value=est.gpus or 0,
-            unit="GPUs",
-            moves="days (GPU-hours stay: one MFU at any scale)",
-            elasticity=-1.0,
-            range_effect=None,
-            source="given" if req.gpus else "solved for the deadline",
-        ),
         Factor(
             factor="MFU",
             value=est.mfu,
