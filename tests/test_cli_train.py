@@ -184,3 +184,14 @@ def test_the_table_shows_the_layout_the_gpus_used_and_p50(cli: Any) -> None:
     grid = " ".join(short.split()[:3])  # a narrow terminal wraps the sharding onto the next line
     assert grid.startswith(f"TP{data['parallel']['tp']} ") and grid in table and "gpus_used" in table
     assert "wall_clock_days_p50" in table and f"{data['wall_clock_days_p50']:.2f}" in table
+
+
+def test_a_given_mfu_sets_pins_aside_for_the_fit_as_for_the_time(cli: Any) -> None:
+    """With --mfu the layout is not modelled and the pins are ignored, for the memory fit too: 70B on 64
+    H100s fits (some layout does) although TP1 PP1 ZeRO-1 would need 434 GB a chip; without --mfu the pinned
+    layout is the plan and it exits 1 with its breakdown."""
+    base = ["train", "--model", "llama2-70b", "--tokens", "2T", "--chip", "h100", "--gpus", "64"]
+    pins = ["--tp", "1", "--pp", "1", "--sharding", "zero1"]
+    given = cli(*base, *pins, "--mfu", "0.4")
+    assert given.exit_code == 0 and "pinned layout is ignored" in given.stderr
+    assert cli(*base, *pins).exit_code == 1

@@ -28,6 +28,7 @@ from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics, sixteen_bit
 from capacity.records.cluster import Cluster
 from capacity.records.model_spec import ModelPreset
+from capacity.records.parallel import ParallelSpec
 
 PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
 
@@ -177,6 +178,8 @@ def estimate_training(
         applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
 
+        # with a given MFU the layout is not modelled: the fit is any layout's, the pins set aside
+        searched = req if req.mfu is None else req.model_copy(update={"parallel": ParallelSpec()})
         solved: dict[tuple[int, int], StepEstimate] = {}  # the deadline solve's estimates, reused
         fit_cache: dict[int, StepEstimate] = {}  # the solves' counts that fit (best layout only)
 
@@ -192,7 +195,7 @@ def estimate_training(
             """The step model on n chips for a solve, which needs only the best layout where one fits
             (the search prunes more): :class:`NoLayoutFits` (an InputError) where none does."""
             if n not in fit_cache:
-                fit_cache[n] = modelled_step(req, assumptions, efficiency, n, 1, closest_misses=False)
+                fit_cache[n] = modelled_step(searched, assumptions, efficiency, n, 1, closest_misses=False)
             return fit_cache[n]
 
         def days_at(n: int) -> float:
@@ -224,12 +227,15 @@ def estimate_training(
         if req.mfu is not None:
             mfu = req.mfu
             if req.parallel.pinned():
-                warnings.append("--mfu is given, so the layout is not modelled: the pinned layout is ignored")
+                warnings.append(
+                    "--mfu is given, so the layout is not modelled: the pinned layout is ignored (whether "
+                    "the job fits is the layout search's)"
+                )
             if sized is not None and min_gpus is not None and req.capacity_pflops is None:
                 # the MFU is given, the memory is not: the same layout search decides the fit (and the
                 # fewest chips that fit) as without --mfu, so the floor and the fit cannot disagree
                 search_fits = not math.isinf(fit_days(sized))
-                if not search_fits and req.parallel.dp is None:
+                if not search_fits:
                     min_gpus = fewest_that_fit(fit_days, node, max(sized + 1, min_gpus), min_gpus)
                     searched_count = True
         elif sized is not None:
