@@ -27,28 +27,27 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
 from capacity.core.errors import InputError
+from capacity.estimate.layout_grid import (
+    MAX_SHARED,
+    SEARCHED_SHARDING,
+    floor_table,
+    groups,
+    least_memory,
+)
 from capacity.formulas import memory
 from capacity.formulas.shape import Shape
 from capacity.formulas.step_time import ChipRates, StepTerms, step_terms
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 
-PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every divisor of L up to 64
-TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-VIRTUAL_STAGES = (1, 2, 4, 8)
-CONTEXT_WIDTHS = (1, 2, 4, 8, 16, 32, 64)
-MICRO_BATCHES = (1, 2, 4, 8, 16)
-MICRO_BATCH_TOKENS = 16384  # beyond 4 sequences, the grid's micro-batches hold at most this many tokens
 MAX_MICRO_BATCH = 1024  # the winner's micro-batch is doubled up to this (and the replica's sequences)
-SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
 BOUND_SLACK = 0.002  # keep groups within the 0.1 % ties of the ranking
-MIN_CONTEXT_CHUNK = 4096  # context parallelism keeps at least this many tokens of a sequence per rank
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,6 @@ class Search:
 
 
 _KERNELS: dict[tuple[object, ...], dict[tuple[int, int, int, int, str], float]] = {}
-MAX_SHARED_KERNELS = 512  # jobs whose kernel times are kept between searches
 
 
 @dataclass(frozen=True)
@@ -136,7 +134,7 @@ class Job:
     def _kernel_table(self) -> dict[tuple[int, int, int, int, str], float]:
         """Kernel times shared by every search of the same model on the same chip (deadline solves,
         sweeps): keyed on what they depend on, not on the chip count, the batch or the memory."""
-        if len(_KERNELS) > MAX_SHARED_KERNELS:
+        if len(_KERNELS) > MAX_SHARED:
             _KERNELS.clear()
         key = (
             self.sh, self.n_total, self.n_active, self.rates, self.node_size, self.elementwise_passes,
@@ -187,45 +185,6 @@ def check_pins(job: Job, pin: ParallelSpec) -> None:
         )
 
 
-def micro_batches(seq_len: int) -> list[int]:
-    """Sequences per micro-batch to try: 1, 2 and 4 always, and larger ones while a micro-batch holds at most
-    :data:`MICRO_BATCH_TOKENS` tokens (short sequences: fewer, larger GEMMs and fewer passes over the
-    sharded weights per step, as FSDP recipes for small models use)."""
-    return [b for b in MICRO_BATCHES if b <= 4 or b * seq_len <= MICRO_BATCH_TOKENS]
-
-
-def _grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
-    """(t, p, c, v, b, sharding) tuples to try, pins kept."""
-    sh = job.sh
-    tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= job.node_size and sh.heads % t == 0]
-    divisors = {p for p in range(1, min(sh.layers, 64) + 1) if sh.layers % p == 0}
-    pps = [pin.pp] if pin.pp else sorted(p for p in set(PIPELINE_DEPTHS) | divisors if p <= sh.layers)
-    cps = [pin.cp] if pin.cp else [
-        c for c in CONTEXT_WIDTHS
-        if c == 1 or (sh.seq_len % (2 * c) == 0 and sh.seq_len // c >= MIN_CONTEXT_CHUNK)
-    ]  # fmt: skip
-    bs = [pin.micro_batch] if pin.micro_batch else micro_batches(sh.seq_len)
-    shards = [pin.sharding] if pin.sharding else list(SEARCHED_SHARDING)
-    for t in tps:
-        for p in pps:
-            per_stage = -(-sh.layers // p)  # and every v that splits a stage's layers evenly, up to 8
-            even = {v for v in range(2, 9) if per_stage % v == 0}
-            vs = (
-                [pin.vp]
-                if pin.vp
-                else sorted(v for v in set(VIRTUAL_STAGES) | even if v == 1 or p * v <= sh.layers)
-            )
-            for c in cps:
-                if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
-                    continue
-                for v in vs:
-                    if v > 1 and p == 1:
-                        continue
-                    for b in bs:
-                        for shard in shards:
-                            yield t, p, c, v, b, shard
-
-
 def _refine_micro_batch(
     best: Candidate, seqs: int, pin: ParallelSpec, consider: Callable[[Layout], Candidate | None]
 ) -> None:
@@ -274,105 +233,6 @@ def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
     return work, fixed
 
 
-GridRow = tuple[int, int, int, int, int, tuple[Sharding, ...], float]  # t, p, c, v, b, shardings, ⌈L/p⌉/L
-Group = tuple[float, int, int, int, int, int, Sharding, int]  # bound, t, p, c, v, b, sharding, widest d
-_GRIDS: dict[tuple[object, ...], list[GridRow]] = {}
-
-
-def _grid_rows(job: Job, pin: ParallelSpec) -> list[GridRow]:
-    """The points of :func:`_grid` for any chip count, each with its shardings and the share of the layers
-    in its slowest pipeline stage: shared by every search of the same shape, node size and pins (only the
-    chip count and the batch change between them)."""
-    key = (job.sh, job.node_size, pin)
-    if key not in _GRIDS:
-        if len(_GRIDS) > MAX_SHARED_KERNELS:
-            _GRIDS.clear()
-        layers = job.sh.layers
-        rows: dict[tuple[int, int, int, int, int], list[Sharding]] = {}
-        for t, p, c, v, b, shard in _grid(replace(job, gpus=2**62), pin):  # shardings innermost
-            rows.setdefault((t, p, c, v, b), []).append(shard)
-        _GRIDS[key] = [
-            (*point, tuple(shards), -(-layers // point[1]) / layers) for point, shards in rows.items()
-        ]
-    return _GRIDS[key]
-
-
-def _groups(job: Job, pin: ParallelSpec, recompute: Recompute) -> Iterator[Group]:
-    """(bound, t, p, c, v, b, sharding, widest d) of every group of the grid that has a replica's worth of
-    chips, least bound first (ties in grid order: ZeRO-1 before ZeRO-3 at the same point).
-
-    The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels and
-    all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of the
-    bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at
-    least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
-    sh, seqs, gpus, kappa = job.sh, job.seqs, job.gpus, job.failure_per_chip
-    kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
-    heap: list[tuple[float, int, int, int, int, int, int, Sharding, int]] = []  # + grid order, for ties
-    for t, p, c, v, b, shards, stage_share in _grid_rows(job, pin):
-        replica = t * p * c
-        if replica > gpus or (pin.dp and replica * pin.dp > gpus):
-            continue
-        widest = min(gpus // replica, seqs // b)
-        if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
-            widest = min(widest, seqs // (b * p))
-        if widest < 1:
-            continue
-        width = pin.dp or widest
-        key = (t, c, b, 1 if pin.ep or not sh.experts else min(sh.experts, width * c))
-        if key not in kernels:
-            kernels[key] = _least_kernels(job, pin, recompute, *key)
-        bubble = (p - 1) * b / (v * seqs)
-        bound = kernels[key] * stage_share / (b * sh.seq_len) * (1.0 / width + kappa * t * p * c + bubble)
-        for shard in shards:
-            heap.append((bound, len(heap), t, p, c, v, b, shard, widest))
-    heapq.heapify(heap)  # a search visits only the first few groups: popped in order, not all sorted
-    while heap:
-        bound, _, t, p, c, v, b, shard, widest = heapq.heappop(heap)
-        yield bound, t, p, c, v, b, shard, widest
-
-
-def _least_kernels(
-    job: Job, pin: ParallelSpec, recompute: Recompute, t: int, c: int, b: int, cap: int
-) -> float:
-    """The least kernel time of a micro-batch over every expert width the search may pick (the divisors of
-    E up to ``cap``), :meth:`Job.kernel_seconds`."""
-    experts = job.sh.experts
-    eps = [pin.ep or 1] if pin.ep or not experts else [e for e in range(1, cap + 1) if experts % e == 0]
-    return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
-
-
-_FLOORS: dict[tuple[object, ...], dict[tuple[int, int, int, int, int, Sharding], float]] = {}
-
-
-def _floor_table(
-    job: Job, pin: ParallelSpec, recompute: Recompute
-) -> dict[tuple[int, int, int, int, int, Sharding], float]:
-    """:func:`_least_memory` of each group, shared by every search of the same model, memory model and
-    pins: it depends on neither the chip count, the batch nor the chip's memory."""
-    if len(_FLOORS) > MAX_SHARED_KERNELS:
-        _FLOORS.clear()
-    key = (
-        job.sh, job.n_total, job.optimizer_bytes_per_param, job.gradient_bytes, job.precision, pin.ep,
-        recompute,
-    )  # fmt: skip
-    return _FLOORS.setdefault(key, {})
-
-
-def _least_memory(
-    job: Job, pin: ParallelSpec, recompute: Recompute, t: int, p: int, c: int, v: int, b: int, shard: Sharding
-) -> float:
-    """The fewest bytes a chip holds in any layout of the group (t, p, c, v, b, sharding), whatever its
-    width d and expert width e: memory per chip never grows with d (the sharded states divide by d·c, a
-    replica holds fewer micro-batches in flight) nor with e, and a replica runs at least one micro-batch,
-    so the group's layout with d → ∞, e = E and one micro-batch per step holds the least. A group whose
-    least exceeds the chip's memory has no layout that fits."""
-    lay = Layout(
-        tp=t, pp=p, dp=2**40, ep=pin.ep or max(1, job.sh.experts), microbatches=1.0, node_size=job.node_size,
-        cp=c, vp=v, micro_batch=b, sharding=shard, recompute=recompute,
-    )  # fmt: skip
-    return job.memory_of(lay).total
-
-
 def search(
     job: Job,
     pin: ParallelSpec,
@@ -385,12 +245,12 @@ def search(
     """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
     bound is no better than ``beat`` (seconds per token of a layout already known) are not searched.
 
-    Groups in which no layout can fit (:func:`_least_memory`) are passed over unless ``every_group``; if
-    then nothing fits, the search runs again over every group to report the closest misses, or, without
-    ``closest_misses``, returns no layout."""
+    Groups in which no layout can fit (:func:`capacity.estimate.layout_grid.least_memory`) are passed over
+    unless ``every_group``; if then nothing fits, the search runs again over every group to report the
+    closest misses, or, without ``closest_misses``, returns no layout."""
     check_pins(job, pin)
     sh, seqs = job.sh, job.seqs
-    floors = None if every_group or job.memory_bytes is None else _floor_table(job, pin, recompute)
+    floors = None if every_group or job.memory_bytes is None else floor_table(job, pin, recompute)
     passed_over = False
     fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
     misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
@@ -466,9 +326,8 @@ def search(
         at = lay.split(seqs, dp=d)
         return job.memory_bytes is None or memory_of(at).total <= job.memory_bytes
 
-    groups = _groups(job, pin, recompute)
     zero1_fits: set[tuple[int, int, int, int, int]] = set()
-    for least, t, p, c, v, b, shard, widest in groups:
+    for least, t, p, c, v, b, shard, widest in groups(job, pin, recompute):
         if least > beat * (1.0 + BOUND_SLACK) or (
             len(fitting) >= keep and least > worst_kept_fitting() * (1.0 + BOUND_SLACK)
         ):
@@ -476,7 +335,7 @@ def search(
         point = (t, p, c, v, b)
         if floors is not None:
             if (t, p, c, v, b, shard) not in floors:
-                floors[t, p, c, v, b, shard] = _least_memory(job, pin, recompute, t, p, c, v, b, shard)
+                floors[t, p, c, v, b, shard] = least_memory(job, pin, recompute, t, p, c, v, b, shard)
             if floors[t, p, c, v, b, shard] > job.memory_bytes:  # type: ignore[operator]
                 passed_over = True
                 continue
