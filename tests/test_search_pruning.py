@@ -14,7 +14,7 @@ from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_chips, load_models
 from capacity.estimate import layout, layout_grid
 from capacity.estimate.requests import training_request
-from capacity.estimate.train import modelled_step
+from capacity.estimate.train_step import modelled_step
 from capacity.formulas import memory, shape
 from capacity.records.parallel import Layout, ParallelSpec
 

@@ -17,77 +17,17 @@ from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.calibration import applies_to
 from capacity.data.efficiency import peak_tflops
 from capacity.data.provenance import Provenance
-from capacity.estimate import step_model
 from capacity.estimate.deadline import fewest_that_fit, solve_gpus
 from capacity.estimate.procurement import procurement
-from capacity.estimate.step_model import StepEstimate
 from capacity.estimate.train_io import PublishedComparison, TrainEstimate, TrainRequest
-from capacity.formulas import cost, energy, flops, memory, shape
+from capacity.estimate.train_step import ChipCounts, architecture
+from capacity.formulas import cost, energy, flops, memory
 from capacity.formulas.shape import Shape
 from capacity.records.chip import Chip, Dtype
 from capacity.records.choices import Economics, sixteen_bit
 from capacity.records.cluster import Cluster
-from capacity.records.model_spec import ModelPreset
-from capacity.records.parallel import ParallelSpec
-
-PRETRAINING_SEQ_CAP = 8192  # Llama 3 pre-trained at 8K then extended (§3.4); DeepSeek-V3 at 4K (§4.3)
 
 __all__ = ["PublishedComparison", "TrainEstimate", "TrainRequest", "estimate_training"]
-
-
-def _architecture(req: TrainRequest, prov: Provenance) -> tuple[float, float, Shape]:
-    """(N total, N active, the shape the step model and memory use)."""
-    m = req.model
-    n_total = req.params or (m.params if m else 0.0)
-    n_active = req.active_params or n_total
-    if m is not None and req.active_params is None:
-        n_active = n_total * m.n_active / m.params  # MoE keeps the preset's active share
-        if req.params is not None and m.moe is not None:
-            prov.note("active_params", n_active, f"{m.id}'s active/total ratio applied to --params")
-    seq = req.seq_len or (training_seq_len(m) if m else shape.GUESS_SEQ_LEN)
-    if m is None:
-        if n_active < n_total:
-            sh = shape.guess_moe(n_total, n_active, seq)
-            prov.note(
-                "moe_shape", f"{sh.experts} experts, top-{sh.routed_k}",
-                "guessed from --params/--active-params (capacity/formulas/shape.py: DeepSeek-V3/Qwen3 "
-                "ratios)",
-            )  # fmt: skip
-            return n_total, n_active, sh
-        return n_total, n_active, shape.guess(n_active, seq)
-    if seq > m.context_length:
-        prov.warnings.append(f"--seq-len {seq} exceeds {m.id}'s context length of {m.context_length}")
-    return n_total, n_active, shape.from_preset(m, seq)
-
-
-def training_seq_len(m: ModelPreset) -> int:
-    """The preset's pre-training sequence length if published, else its context up to 8,192."""
-    return m.pretraining_seq_len or min(m.context_length, PRETRAINING_SEQ_CAP)
-
-
-def modelled_step(
-    req: TrainRequest,
-    a: Assumptions,
-    eff: Efficiency,
-    gpus: int,
-    layouts: int = 1,
-    closest_misses: bool = True,
-) -> StepEstimate:
-    """The step-time model's prediction for ``req`` on ``gpus`` chips (``req.chip`` must be set); without
-    ``closest_misses``, :class:`capacity.core.errors.NoLayoutFits` where no layout fits."""
-    if req.chip is None:
-        raise InputError("the step-time model needs a chip")
-    prov = Provenance(a)
-    n_total, n_active, sh = _architecture(req, prov)
-    return step_model.predict(
-        sh, n_total, n_active, req.chip, req.precision or sixteen_bit(req.chip), gpus,
-        req.node_size or int(prov.pick(None, "node_size")), eff, tokens=req.tokens,
-        calibration=applies_to(req.calibration, req.chip, []),
-        parallel=req.parallel.model_copy(update={"recompute": req.recompute_pin}),
-        usable_memory_fraction=prov.pick(None, "memory_usable_fraction"), batch_tokens=req.batch_tokens,
-        layouts=layouts, state_bytes_per_param=prov.pick(None, "optimizer_bytes_per_param"),
-        closest_misses=closest_misses,
-    )  # fmt: skip
 
 
 def _workload(req: TrainRequest, n_active: float, sh: Shape, warnings: list[str]) -> tuple[float, float]:
@@ -124,7 +64,7 @@ def estimate_training(
     prov = Provenance(assumptions)
     pick, assumed, warnings = prov.pick, prov.assumed, prov.warnings
 
-    n_total, n_active, sh = _architecture(req, prov)
+    n_total, n_active, sh = architecture(req, prov)
     if req.tokens_from_preset and req.model is not None:
         prov.note("tokens", req.tokens, f"{req.model.id}'s recorded training tokens (its preset's sources)")
     if n_active > n_total:
@@ -178,45 +118,8 @@ def estimate_training(
         applies_to(req.calibration, chip, warnings)  # says why a calibration is not used
         convention = model_flops / (6.0 * n_active * req.tokens)  # MFU on the request's FLOPs convention
 
-        # with a given MFU the layout is not modelled: the fit is any layout's, the pins set aside
-        searched = req if req.mfu is None else req.model_copy(update={"parallel": ParallelSpec()})
-        solved: dict[tuple[int, int], StepEstimate] = {}  # the deadline solve's estimates, reused
-        fit_cache: dict[int, StepEstimate] = {}  # the solves' counts that fit (best layout only)
-
-        def modelled(n: int, layouts: int = 1) -> StepEstimate:
-            """The step model on n chips, as reported: the closest misses where nothing fits."""
-            if layouts == 1 and n in fit_cache and fit_cache[n].memory_fits:
-                return fit_cache[n]  # where a layout fits, the solve's search found the same
-            if (n, layouts) not in solved:
-                solved[n, layouts] = modelled_step(req, assumptions, efficiency, n, layouts)
-            return solved[n, layouts]
-
-        def fitting_at(n: int) -> StepEstimate:
-            """The step model on n chips for a solve, which needs only the best layout where one fits
-            (the search prunes more): :class:`NoLayoutFits` (an InputError) where none does."""
-            if n not in fit_cache:
-                fit_cache[n] = modelled_step(searched, assumptions, efficiency, n, 1, closest_misses=False)
-            return fit_cache[n]
-
-        def days_at(n: int) -> float:
-            if req.mfu is not None:
-                return model_flops / (n * peak * TERA * req.mfu) / SECONDS_PER_DAY
-            try:
-                at = fitting_at(n)
-            except InputError:  # nothing fits, or a pinned layout that needs more (or other) chips than n
-                return math.inf
-            if not at.memory_fits:
-                return math.inf
-            return model_flops / (n * peak * TERA * at.mfu * convention) / SECONDS_PER_DAY
-
-        def fit_days(n: int) -> float:
-            """0 where the layout search fits the job on n chips, else infinite: whether it fits, in the
-            form :func:`fewest_that_fit` takes, for a given MFU (whose days do not depend on the fit)."""
-            try:
-                return 0.0 if fitting_at(n).memory_fits else math.inf
-            except InputError:
-                return math.inf
-
+        counts = ChipCounts(req, assumptions, efficiency, model_flops, peak, convention)
+        days_at, fit_days = counts.days_at, counts.fit_days
         if req.deadline_days is not None:
             gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
             if req.mfu is not None and min_gpus is not None and math.isinf(fit_days(gpus)):
@@ -239,7 +142,7 @@ def estimate_training(
                     min_gpus = fewest_that_fit(fit_days, node, max(sized + 1, min_gpus), min_gpus)
                     searched_count = True
         elif sized is not None:
-            step = modelled(sized, req.layouts)
+            step = counts.modelled(sized, req.layouts)
             mfu = step.mfu * convention
             recompute = step.parallel.recompute
             hw_flops = hardware_flops(recompute)

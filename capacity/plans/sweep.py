@@ -27,7 +27,7 @@ from capacity.data.catalog import load_chips
 from capacity.data.efficiency import peak_tflops
 from capacity.data.model_source import InlineModel, resolve_model
 from capacity.data.provenance import Provenance
-from capacity.estimate.train import modelled_step, training_seq_len
+from capacity.estimate.train_step import modelled_step, training_seq_len
 from capacity.formulas import memory, shape
 from capacity.plans.scenario import Limits, Scenario
 from capacity.plans.scenario_run import scenario_calibration, sweep_points, train_request
