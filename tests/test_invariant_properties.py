@@ -106,3 +106,31 @@ def _approx(value: float, rel: float) -> Any:
     import pytest
 
     return pytest.approx(value, rel=rel)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    st.sampled_from(["llama2-7b", "llama2-70b", "mixtral-8x7b", "deepseek-v2"]),
+    st.floats(min_value=1e11, max_value=2e12),
+    chips,
+    st.floats(min_value=5.0, max_value=120.0),
+)
+def test_a_deadline_answer_rerun_at_its_count_is_the_same_plan(
+    model: str, d: float, chip: Any, days: float
+) -> None:
+    """The `--days` solve reuses the searches it ran; the plan it reports must be the one `--gpus` at the
+    count it found gives (same days, layout and cost), meeting the deadline, one node fewer missing it."""
+    from capacity.core.errors import InputError
+
+    try:
+        solved = train(model=model, tokens=d, chip=chip, deadline_days=days)
+    except InputError as exc:
+        assert "not met even with" in str(exc)
+        return
+    direct = train(model=model, tokens=d, chip=chip, gpus=solved.gpus)
+    assert solved.wall_clock_days <= days * (1 + 1e-9)
+    assert direct.wall_clock_days == solved.wall_clock_days and direct.layout == solved.layout
+    assert direct.cost_usd == solved.cost_usd and direct.memory_fits is True
+    if solved.gpus > 8 and solved.gpus > (solved.min_gpus_for_memory or 0):
+        fewer = train(model=model, tokens=d, chip=chip, gpus=solved.gpus - 8)
+        assert fewer.memory_fits is False or fewer.wall_clock_days > days
