@@ -195,3 +195,14 @@ def test_a_given_mfu_sets_pins_aside_for_the_fit_as_for_the_time(cli: Any) -> No
     given = cli(*base, *pins, "--mfu", "0.4")
     assert given.exit_code == 0 and "pinned layout is ignored" in given.stderr
     assert cli(*base, *pins).exit_code == 1
+
+
+def test_a_deadline_a_pinned_width_cannot_meet_says_so(cli: Any) -> None:
+    """--dp fixes the layout's width: past it extra chips get no work, which is the pin's doing, not the
+    batch's (the message used to blame the batch after a climb to ten million chips)."""
+    base = ["train", "--model", "llama2-70b", "--tokens", "2T", "--chip", "h100", "--tp", "8", "--pp", "8"]
+    run = cli(*base, "--dp", "2", "--days", "10")
+    assert run.exit_code == 2 and "--dp 2 pins the data-parallel width" in run.stderr
+    assert "batch" not in run.stderr and run.stderr.count("\n") == 1
+    met = cli(*base, "--dp", "2", "--days", "1000", "-f", "json")
+    assert met.exit_code == 0 and met.json()["gpus"] == 128

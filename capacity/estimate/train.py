@@ -121,7 +121,16 @@ def estimate_training(
         counts = ChipCounts(req, assumptions, efficiency, model_flops, peak, convention)
         days_at, fit_days = counts.days_at, counts.fit_days
         if req.deadline_days is not None:
-            gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+            try:
+                gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+            except InputError as exc:
+                pins = req.parallel
+                if req.mfu is None and pins.dp:  # the pins, not the batch, fix the chips with work
+                    raise InputError(
+                        f"--days {req.deadline_days:g}: not met: --dp {pins.dp} pins the data-parallel "
+                        "width, so more chips do not shorten the run; unpin --dp or allow more days"
+                    ) from exc
+                raise
             if req.mfu is not None and min_gpus is not None and math.isinf(fit_days(gpus)):
                 gpus = fewest_that_fit(fit_days, node, gpus, gpus)  # the deadline's count cannot hold it
         sized = gpus
