@@ -195,6 +195,8 @@ def test_a_grid_fits_where_a_single_run_fits(cli: Any, tmp_path: Any, mfu: float
     assert len(rows) == 504
     fits = {int(r[3]): r[-2] for r in rows}
     assert fits == {208: "False", 216: "False", 224: "True"}
+    status = {int(r[3]): r[-1] for r in rows}
+    assert status[216] == "the job does not fit in the chips' memory" and status[224] == "ok"
     single = [
         "train",
         "--params",

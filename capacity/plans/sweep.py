@@ -241,7 +241,9 @@ def grid_rows(sc: Scenario, grid: TrainGrid, file: str) -> tuple[list[str], list
     metrics = [k for k in grid.columns if k != "gpus"]
     header = ["file", "scenario", "chip", "gpus", "tokens", *metrics, "memory_fits", "status"]
     note = np.asarray([n or "" for n in grid.notes], dtype=object)[grid.chip]
-    status = np.where(note != "", note, np.where(grid_violations(sc, grid), "over a limit", "ok"))
+    over = np.where(grid_violations(sc, grid), "over a limit", "ok")
+    unfit = np.where(grid.fits, over, "the job does not fit in the chips' memory")  # as a single run says
+    status = np.where(note != "", note, unfit)
     chip_names = np.asarray(grid.chip_ids, dtype=object)[grid.chip]
     n = grid.chip.size
     columns = [
