@@ -12,16 +12,19 @@ layout held fixed; goodput scales the steady-state time): a rate that sets
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.uncertainty import Spreads
-from capacity.estimate.image_train import ImageTrainEstimate
 from capacity.estimate.train import TrainEstimate, TrainRequest, estimate_training
 from capacity.formulas.step_time import Share
 from capacity.records.chip import Chip
 from capacity.records.choices import Economics
+
+if TYPE_CHECKING:  # for annotations only: the language-model chain does not load the image planner
+    from capacity.estimate.image_train import ImageTrainEstimate
 
 Z90 = 1.2816  # standard normal 90th percentile
 

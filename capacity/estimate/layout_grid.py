@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from capacity.formulas.shape import Shape
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 
 if TYPE_CHECKING:
@@ -35,10 +35,10 @@ def micro_batches(seq_len: int) -> list[int]:
     return [b for b in MICRO_BATCHES if b <= 4 or b * seq_len <= MICRO_BATCH_TOKENS]
 
 
-def grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
-    """(t, p, c, v, b, sharding) tuples to try, pins kept."""
-    sh = job.sh
-    tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= job.node_size and sh.heads % t == 0]
+def grid(sh: Shape, node_size: int, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int, Sharding]]:
+    """(t, p, c, v, b, sharding) tuples to try, pins kept, for any chip count (:func:`groups` keeps those
+    with a replica's worth of chips)."""
+    tps = [pin.tp] if pin.tp else [t for t in TENSOR_WIDTHS if t <= node_size and sh.heads % t == 0]
     divisors = {p for p in range(1, min(sh.layers, 64) + 1) if sh.layers % p == 0}
     pps = [pin.pp] if pin.pp else sorted(p for p in set(PIPELINE_DEPTHS) | divisors if p <= sh.layers)
     cps = [pin.cp] if pin.cp else [
@@ -57,8 +57,6 @@ def grid(job: Job, pin: ParallelSpec) -> Iterator[tuple[int, int, int, int, int,
                 else sorted(v for v in set(VIRTUAL_STAGES) | even if v == 1 or p * v <= sh.layers)
             )
             for c in cps:
-                if t * p * c > job.gpus or (pin.dp and t * p * c * pin.dp > job.gpus):
-                    continue
                 for v in vs:
                     if v > 1 and p == 1:
                         continue
@@ -82,7 +80,7 @@ def grid_rows(job: Job, pin: ParallelSpec) -> list[GridRow]:
             GRIDS.clear()
         layers = job.sh.layers
         rows: dict[tuple[int, int, int, int, int], list[Sharding]] = {}
-        for t, p, c, v, b, shard in grid(replace(job, gpus=2**62), pin):  # shardings innermost
+        for t, p, c, v, b, shard in grid(job.sh, job.node_size, pin):  # shardings innermost
             rows.setdefault((t, p, c, v, b), []).append(shard)
         GRIDS[key] = [
             (*point, tuple(shards), -(-layers // point[1]) / layers) for point, shards in rows.items()

@@ -237,14 +237,15 @@ def predict(
         failure_per_chip=failure_overhead(eff.goodput, 1),
         gradient_bytes=gradient_bytes, precision=precision,
     )  # fmt: skip
-    misses = closest_misses
     if pin.recompute is not None:
-        found = search(job, pin, pin.recompute, keep=layouts, closest_misses=misses)
+        found = search(job, pin, pin.recompute, keep=layouts, closest_misses=closest_misses)
     else:  # what a team does: recompute everything when that is faster or the only way to fit
-        found = search(job, pin, "selective", keep=layouts, closest_misses=misses)
+        found = search(job, pin, "selective", keep=layouts, closest_misses=closest_misses)
         if not found.ranked or _full_may_win(found, sh.seq_len):  # only layouts that could beat these
             beat = found.best.per_token_s if found.ranked and found.best.fits and layouts == 1 else math.inf
-            found = _better(found, search(job, pin, "full", keep=layouts, beat=beat, closest_misses=misses))
+            found = _better(
+                found, search(job, pin, "full", keep=layouts, beat=beat, closest_misses=closest_misses)
+            )
     if not found.ranked:
         raise NoLayoutFits(f"no layout of {gpus} x {chip.id} fits the job in memory")
     if pin.recompute is None and found.best.layout.full_recompute:
