@@ -114,8 +114,10 @@ class Job:
         return Candidate(per_token, lay, terms, mem, fits)
 
     def kernel_seconds(self, t: int, c: int, b: int, ep: int, recompute: Recompute) -> float:
-        """Kernel time (matmul, attention, memory-bound) plus the MoE all-to-all of one micro-batch through
-        every layer on one chip: what no overlap or other layout choice removes, for the search's bound."""
+        """Kernel time (matmul, attention, memory-bound) plus the exposed tensor- and context-parallel
+        collectives and the MoE all-to-all of one micro-batch through every layer on one chip: what no
+        pipeline depth, data-parallel width or sharding removes (each scales with the layers a stage
+        holds), for the search's bound."""
         key = (t, c, b, ep, recompute)
         table = self._kernel_table
         if key not in table:
@@ -127,7 +129,7 @@ class Job:
                 self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
                 self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
             )  # fmt: skip
-            table[key] = x.matmul + x.attention + x.memory_bound + x.expert_comm
+            table[key] = x.matmul + x.attention + x.memory_bound + x.tp_comm + x.cp_comm + x.expert_comm
         return table[key]
 
     @cached_property

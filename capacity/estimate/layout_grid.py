@@ -92,10 +92,10 @@ def groups(job: Job, pin: ParallelSpec, recompute: Recompute) -> Iterator[Group]
     """(bound, t, p, c, v, b, sharding, widest d) of every group of the grid that has a replica's worth of
     chips, least bound first (ties in grid order: ZeRO-1 before ZeRO-3 at the same point).
 
-    The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels and
-    all-to-all alone, at the best expert width it may use, over m micro-batches plus the (p − 1)/v of the
-    bubble, with the failures of the widest: (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at
-    least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
+    The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels,
+    exposed tensor- and context-parallel collectives and all-to-all alone, at the best expert width it
+    may use, over m micro-batches plus the (p − 1)/v of the bubble, with the failures of the widest:
+    (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
     sh, seqs, gpus, kappa = job.sh, job.seqs, job.gpus, job.failure_per_chip
     kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
     heap: list[tuple[float, int, int, int, int, int, int, Sharding, int]] = []  # + grid order, for ties
