@@ -47,7 +47,7 @@ from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 MAX_MICRO_BATCH = 1024  # the winner's micro-batch is doubled up to this (and the replica's sequences)
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
-BOUND_SLACK = 0.002  # keep groups within the 0.1 % ties of the ranking
+SLACK = 1.002  # keep groups and layouts whose bound is within the 0.1 % ties of the ranking
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,17 @@ class Job:
             self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
         )  # fmt: skip
         return _KERNELS.setdefault(key, {})
+
+    def least_per_token(self, lay: Layout) -> float:
+        """A lower bound on :meth:`score`'s seconds per token for ``lay``, from the kernel table alone: the
+        stage's share of :meth:`kernel_seconds` over m micro-batches plus the (p − 1)/v of the bubble, with
+        the failures of its chips; what the layout adds (pipeline sends, sharding, the data-parallel
+        reduction, the optimizer step) only lengthens it."""
+        layers = self.sh.layers
+        stage = -(-layers // lay.pp) / layers
+        micro = self.kernel_seconds(lay.tp, lay.cp, lay.micro_batch, lay.ep, lay.recompute) * stage
+        step = micro * (lay.microbatches + (lay.pp - 1) / lay.vp)
+        return step * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
 
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(
@@ -288,18 +299,23 @@ def search(
             for ep in dict.fromkeys(eps)
         ]
 
-    def consider_all(lays: list[Layout]) -> Candidate | None:
-        scored = [c for lay in lays if (c := consider(lay)) is not None]
+    def consider_all(lays: list[Layout], beyond: float | None = None) -> Candidate | None:
+        scored = [c for lay in lays if (c := consider(lay, beyond)) is not None]
         return min(scored, key=lambda c: c.per_token_s) if scored else None
 
     def worst_kept(heap: list[tuple[Key, int, Candidate]]) -> Key:
         return tuple(-x for x in heap[0][0]) if len(heap) >= keep else (math.inf,)
 
-    def consider(lay: Layout) -> Candidate | None:
+    def consider(lay: Layout, beyond: float | None = None) -> Candidate | None:
+        """Score ``lay`` and keep it if it ranks; None where it is not a valid layout, was seen, or misses
+        memory by more than those kept, and, given ``beyond`` (seconds per token), where its bound
+        (:meth:`Job.least_per_token`) is above both ``beyond`` and the fitting layouts kept."""
         nonlocal counter
         if lay in seen or (lay.ep > 1 and (lay.dp * lay.cp) % lay.ep):
             return None
         if lay.vp > 1 and lay.microbatches < lay.pp:  # interleaving needs a micro-batch per stage in flight
+            return None
+        if beyond is not None and len(fitting) >= keep and job.least_per_token(lay) > max(beyond, cutoff()):
             return None
         seen.add(lay)
         mem = memory_of(lay)
@@ -324,15 +340,17 @@ def search(
     def worst_kept_fitting() -> float:
         return max(cand.per_token_s for _, _, cand in fitting)
 
+    def cutoff() -> float:
+        """Seconds per token above which a layout cannot rank among those kept (ties included)."""
+        return worst_kept_fitting() * SLACK
+
     def fits_at(lay: Layout, d: int) -> bool:
         at = lay.split(seqs, dp=d)
         return job.memory_bytes is None or memory_of(at).total <= job.memory_bytes
 
     zero1_fits: set[tuple[int, int, int, int, int]] = set()
     for least, t, p, c, v, b, shard, widest in groups(job, pin, recompute):
-        if least > beat * (1.0 + BOUND_SLACK) or (
-            len(fitting) >= keep and least > worst_kept_fitting() * (1.0 + BOUND_SLACK)
-        ):
+        if least > beat * SLACK or (len(fitting) >= keep and least > cutoff()):
             break  # every group left is slower than the layouts kept, whatever its communication
         point = (t, p, c, v, b)
         if floors is not None:
@@ -346,14 +364,15 @@ def search(
         if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
             zero1_fits.add(point)
         if pin.dp:
-            consider_all(layouts(t, p, c, v, b, shard, pin.dp))
+            consider_all(layouts(t, p, c, v, b, shard, pin.dp), beyond=0.0)
             continue
         top = consider_all(layouts(t, p, c, v, b, shard, widest))
         unit = pin.ep or (1 << (min(sh.experts, widest * c).bit_length() - 1) if sh.experts else 1)
         aligned = (widest * c // unit * unit) // c  # the widest d whose d·c the experts divide evenly
-        if 1 <= aligned < widest and (aligned * c) % unit == 0:
+        if 1 <= aligned < widest and (aligned * c) % unit == 0:  # passed over where it cannot be the top
+            beyond = None if top is None else top.per_token_s * (1.0 + 1e-9)
             top = min(
-                (x for x in (top, consider_all(layouts(t, p, c, v, b, shard, aligned))) if x is not None),
+                (x for x in (top, consider_all(layouts(t, p, c, v, b, shard, aligned), beyond)) if x),
                 key=lambda x: x.per_token_s,
                 default=None,
             )
@@ -370,13 +389,14 @@ def search(
                     lo, hi = (lo, mid) if fits_at(top.layout, mid) else (mid, hi)
                 lo = hi
             for d in {low, lo}:
-                consider_all(layouts(t, p, c, v, b, shard, d))
+                consider_all(layouts(t, p, c, v, b, shard, d), beyond=0.0)
     if passed_over and not fitting:
         if not closest_misses:
             return Search(ranked=[])
         return search(job, pin, recompute, keep, beat, every_group=True)
     if fitting and not pin.micro_batch:
-        _refine_micro_batch(min(fitting, key=lambda item: rank_key(item[2]))[2], seqs, pin, consider)
+        best = min(fitting, key=lambda item: rank_key(item[2]))[2]
+        _refine_micro_batch(best, seqs, pin, lambda lay: consider(lay, beyond=0.0))
     heap = fitting or misses
     if not heap and beat < math.inf:
         return Search(ranked=[])
