@@ -27,11 +27,13 @@ def _power_step(n: int, days_n: float, deadline: float, slope: float, most: floa
 def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, start: int) -> int:
     """Fewest whole nodes (at least ``start`` chips) whose modelled days meet ``deadline``.
 
-    Days fall roughly as a power of the node count, so each guess is the secant in log-log space through
-    the two counts evaluated last (the nearest the answer), moved strictly inside the bracket of the
-    largest count known to miss and the smallest known to meet; three steps in a row that do not halve
-    the bracket are followed by a bisection, so the solve takes at most about four times a bisection's
-    evaluations. Exact: the answer meets the deadline and one node fewer does not.
+    Days fall roughly as a power of the node count, so once the answer is bracketed (the largest count
+    known to miss, the smallest known to meet) each guess is the secant in log-log space through the two
+    counts evaluated last (the nearest the answer), moved strictly inside the bracket: on a power law the
+    first guess is the answer and the next (one node fewer) proves it, and on a smooth curve each step is
+    a fraction of the one before. Near the answer days are not smooth (layouts change at node and divisor
+    boundaries) and the secant creeps a node at a time, so the first step not under half the one before
+    hands the rest to bisection. Exact: the answer meets the deadline and one node fewer does not.
     """
     first = max(1, math.ceil(start / node))
     known: dict[int, float] = {}
@@ -73,17 +75,18 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
                 f"--days {deadline:g}: not met even with {MAX_SOLVE_GPUS:,} chips (the batch leaves "
                 "the extra chips without work); allow more days"
             )
-    slow = 0  # steps in a row that did not halve the bracket
+    (n_a, _), (n_b, _) = list(known.items())[-2:]
+    last_step, secant = abs(n_b - n_a), True  # the secant's until it stops converging, then bisection
     while hi - lo > 1:
-        mid, width = (lo + hi) // 2, hi - lo
+        mid = (lo + hi) // 2
         (n_a, d_a), (n_b, d_b) = list(known.items())[-2:]  # the two latest: nearest the answer
-        if slow < 3 and all(math.isfinite(x) and x > 0 for x in (d_a, d_b)) and d_a != d_b:
+        if secant and all(math.isfinite(x) and x > 0 for x in (d_a, d_b)) and d_a != d_b:
             slope = math.log(d_b / d_a) / math.log(n_b / n_a)
             if slope < 0:  # the secant's count, kept strictly inside the bracket
                 guess = math.ceil(_power_step(n_b, d_b, deadline, slope, hi / n_b))
                 mid = min(max(guess, lo + 1), hi - 1)
+                secant, last_step = 2 * abs(mid - n_b) < last_step, abs(mid - n_b)
         lo, hi = (lo, mid) if days(mid) <= deadline else (mid, hi)
-        slow = slow + 1 if 2 * (hi - lo) > width else 0  # after three slow steps, a bisection
     return hi * node
 
 

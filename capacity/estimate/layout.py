@@ -369,8 +369,8 @@ def search(
         top = consider_all(layouts(t, p, c, v, b, shard, widest))
         unit = pin.ep or (1 << (min(sh.experts, widest * c).bit_length() - 1) if sh.experts else 1)
         aligned = (widest * c // unit * unit) // c  # the widest d whose d·c the experts divide evenly
-        if 1 <= aligned < widest and (aligned * c) % unit == 0:  # passed over where it cannot be the top
-            beyond = None if top is None else top.per_token_s * (1.0 + 1e-9)
+        if 1 <= aligned < widest and (aligned * c) % unit == 0:  # passed over where it cannot rank
+            beyond = None if top is None else 0.0
             top = min(
                 (x for x in (top, consider_all(layouts(t, p, c, v, b, shard, aligned), beyond)) if x),
                 key=lambda x: x.per_token_s,
