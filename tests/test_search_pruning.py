@@ -161,3 +161,67 @@ def test_a_layouts_bound_is_below_its_score(
     assert 0 < bound <= scored * (1 + 1e-12)
     if t == 1 and p == 1 and c == 1 and d == 1 and not experts:
         assert bound == pytest.approx(scored, rel=0.05)  # one chip: only the optimizer step is not bounded
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    key=st.sampled_from(sorted(JOBS)),
+    t=st.sampled_from([1, 2, 4, 8]),
+    p=st.sampled_from([1, 2, 3, 8, 61]),
+    c=st.sampled_from([1, 2]),
+    d=st.integers(min_value=1, max_value=4096),
+    e_shift=st.integers(min_value=0, max_value=8),
+    shard=st.sampled_from(["zero1", "zero2", "zero3", "none"]),
+)
+def test_a_layout_holds_at_least_its_share_of_the_states(
+    key: tuple[str, str, int], t: int, p: int, c: int, d: int, e_shift: int, shard: str
+) -> None:
+    """Job.too_few_chips sends a search straight to the closest misses when the gradients and optimizer
+    states of all N parameters, spread evenly over the chips, already overflow one: that is a floor of
+    every layout's memory, whatever its widths and sharding."""
+    job = JOBS[key]
+    experts = job.sh.experts
+    e = 1 if not experts else math.gcd(max(1, experts >> e_shift), d * c)
+    lay = Layout(
+        tp=t, pp=min(p, job.sh.layers), dp=d, ep=e, microbatches=4.0, node_size=8, cp=c,
+        sharding=shard,  # type: ignore[arg-type]
+    )  # fmt: skip
+    mem = job.memory_of(lay)
+    share = (job.gradient_bytes + job.optimizer_bytes_per_param) * job.n_total / lay.chips
+    assert mem.gradients + mem.optimizer >= share * (1 - 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("model", "chip", "gpus"),
+    [("llama3.1-405b", "v100", 8), ("llama2-70b", "v100", 32), ("deepseek-v3", "a100", 64)],
+)
+def test_where_nothing_fits_the_quick_pass_finds_the_exhaustive_closest_misses(
+    model: str, chip: str, gpus: int
+) -> None:
+    """The closest-miss pass visits groups least memory first and stops at the first that cannot beat
+    the misses kept: the same misses as visiting every group in bound order."""
+    job = job_for(model, chip, gpus)
+    quick = layout.search(job, ParallelSpec(), "selective", keep=3)
+    slow = layout.search(job, ParallelSpec(), "selective", keep=3, every_group=True)
+    assert not quick.best.fits and [c.layout for c in quick.ranked] == [c.layout for c in slow.ranked]
+    assert [c.memory.total for c in quick.ranked] == sorted(c.memory.total for c in slow.ranked)
+
+
+@pytest.mark.parametrize(
+    ("model", "chip", "gpus"), [("llama2-70b", "h100", 1024), ("deepseek-v3", "h800", 2048)]
+)
+def test_groups_come_least_bound_first_and_all_of_them(model: str, chip: str, gpus: int) -> None:
+    """Families enter the queue under one bound and are split when reached: every group with a replica's
+    worth of chips still comes out once, in order of bound."""
+    job = job_for(model, chip, gpus)
+    visited = list(layout_grid.Groups(job, ParallelSpec(), "selective", None))
+    bounds = [g[0] for g in visited]
+    assert bounds == sorted(bounds)
+    expected = {
+        (t, p, c, v, b, shard)
+        for t, p, c, v, b, shard in layout_grid.grid(job.sh, job.node_size, ParallelSpec())
+        if t * p * c <= gpus
+        and min(gpus // (t * p * c), job.seqs // b, job.seqs // (b * p) if v > 1 else gpus) >= 1
+    }
+    assert [g[1:7] for g in visited] == list(dict.fromkeys(g[1:7] for g in visited))
+    assert {g[1:7] for g in visited} == expected

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -35,9 +35,9 @@ from capacity.core.errors import InputError
 from capacity.estimate.layout_grid import (
     MAX_SHARED,
     SEARCHED_SHARDING,
+    Group,
+    Groups,
     floor_table,
-    groups,
-    least_memory,
 )
 from capacity.formulas import memory
 from capacity.formulas.shape import Shape
@@ -155,6 +155,16 @@ class Job:
         step = micro * (lay.microbatches + (lay.pp - 1) / lay.vp)
         return step * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
 
+    def too_few_chips(self) -> bool:
+        """Whether no layout on these chips can fit: every layout's chips hold at least the gradients and
+        optimizer states of all N parameters between them (ZeRO-3 over every rank shards them N/chips
+        each; expert parallelism e divides d·c, so the experts' share is no smaller), whatever else
+        they hold (:func:`capacity.formulas.memory.per_gpu`)."""
+        if self.memory_bytes is None:
+            return False
+        states = (self.gradient_bytes + self.optimizer_bytes_per_param) * self.n_total
+        return states / self.gpus > self.memory_bytes
+
     def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
         return memory.per_gpu(
             self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.precision, self.gradient_bytes,
@@ -254,17 +264,23 @@ def search(
     beat: float = math.inf,
     every_group: bool = False,
     closest_misses: bool = True,
+    misses_only: bool = False,
 ) -> Search:
     """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
     bound is no better than ``beat`` (seconds per token of a layout already known) are not searched.
 
     Groups in which no layout can fit (:func:`capacity.estimate.layout_grid.least_memory`) are passed over
-    unless ``every_group``; if then nothing fits, the search runs again over every group to report the
-    closest misses, or, without ``closest_misses``, returns no layout."""
+    unless ``every_group``; if then nothing fits (or :meth:`Job.too_few_chips` says nothing can), the
+    search runs again, ``misses_only``, over every group to report the closest misses, or, without
+    ``closest_misses``, returns no layout. ``misses_only`` visits the groups least memory first and stops
+    at the first whose least memory is above the misses kept."""
     check_pins(job, pin)
+    if not misses_only and job.too_few_chips():  # straight to the closest misses
+        if not closest_misses:
+            return Search(ranked=[])
+        return search(job, pin, recompute, keep, beat, every_group=True, misses_only=True)
     sh, seqs = job.sh, job.seqs
-    floors = None if every_group or job.memory_bytes is None else floor_table(job, pin, recompute)
-    passed_over = False
+    floors = None if job.memory_bytes is None else floor_table(job, pin, recompute)
     fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
     misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
     counter = 0
@@ -330,7 +346,7 @@ def search(
             heap, key = fitting, rank_key(cand)
             misses.clear()
         else:
-            heap, key = misses, (need,)
+            heap, key = misses, (need, cand.per_token_s)  # the least memory, then the fastest
         if key < worst_kept(heap):
             heapq.heappush(heap, (tuple(-x for x in key), -counter, cand))
             if len(heap) > keep:
@@ -349,16 +365,26 @@ def search(
         return job.memory_bytes is None or memory_of(at).total <= job.memory_bytes
 
     zero1_fits: set[tuple[int, int, int, int, int]] = set()
-    for least, t, p, c, v, b, shard, widest in groups(job, pin, recompute):
-        if least > beat * SLACK or (len(fitting) >= keep and least > cutoff()):
+    visit = Groups(job, pin, recompute, None if every_group else floors)
+    order: Iterable[Group] = visit
+    if misses_only and floors is not None:  # nothing fits: the least memory first
+        order = sorted(visit, key=lambda g: floors.of(job, pin, recompute, *g[1:7]))
+    beaten = False
+    for least, t, p, c, v, b, shard, widest in order:
+        if misses_only:
+            if least > beat * SLACK:
+                continue
+            if (
+                floors is not None
+                and floors.of(job, pin, recompute, t, p, c, v, b, shard) > worst_kept(misses)[0]
+            ):
+                break  # every layout left needs more memory than those kept
+        elif least > beat * SLACK:
+            beaten = True  # the caller's layout is faster than any left: no closest misses needed
+            break
+        if len(fitting) >= keep and least > cutoff():
             break  # every group left is slower than the layouts kept, whatever its communication
         point = (t, p, c, v, b)
-        if floors is not None:
-            if (t, p, c, v, b, shard) not in floors:
-                floors[t, p, c, v, b, shard] = least_memory(job, pin, recompute, t, p, c, v, b, shard)
-            if floors[t, p, c, v, b, shard] > job.memory_bytes:  # type: ignore[operator]
-                passed_over = True
-                continue
         if shard == "zero3" and point in zero1_fits and not sh.experts:
             continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
         if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
@@ -390,10 +416,10 @@ def search(
                 lo = hi
             for d in {low, lo}:
                 consider_all(layouts(t, p, c, v, b, shard, d), beyond=0.0)
-    if passed_over and not fitting:
+    if visit.passed_over and not fitting and not beaten:
         if not closest_misses:
             return Search(ranked=[])
-        return search(job, pin, recompute, keep, beat, every_group=True)
+        return search(job, pin, recompute, keep, beat, every_group=True, misses_only=True)
     if fitting and not pin.micro_batch:
         best = min(fitting, key=lambda item: rank_key(item[2]))[2]
         _refine_micro_batch(best, seqs, pin, lambda lay: consider(lay, beyond=0.0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from capacity.formulas.shape import Shape
@@ -65,61 +66,128 @@ def grid(sh: Shape, node_size: int, pin: ParallelSpec) -> Iterator[tuple[int, in
                             yield t, p, c, v, b, shard
 
 
-GridRow = tuple[int, int, int, int, int, tuple[Sharding, ...], float]  # t, p, c, v, b, shardings, ⌈L/p⌉/L
 Group = tuple[float, int, int, int, int, int, Sharding, int]  # bound, t, p, c, v, b, sharding, widest d
-GRIDS: dict[tuple[object, ...], list[GridRow]] = {}
+Member = tuple[int, tuple[Sharding, ...], int]  # v, shardings, position of its first in the grid
+# t, p, c, b, ⌈L/p⌉/L, the largest v, the members, and (t, p, c, b) as one key for the floors
+Family = tuple[int, int, int, int, float, int, list[Member], tuple[int, int, int, int]]
+GRIDS: dict[tuple[object, ...], list[Family]] = {}
 
 
-def grid_rows(job: Job, pin: ParallelSpec) -> list[GridRow]:
-    """The points of :func:`grid` for any chip count, each with its shardings and the share of the layers
-    in its slowest pipeline stage: shared by every search of the same shape, node size and pins (only the
-    chip count and the batch change between them)."""
+def families(job: Job, pin: ParallelSpec) -> list[Family]:
+    """The points of :func:`grid` for any chip count, in families of the same (t, p, c, b) that differ in
+    v and sharding, each member with its position in grid order (shardings innermost): shared by every
+    search of the same shape, node size and pins (only the chip count and the batch change between them)."""
     key = (job.sh, job.node_size, pin)
     if key not in GRIDS:
         if len(GRIDS) > MAX_SHARED:
             GRIDS.clear()
         layers = job.sh.layers
         rows: dict[tuple[int, int, int, int, int], list[Sharding]] = {}
-        for t, p, c, v, b, shard in grid(job.sh, job.node_size, pin):  # shardings innermost
+        for t, p, c, v, b, shard in grid(job.sh, job.node_size, pin):
             rows.setdefault((t, p, c, v, b), []).append(shard)
+        members: dict[tuple[int, int, int, int], list[Member]] = {}
+        position = 0
+        for (t, p, c, v, b), shards in rows.items():
+            members.setdefault((t, p, c, b), []).append((v, tuple(shards), position))
+            position += len(shards)
         GRIDS[key] = [
-            (*point, tuple(shards), -(-layers // point[1]) / layers) for point, shards in rows.items()
+            (t, p, c, b, -(-layers // p) / layers, max(v for v, _, _ in vs), vs, (t, p, c, b))
+            for (t, p, c, b), vs in members.items()
         ]
     return GRIDS[key]
 
 
-def groups(job: Job, pin: ParallelSpec, recompute: Recompute) -> Iterator[Group]:
+class Groups:
     """(bound, t, p, c, v, b, sharding, widest d) of every group of the grid that has a replica's worth of
-    chips, least bound first (ties in grid order: ZeRO-1 before ZeRO-3 at the same point).
+    chips and, given the floors, may fit the chip's memory, least bound first (ties in grid order: ZeRO-1
+    before ZeRO-3 at the same point); ``passed_over`` says whether a group was left out for memory.
 
     The bound is the least wall time per token any width d ≤ widest of the group can reach: its kernels,
     exposed tensor- and context-parallel collectives and all-to-all alone, at the best expert width it
     may use, over m micro-batches plus the (p − 1)/v of the bubble, with the failures of the widest:
-    (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B))."""
-    sh, seqs, gpus, kappa = job.sh, job.seqs, job.gpus, job.failure_per_chip
-    kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> seconds
-    heap: list[tuple[float, int, int, int, int, int, int, Sharding, int]] = []  # + grid order, for ties
-    for t, p, c, v, b, shards, stage_share in grid_rows(job, pin):
-        replica = t * p * c
-        if replica > gpus or (pin.dp and replica * pin.dp > gpus):
-            continue
-        widest = min(gpus // replica, seqs // b)
-        if v > 1:  # interleaving needs a micro-batch per stage in flight: m = B/(d·b) ≥ p
-            widest = min(widest, seqs // (b * p))
-        if widest < 1:
-            continue
+    (m + (p−1)/v)·K·(1 + κ·d) / (B·s) with m = B/(d·b) is at least K/(b·s)·(1/widest + κ + (p−1)·b/(v·B)).
+
+    A search visits only the first few groups, so a family of groups (the same t, p, c, b) enters the
+    queue as one entry, under a bound no member goes below (the widest d and the most virtual stages of
+    any member), and its members are bounded only when it is reached; a family comes out before a group
+    of equal bound, so the order is the same as bounding every group. A family none of whose members can
+    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue."""
+
+    def __init__(self, job: Job, pin: ParallelSpec, recompute: Recompute, floors: Floors | None) -> None:
+        self.job, self.pin, self.recompute, self.floors = job, pin, recompute, floors
+        self.kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> s
+        self.passed_over = False
+
+    def _widest(self, t: int, p: int, c: int, v: int, b: int) -> int:
+        job = self.job
+        widest = min(job.gpus // (t * p * c), job.seqs // b)
+        return min(widest, job.seqs // (b * p)) if v > 1 else widest  # interleaving: m = B/(d·b) ≥ p
+
+    def _bound(self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int) -> float:
+        job, pin = self.job, self.pin
+        sh = job.sh
         width = pin.dp or widest
-        key = (t, c, b, 1 if pin.ep or not sh.experts else min(sh.experts, width * c))
-        if key not in kernels:
-            kernels[key] = least_kernels(job, pin, recompute, *key)
-        bubble = (p - 1) * b / (v * seqs)
-        bound = kernels[key] * stage_share / (b * sh.seq_len) * (1.0 / width + kappa * t * p * c + bubble)
-        for shard in shards:
-            heap.append((bound, len(heap), t, p, c, v, b, shard, widest))
-    heapq.heapify(heap)  # a search visits only the first few groups: popped in order, not all sorted
-    while heap:
-        bound, _, t, p, c, v, b, shard, widest = heapq.heappop(heap)
-        yield bound, t, p, c, v, b, shard, widest
+        kernel_key = (t, c, b, 1 if pin.ep or not sh.experts else min(sh.experts, width * c))
+        if kernel_key not in self.kernels:
+            self.kernels[kernel_key] = least_kernels(job, pin, self.recompute, *kernel_key)
+        bubble = (p - 1) * b / (v * job.seqs)
+        return (
+            self.kernels[kernel_key] * share / (b * sh.seq_len)
+            * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
+        )  # fmt: skip
+
+    def _floor(self, t: int, p: int, c: int, v: int, b: int, shard: Sharding) -> float:
+        floors = self.floors
+        assert floors is not None
+        return floors.of(self.job, self.pin, self.recompute, t, p, c, v, b, shard)
+
+    def __iter__(self) -> Iterator[Group]:
+        job, pin, floors, room = self.job, self.pin, self.floors, self.job.memory_bytes
+        least = None if floors is None or room is None else floors.families
+        gpus, seqs, dp, kappa, kernels = job.gpus, job.seqs, pin.dp, job.failure_per_chip, self.kernels
+        experts, tokens = 0 if pin.ep else job.sh.experts, job.sh.seq_len
+        queued: list[Family] = []
+        heap: list[tuple[float, int, int]] = []  # (bound, grid position or −1 for a family, its index)
+        for family in families(job, pin):  # inline (the hot loop): _widest and _bound at v = 1 and most v
+            t, p, c, b, share, most_v, _, key = family
+            replica = t * p * c
+            widest = min(gpus // replica, seqs // b)  # a member with v > 1 is never wider than v = 1
+            if widest < 1 or (dp and replica * dp > gpus):
+                continue
+            if least is not None and least.get(key, 0.0) > room:  # type: ignore[operator]
+                self.passed_over = True
+                continue
+            width = dp or widest
+            kernel_key = (t, c, b, min(experts, width * c) if experts else 1)
+            if kernel_key not in kernels:
+                kernels[kernel_key] = least_kernels(job, pin, self.recompute, *kernel_key)
+            bubble = (p - 1) * b / (most_v * seqs)
+            bound = kernels[kernel_key] * share / (b * tokens) * (1.0 / width + kappa * t * p * c + bubble)
+            heap.append((bound, -1, len(queued)))
+            queued.append(family)
+        heapq.heapify(heap)
+        bounded: dict[int, Group] = {}  # by grid position
+        while heap:
+            _, position, index = heapq.heappop(heap)
+            if position >= 0:
+                yield bounded.pop(position)
+                continue
+            t, p, c, b, share, _, members, key = queued[index]
+            if least is not None and key not in least:
+                least[key] = min(
+                    self._floor(t, p, c, v, b, shard) for v, shards, _ in members for shard in shards
+                )
+            for v, shards, first in members:
+                widest = self._widest(t, p, c, v, b)
+                if widest < 1:
+                    continue
+                x = self._bound(t, p, c, v, b, share, widest)
+                for k, shard in enumerate(shards):
+                    if least is not None and self._floor(t, p, c, v, b, shard) > room:  # type: ignore[operator]
+                        self.passed_over = True
+                        continue
+                    heapq.heappush(heap, (x, first + k, -1))
+                    bounded[first + k] = (x, t, p, c, v, b, shard, widest)
 
 
 def least_kernels(
@@ -132,21 +200,37 @@ def least_kernels(
     return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
 
 
-FLOORS: dict[tuple[object, ...], dict[tuple[int, int, int, int, int, Sharding], float]] = {}
+@dataclass
+class Floors:
+    """:func:`least_memory` of each group (t, p, c, v, b, sharding) and the least of each family (t, p, c,
+    b), shared by every search of the same model, memory model and pins: they depend on neither the chip
+    count, the batch nor the chip's memory."""
+
+    groups: dict[tuple[int, int, int, int, int, Sharding], float] = field(default_factory=dict)
+    families: dict[tuple[int, int, int, int], float] = field(default_factory=dict)
+
+    def of(
+        self, job: Job, pin: ParallelSpec, recompute: Recompute, t: int, p: int, c: int, v: int, b: int,
+        shard: Sharding,
+    ) -> float:  # fmt: skip
+        """:func:`least_memory` of the group, computed once."""
+        if (t, p, c, v, b, shard) not in self.groups:
+            self.groups[t, p, c, v, b, shard] = least_memory(job, pin, recompute, t, p, c, v, b, shard)
+        return self.groups[t, p, c, v, b, shard]
 
 
-def floor_table(
-    job: Job, pin: ParallelSpec, recompute: Recompute
-) -> dict[tuple[int, int, int, int, int, Sharding], float]:
-    """:func:`least_memory` of each group, shared by every search of the same model, memory model and
-    pins: it depends on neither the chip count, the batch nor the chip's memory."""
+FLOORS: dict[tuple[object, ...], Floors] = {}
+
+
+def floor_table(job: Job, pin: ParallelSpec, recompute: Recompute) -> Floors:
+    """The :class:`Floors` of this model, memory model and pins."""
     if len(FLOORS) > MAX_SHARED:
         FLOORS.clear()
     key = (
         job.sh, job.n_total, job.optimizer_bytes_per_param, job.gradient_bytes, job.precision, pin.ep,
         recompute,
     )  # fmt: skip
-    return FLOORS.setdefault(key, {})
+    return FLOORS.setdefault(key, Floors())
 
 
 def least_memory(
