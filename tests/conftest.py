@@ -28,8 +28,16 @@ settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A cache of this test run's own, not the user's: under pytest-xdist one for all the workers (the
+    parse cache is written by rename, so a worker reads either an older or a newer whole file), so the
+    specs are parsed once per run rather than once per worker."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        cache = tmp_path_factory.getbasetemp().parent / "shared-cache"
+        cache.mkdir(exist_ok=True)
+    else:
+        cache = tmp_path_factory.mktemp("cache")
     mp = pytest.MonkeyPatch()
-    mp.setenv("CAPACITY_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    mp.setenv("CAPACITY_CACHE_DIR", str(cache))
     mp.delenv("CAPACITY_SPECS_DIR", raising=False)
     yield
     mp.undo()

@@ -186,9 +186,11 @@ def test_calibration_round_trips() -> None:
 # ---------------------------------------------------------------- layer 2: compile-only (nvcc, no GPU needed)
 
 needs_nvcc = pytest.mark.skipif(not HAS_NVCC, reason="nvcc not found: compile-only tests skipped")
+one_build = pytest.mark.xdist_group("cuda-build")  # under pytest-xdist, one worker builds it, once
 
 
 @needs_nvcc
+@one_build
 def test_benchmark_compiles_and_plans(capbench: Path) -> None:
     plan = json.loads(
         subprocess.run([str(capbench), "--selftest"], capture_output=True, text=True, check=True).stdout
@@ -201,6 +203,7 @@ def test_benchmark_compiles_and_plans(capbench: Path) -> None:
 
 
 @needs_nvcc
+@one_build
 @pytest.mark.skipif(HAS_GPU, reason="a GPU is present: the no-device path cannot be exercised")
 def test_without_a_gpu_the_benchmark_says_so(capbench: Path, cli: Any) -> None:
     with pytest.raises(EnvironmentMissingError, match="no CUDA GPU"):
@@ -252,6 +255,7 @@ def test_bad_bench_flags_are_refused_before_any_measuring(
 # ---------------------------------------------------------------- layer 3: on a GPU
 
 
+@one_build
 @pytest.mark.skipif(not (HAS_GPU and HAS_NVCC), reason="no GPU on this machine: run-on-GPU tests skipped")
 def test_on_a_gpu_the_measurement_is_plausible(cli: Any, tmp_path: Path) -> None:
     out = tmp_path / "calib.json"
