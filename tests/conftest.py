@@ -31,12 +31,13 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """A cache of this test run's own, not the user's: under pytest-xdist one for all the workers (the
     parse cache is written by rename, so a worker reads either an older or a newer whole file), so the
     specs are parsed once per run rather than once per worker."""
+    mp = pytest.MonkeyPatch()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         cache = tmp_path_factory.getbasetemp().parent / "shared-cache"
         cache.mkdir(exist_ok=True)
+        mp.setenv("CAPACITY_JOBS", "1")  # the cores are the test workers': no pools of pools (test_parallel)
     else:
         cache = tmp_path_factory.mktemp("cache")
-    mp = pytest.MonkeyPatch()
     mp.setenv("CAPACITY_CACHE_DIR", str(cache))
     mp.delenv("CAPACITY_SPECS_DIR", raising=False)
     yield

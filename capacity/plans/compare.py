@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from capacity.core.errors import InputError
+from capacity.core.parallel import ordered_map
 from capacity.records.chip import Chip
 
 SortKey = Literal["cost", "time", "energy", "gpus"]
@@ -72,11 +73,15 @@ def compare(
     comparison: it raises :class:`InputError` instead of returning a table of identical error rows."""
     rows = []
     refusals: list[str] = []
-    for chip in chips:
+
+    def attempt(chip: Chip) -> tuple[dict[str, Any], str | None]:
         try:
-            result, error = estimate(chip), None
+            return estimate(chip), None
         except InputError as exc:
-            result, error = {}, str(exc)
+            return {}, str(exc)
+
+    for chip, (result, error) in zip(chips, ordered_map(attempt, chips), strict=True):
+        if error is not None:
             refusals.append(error)
         if result.get("slo_met") is False:
             error = "misses the latency target: " + ", ".join(

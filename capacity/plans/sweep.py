@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from capacity.core.counts import parse_count
 from capacity.core.errors import InputError
+from capacity.core.parallel import ordered_map
 from capacity.core.units import SECONDS_PER_DAY, TERA
 from capacity.data.assumptions import Assumptions, Efficiency
 from capacity.data.calibration import Calibration
@@ -167,13 +168,19 @@ def train_grid(sc: Scenario, a: Assumptions, eff: Efficiency, base_dir: Path | N
     peak, given_mfu, watts, price, floor = (consts[:, k][:, None, None] for k in range(5))
     mfu = np.broadcast_to(given_mfu, (len(chips), len(gpus), len(tokens))).copy()
     fits = np.ones((len(chips), len(gpus), len(tokens)), dtype=bool)
-    for i, chip in enumerate(chips):
-        if notes[i] is None and (sc.efficiency.mfu is None or chip.memory_gb is not None):
-            modelled, fits[i] = _modelled(
-                sc, chip, gpus, tokens, a, eff, cal if cal and cal.chip == chip.id else None
-            )
-            if sc.efficiency.mfu is None:
-                mfu[i] = modelled
+    searched = [
+        i for i, chip in enumerate(chips)
+        if notes[i] is None and (sc.efficiency.mfu is None or chip.memory_gb is not None)
+    ]  # fmt: skip
+
+    def model(i: int) -> tuple[Array, npt.NDArray[np.bool_]]:
+        chip = chips[i]
+        return _modelled(sc, chip, gpus, tokens, a, eff, cal if cal and cal.chip == chip.id else None)
+
+    for i, (modelled, fit) in zip(searched, ordered_map(model, searched), strict=True):
+        fits[i] = fit
+        if sc.efficiency.mfu is None:
+            mfu[i] = modelled
     g = gpus[None, :, None]
     d = tokens[None, None, :]
     shape = (len(chips), len(gpus), len(tokens))

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from capacity.core.errors import InputError
 from capacity.core.memo import same_arguments
+from capacity.core.parallel import ordered_map
 from capacity.core.units import TERA
 from capacity.data.assumptions import Efficiency
 from capacity.data.catalog import load_chips
@@ -159,7 +160,7 @@ class SteadyReport(BaseModel):
 def validate_steady(runs: Iterable[SteadyRun], eff: Efficiency) -> SteadyReport:
     """Every record predicted with its published layout (and the planner's own), summarised by source."""
     sets = eff.steady_state_sets
-    checks = [check(r, eff, r.source_group in sets.fitting) for r in runs]
+    checks = ordered_map(lambda r: check(r, eff, r.source_group in sets.fitting), list(runs))
     groups = [
         s
         for g in dict.fromkeys(c.source_group for c in checks)
