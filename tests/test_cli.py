@@ -248,3 +248,33 @@ def test_parser_usage_errors_are_one_line(args: list[str], message: str) -> None
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: ") and message in proc.stderr
     assert "--help`" in proc.stderr and "Usage:" not in proc.stderr
+
+
+WHAT_IF = ["train", "--model", "llama2-7b", "--tokens", "1T", "--chip", "a100", "--gpus", "8"]
+
+
+@pytest.mark.parametrize(
+    ("args", "absent"),
+    [
+        ([*WHAT_IF, "--format", "json"],
+         ["capacity.cli.compare_cmd", "capacity.cli.scenario_cmd", "capacity.estimate.serve", "numpy"]),
+        (["chips", "show", "h100", "--format", "json"],
+         ["capacity.cli.train_cmd", "capacity.estimate.train", "capacity.estimate.layout"]),
+    ],
+)  # fmt: skip
+def test_a_command_loads_only_what_it_runs(args: list[str], absent: list[str]) -> None:
+    """A what-if pays only for its own command's imports (startup is most of its 0.3 s budget)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\nfrom capacity.cli import main\n"
+        f"sys.argv = ['capacity', *{args!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert exc.code == 0, exc.code\n"
+        "sys.stderr.write(' '.join(sorted(sys.modules)))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    loaded = set(run.stderr.split("\n")[-1].split())
+    assert f"capacity.cli.{'train' if args[0] == 'train' else 'chips'}_cmd" in loaded
+    assert not loaded & set(absent)

@@ -6,34 +6,30 @@ or usage (unknown id, bad number, broken file); 3 the environment lacks what was
 
 from __future__ import annotations
 
+import importlib
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from capacity import __version__
-from capacity.cli import (
-    bench_cmd,
-    chips_cmd,
-    clusters_cmd,
-    compare_cmd,
-    models_cmd,
-    scenario_cmd,
-    serve_cmd,
-    train_cmd,
-    validate_cmd,
-)
 from capacity.cli.errors import EXIT_CODES_HELP, state
 
-app = typer.Typer(
-    name="capacity",
-    help="AI-compute capacity planner: training and serving what-ifs, plans as YAML, chips compared; "
-    "every figure sourced.\n\n" + EXIT_CODES_HELP,
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
+# command -> (module in capacity.cli, attribute, a group of subcommands?), in the order help lists them
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "chips": ("chips_cmd", "app", True),
+    "models": ("models_cmd", "app", True),
+    "clusters": ("clusters_cmd", "clusters", False),
+    "train": ("train_cmd", "train", False),
+    "explain": ("train_cmd", "explain", False),
+    "serve": ("serve_cmd", "serve", False),
+    "validate": ("validate_cmd", "validate", False),
+    "run": ("scenario_cmd", "run", False),
+    "check": ("scenario_cmd", "check", False),
+    "schema": ("scenario_cmd", "schema", False),
+    "compare": ("compare_cmd", "compare", False),
+    "bench": ("bench_cmd", "bench", False),
+}
 
 
 def _version(value: bool) -> None:
@@ -42,7 +38,6 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     traceback: Annotated[
         bool, typer.Option("--traceback", help="Show the full traceback on errors.")
@@ -54,18 +49,40 @@ def _root(
     state["traceback"] = traceback
 
 
-app.add_typer(chips_cmd.app, name="chips")
-app.add_typer(models_cmd.app, name="models")
-app.command("clusters")(clusters_cmd.clusters)
-app.command("train")(train_cmd.train)
-app.command("explain")(train_cmd.explain)
-app.command("serve")(serve_cmd.serve)
-app.command("validate")(validate_cmd.validate)
-app.command("run")(scenario_cmd.run)
-app.command("check")(scenario_cmd.check)
-app.command("schema")(scenario_cmd.schema)
-app.command("compare")(compare_cmd.compare)
-app.command("bench")(bench_cmd.bench)
+def build(only: str | None = None) -> typer.Typer:
+    """The app with every command, or with ``only`` that one: a command's modules (and the library they
+    import) are loaded only when it runs, so a what-if does not pay for the other commands' imports."""
+    app = typer.Typer(
+        name="capacity",
+        help="AI-compute capacity planner: training and serving what-ifs, plans as YAML, chips compared; "
+        "every figure sourced.\n\n" + EXIT_CODES_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    app.callback()(_root)
+    for name, (module, attribute, group) in COMMANDS.items():
+        if only is None or name == only:
+            target = getattr(importlib.import_module(f"capacity.cli.{module}"), attribute)
+            if group:
+                app.add_typer(target, name=name)
+            else:
+                app.command(name)(target)
+    return app
+
+
+def _invoked(args: list[str]) -> str | None:
+    """The command ``args`` name (the first word that is not a root option), if it is one."""
+    word = next((a for a in args if not a.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # the whole app (tests, documentation): built on first use
+        globals()["app"] = built = build()
+        return built
+    raise AttributeError(name)
 
 
 def main() -> None:
@@ -75,7 +92,7 @@ def main() -> None:
     from typer.exceptions import Abort, TyperException
 
     try:
-        code = app(prog_name="capacity", standalone_mode=False)
+        code = build(_invoked(sys.argv[1:]))(prog_name="capacity", standalone_mode=False)
     except TyperException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `capacity` alone: the help, as before
             exc.show()  # type: ignore[attr-defined]

@@ -20,7 +20,6 @@ from capacity.data.assumptions import load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.catalog import load_chips, load_clusters, load_image_models
 from capacity.data.model_source import InlineModel, image_model_of, model_of
-from capacity.estimate.serve import ServeRequest
 from capacity.estimate.train_io import TrainRequest
 from capacity.formulas.flops import FlopsConvention, Recompute
 from capacity.records.chip import Chip
@@ -37,9 +36,11 @@ from capacity.records.cluster import Cluster
 from capacity.records.model_spec import ModelPreset
 from capacity.records.parallel import ParallelSpec
 
-if TYPE_CHECKING:  # image workloads are imported where they are built: a language-model run never loads them
+if TYPE_CHECKING:  # serving and image workloads are imported where they are built: a training run never
+    # loads them
     from capacity.estimate.image_serve import ImageServeRequest
     from capacity.estimate.image_train import ImageTrainRequest
+    from capacity.estimate.serve import ServeRequest
     from capacity.records.image_model import ImageModelPreset
 
 ModelInput = str | ModelPreset | InlineModel
@@ -172,6 +173,8 @@ def serving_request(
         raise InputError(
             f"precision {weights}: not a serving weight format; use {', '.join(WEIGHT_PRECISIONS)}"
         )
+    from capacity.estimate.serve import ServeRequest
+
     return ServeRequest(
         model=preset, chip=found, input_tokens=input_tokens, output_tokens=output_tokens, params=params,
         gpus_per_replica=gpus_per_replica,
