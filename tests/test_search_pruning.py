@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from capacity.core.errors import NoLayoutFits
 from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_chips, load_models
-from capacity.estimate import layout, layout_grid
+from capacity.estimate import layout, layout_grid, layout_job
 from capacity.estimate.requests import training_request
 from capacity.estimate.train_step import modelled_step
 from capacity.formulas import memory, shape
@@ -22,12 +22,12 @@ A, EFF = load_assumptions(), load_efficiency()
 MODELS = load_models()
 
 
-def job_for(model: str, chip: str, gpus: int, tokens: float = 2e12) -> layout.Job:
+def job_for(model: str, chip: str, gpus: int, tokens: float = 2e12) -> layout_job.Job:
     """The search's job for a preset on a chip, built as the step model builds it."""
-    captured: list[layout.Job] = []
+    captured: list[layout_job.Job] = []
     original = layout.search
 
-    def spy(job: layout.Job, *args: object, **kw: object) -> layout.Search:
+    def spy(job: layout_job.Job, *args: object, **kw: object) -> layout.Search:
         captured.append(job)
         return original(job, *args, **kw)  # type: ignore[arg-type]
 
@@ -63,7 +63,7 @@ def test_a_groups_least_memory_bounds_every_layout_in_it(
         v = 1
     experts = sh.experts
     e = 1 if not experts else max(1, experts >> e_shift)
-    job = layout.Job(
+    job = layout_job.Job(
         sh=sh, n_total=preset.params, n_active=preset.n_active, gpus=10**6, node_size=8,
         rates=None, seqs=10**6, memory_bytes=80e9, optimizer_bytes_per_param=12.0,  # type: ignore[arg-type]
         optimizer_step_bytes_per_param=16.0, elementwise_passes=8.0, loss_bytes_per_vocab=10.0,

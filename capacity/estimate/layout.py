@@ -29,36 +29,18 @@ import heapq
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import cached_property
 
 from capacity.core.errors import InputError
-from capacity.estimate.layout_grid import (
-    MAX_SHARED,
-    SEARCHED_SHARDING,
-    Group,
-    Groups,
-    floor_table,
-)
+from capacity.estimate.layout_grid import SEARCHED_SHARDING, Group, Groups, floor_table
+from capacity.estimate.layout_job import Candidate, Job
 from capacity.formulas import memory
-from capacity.formulas.shape import Shape
-from capacity.formulas.step_time import ChipRates, StepTerms, step_terms
+from capacity.formulas.step_time import StepTerms
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 
 MAX_MICRO_BATCH = 1024  # the winner's micro-batch is doubled up to this (and the replica's sequences)
 EXPERT_WIDTHS_TRIED = 4  # e = g, g/2, g/4, g/8 with g = gcd(E, d·c): fewer experts' traffic off the node
 Key = tuple[float, ...]
 SLACK = 1.002  # keep groups and layouts whose bound is within the 0.1 % ties of the ranking
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One scored layout."""
-
-    per_token_s: float  # wall seconds per token, failures included
-    layout: Layout
-    terms: StepTerms
-    memory: memory.MemoryBreakdown
-    fits: bool
 
 
 def rank_key(c: Candidate) -> tuple[int, int, int, int]:
@@ -78,97 +60,6 @@ class Search:
     @property
     def best(self) -> Candidate:
         return self.ranked[0]
-
-
-_KERNELS: dict[tuple[object, ...], dict[tuple[int, int, int, int, str], float]] = {}
-
-
-@dataclass(frozen=True)
-class Job:
-    """Everything about the job the search needs besides the layout."""
-
-    sh: Shape
-    n_total: float
-    n_active: float
-    gpus: int
-    node_size: int
-    rates: ChipRates
-    seqs: int  # global batch in sequences
-    memory_bytes: float | None
-    optimizer_bytes_per_param: float  # fp32 optimizer states (12 for mixed-precision Adam)
-    optimizer_step_bytes_per_param: float  # HBM traffic of the optimizer step
-    elementwise_passes: float
-    loss_bytes_per_vocab: float
-    failure_per_chip: float  # failures per chip-hour × hours lost each
-    gradient_bytes: float = memory.GRADIENT_BYTES  # per gradient: 4 fp32, 2 with bf16 reduction
-    precision: str | None = None  # the training precision: the bytes of the kept activations
-
-    def score(self, lay: Layout, mem: memory.MemoryBreakdown | None = None) -> Candidate:
-        terms = step_terms(
-            self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
-            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
-        )  # fmt: skip
-        mem = mem or self.memory_of(lay)
-        fits = self.memory_bytes is None or mem.total <= self.memory_bytes
-        per_token = terms.total * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
-        return Candidate(per_token, lay, terms, mem, fits)
-
-    def kernel_seconds(self, t: int, c: int, b: int, ep: int, recompute: Recompute) -> float:
-        """Kernel time (matmul, attention, memory-bound) plus the exposed tensor- and context-parallel
-        collectives and the MoE all-to-all of one micro-batch through every layer on one chip: what no
-        pipeline depth, data-parallel width or sharding removes (each scales with the layers a stage
-        holds), for the search's bound."""
-        key = (t, c, b, ep, recompute)
-        table = self._kernel_table
-        if key not in table:
-            lay = Layout(
-                tp=t, pp=1, dp=max(1, ep // c), ep=ep, microbatches=1.0, node_size=self.node_size, cp=c,
-                micro_batch=b, recompute=recompute,
-            )  # fmt: skip
-            x = step_terms(
-                self.sh, self.n_total, self.n_active, lay, self.rates, self.elementwise_passes,
-                self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
-            )  # fmt: skip
-            table[key] = x.matmul + x.attention + x.memory_bound + x.tp_comm + x.cp_comm + x.expert_comm
-        return table[key]
-
-    @cached_property
-    def _kernel_table(self) -> dict[tuple[int, int, int, int, str], float]:
-        """Kernel times shared by every search of the same model on the same chip (deadline solves,
-        sweeps): keyed on what they depend on, not on the chip count, the batch or the memory."""
-        if len(_KERNELS) > MAX_SHARED:
-            _KERNELS.clear()
-        key = (
-            self.sh, self.n_total, self.n_active, self.rates, self.node_size, self.elementwise_passes,
-            self.loss_bytes_per_vocab, self.optimizer_step_bytes_per_param, self.gradient_bytes,
-        )  # fmt: skip
-        return _KERNELS.setdefault(key, {})
-
-    def least_per_token(self, lay: Layout) -> float:
-        """A lower bound on :meth:`score`'s seconds per token for ``lay``, from the kernel table alone: the
-        stage's share of :meth:`kernel_seconds` over m micro-batches plus the (p − 1)/v of the bubble, with
-        the failures of its chips; what the layout adds (pipeline sends, sharding, the data-parallel
-        reduction, the optimizer step) only lengthens it."""
-        layers = self.sh.layers
-        stage = -(-layers // lay.pp) / layers
-        micro = self.kernel_seconds(lay.tp, lay.cp, lay.micro_batch, lay.ep, lay.recompute) * stage
-        step = micro * (lay.microbatches + (lay.pp - 1) / lay.vp)
-        return step * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)
-
-    def too_few_chips(self) -> bool:
-        """Whether no layout on these chips can fit: every layout's chips hold at least the gradients and
-        optimizer states of all N parameters between them (ZeRO-3 over every rank shards them N/chips
-        each; expert parallelism e divides d·c, so the experts' share is no smaller), whatever else
-        they hold (:func:`capacity.formulas.memory.per_gpu`)."""
-        if self.memory_bytes is None:
-            return False
-        states = (self.gradient_bytes + self.optimizer_bytes_per_param) * self.n_total
-        return states / self.gpus > self.memory_bytes
-
-    def memory_of(self, lay: Layout) -> memory.MemoryBreakdown:
-        return memory.per_gpu(
-            self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.precision, self.gradient_bytes,
-        )  # fmt: skip
 
 
 def check_pins(job: Job, pin: ParallelSpec) -> None:

@@ -16,7 +16,7 @@ from capacity.formulas.shape import Shape
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 
 if TYPE_CHECKING:
-    from capacity.estimate.layout import Job
+    from capacity.estimate.layout_job import Job
 
 PIPELINE_DEPTHS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # and every divisor of L up to 64
 TENSOR_WIDTHS = (1, 2, 4, 8, 16, 32, 64)

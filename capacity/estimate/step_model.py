@@ -22,8 +22,9 @@ from capacity.data.assumptions import Efficiency, load_assumptions
 from capacity.data.calibration import Calibration
 from capacity.data.efficiency import matmul_fraction, peak_tflops
 from capacity.data.goodput import Goodput, failure_overhead, goodput
-from capacity.estimate.layout import Candidate, Job, Search, rank_key, search
+from capacity.estimate.layout import Search, rank_key, search
 from capacity.estimate.layout_grid import micro_batches
+from capacity.estimate.layout_job import Candidate, Job
 from capacity.formulas import memory
 from capacity.formulas.links import inter_node_gb_s, intra_node_gb_s, scale_up_domain
 from capacity.formulas.shape import Shape
