@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from capacity.core.errors import NoLayoutFits
@@ -225,3 +225,44 @@ def test_groups_come_least_bound_first_and_all_of_them(model: str, chip: str, gp
     }
     assert [g[1:7] for g in visited] == list(dict.fromkeys(g[1:7] for g in visited))
     assert {g[1:7] for g in visited} == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    key=st.sampled_from(sorted(JOBS)),
+    t=st.sampled_from([1, 2, 4, 8]),
+    p=st.sampled_from([1, 2, 3, 8, 61]),
+    c=st.sampled_from([1, 2]),
+    v=st.sampled_from([1, 2]),
+    b=st.sampled_from([1, 2]),
+    at=st.floats(min_value=0.0, max_value=1.0),
+    e_shift=st.integers(min_value=0, max_value=8),
+    recompute=st.sampled_from(["selective", "full"]),
+    pinned=st.booleans(),
+)
+def test_a_zero3_groups_bound_is_below_every_layout_in_it(
+    key: tuple[str, str, int], t: int, p: int, c: int, v: int, b: int, at: float, e_shift: int,
+    recompute: str, pinned: bool,
+) -> None:  # fmt: skip
+    """A ZeRO-3 group is visited under a bound that counts the weight gathering no width hides (the
+    all-gathers and reduce-scatter each micro-batch against its kernels): no layout of the group, at any
+    width up to the group's widest or at a pinned width, and any expert width, is faster."""
+    job = JOBS[key]
+    p = min(p, job.sh.layers)
+    if v > 1 and p == 1:
+        v = 1
+    widest = layout_grid.Groups(job, ParallelSpec(), recompute, None)._widest(t, p, c, v, b)  # type: ignore[arg-type]
+    assume(widest >= 1)
+    d = max(1, round(widest * at))  # any width of the group, or the one pinned
+    experts = job.sh.experts
+    e = 1 if not experts else math.gcd(max(1, experts >> e_shift), d * c)
+    pin = ParallelSpec(dp=d) if pinned else ParallelSpec()
+    visit = layout_grid.Groups(job, pin, recompute, None)  # type: ignore[arg-type]
+    share = -(-job.sh.layers // p) / job.sh.layers
+    base = visit._bound(t, p, c, v, b, share, widest)
+    bound = visit._gathering(t, p, c, v, b, share, widest, base)
+    lay = Layout(
+        tp=t, pp=p, dp=d, ep=e, microbatches=job.seqs / (d * b), node_size=job.node_size, cp=c, vp=v,
+        micro_batch=b, sharding="zero3", recompute=recompute,  # type: ignore[arg-type]
+    )  # fmt: skip
+    assert base <= bound <= job.score(lay).per_token_s * (1 + 1e-12)

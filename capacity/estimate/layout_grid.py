@@ -8,11 +8,13 @@ batch and the chip's memory change between them.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from capacity.formulas.shape import Shape
+from capacity.formulas.step_time import BYTES_16BIT
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
 
 if TYPE_CHECKING:
@@ -111,11 +113,14 @@ class Groups:
     queue as one entry, under a bound no member goes below (the widest d and the most virtual stages of
     any member), and its members are bounded only when it is reached; a family comes out before a group
     of equal bound, so the order is the same as bounding every group. A family none of whose members can
-    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue."""
+    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue. A ZeRO-3 group, when reached,
+    is bounded again with its weight gathering (:meth:`_gathering`) and goes back in the queue where that
+    is more."""
 
     def __init__(self, job: Job, pin: ParallelSpec, recompute: Recompute, floors: Floors | None) -> None:
         self.job, self.pin, self.recompute, self.floors = job, pin, recompute, floors
         self.kernels: dict[tuple[int, int, int, int], float] = {}  # (t, c, b, widest expert width) -> s
+        self.expert_kernels: dict[tuple[int, int, int, int], list[tuple[float, float]]] = {}  # (1/e, s)
         self.passed_over = False
 
     def _widest(self, t: int, p: int, c: int, v: int, b: int) -> int:
@@ -136,6 +141,67 @@ class Groups:
             * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
         )  # fmt: skip
 
+    def _gathering(
+        self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float
+    ) -> float:
+        """The bound of a ZeRO-3 group: ``base`` (:meth:`_bound`) or, where more, with the weight gathering
+        no width hides.
+
+        Per micro-batch ZeRO-3 all-gathers the stage's 16-bit weights twice and reduce-scatters its
+        gradients, each hidden at most behind the micro-batch's compute C ≤ K_e (the kernel time at expert
+        width e, :func:`capacity.formulas.step_time.step_terms`): a micro-batch takes at least K_e + max(0,
+        R − C) ≥ max(K_e, R) with R = (2·2/g + 1)·RS, g bytes per gradient. Over n = d·c ranks (e divides
+        n) RS ≥ g/ρ · (D·(1 − 1/n) + X·(1/e − 1/n)), D and X the dense and expert parameters a chip holds
+        before sharding, ρ the fastest link inside the scale-up domain or node, and beyond it at most
+        (reach / t) network links (:func:`capacity.formulas.step_time.ring_link`): RS grows with d, and a
+        narrow e trades the all-to-all for gathering the experts. Per token that is max(K_e, R)·(1/d + κ·r
+        + bubble)/(b·s), K_e for the stage's layers; for any split d₀ no width does better than the least
+        of K_min·(1/(d₀ − 1) + …) (narrower: R ≥ 0) and min over e of max(K_e, R(d₀·c, e))·(1/widest + …)
+        (wider), and the bound is the best split."""
+        job, pin, sh = self.job, self.pin, self.job.sh
+        rates = job.rates
+        fastest = max(rates.intra_bytes_s, rates.beyond_domain_bytes_s)
+        reach = max(job.node_size, rates.domain or 0)
+        across = min(fastest, max(1, reach // t) * rates.inter_bytes_s)  # a ring that leaves the node
+        per_byte = (2.0 * BYTES_16BIT / job.gradient_bytes + 1.0) * job.gradient_bytes
+        dense = (job.n_total - sh.expert_params) / (t * p) * per_byte
+        experts = sh.expert_params / (t * p) * per_byte
+        rest = job.failure_per_chip * t * p * c + (p - 1) * b / (v * job.seqs)
+        scale = 1.0 / (b * sh.seq_len)
+        width = pin.dp or widest
+        cap = 1 if pin.ep or not sh.experts else min(sh.experts, width * c)
+        if (t, c, b, cap) not in self.expert_kernels:  # the widths the group's layouts may use
+            eps = [pin.ep or 1] if cap == 1 else [e for e in range(1, cap + 1) if sh.experts % e == 0]
+            self.expert_kernels[t, c, b, cap] = [
+                (1.0 / e, job.kernel_seconds(t, c, b, e, self.recompute)) for e in eps
+            ]
+        kernels = [(inverse, k * share) for inverse, k in self.expert_kernels[t, c, b, cap]]
+        least = min(k for _, k in kernels)
+
+        def wider(n: int) -> float:
+            link = fastest if n * t <= reach else across
+            gathered = dense * (1.0 - 1.0 / n) / link
+            return min(
+                max(k, gathered + experts * max(0.0, inverse - 1.0 / n) / link) for inverse, k in kernels
+            )
+
+        if pin.dp:
+            return max(base, wider(pin.dp * c) * scale * (1.0 / pin.dp + rest))
+
+        def split(
+            d0: int,
+        ) -> tuple[float, float]:  # (narrower, wider): the first falls with d0, the second grows
+            narrower = least * scale * (1.0 / (d0 - 1) + rest) if d0 >= 2 else math.inf
+            return narrower, wider(d0 * c) * scale * (1.0 / widest + rest)
+
+        splits = sorted({1 << k for k in range(widest.bit_length())} | {widest})
+        lo, hi = 0, len(splits) - 1  # the best split is where the two cross: bisect for it
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            narrower, wide = split(splits[mid])
+            lo, hi = (mid, hi) if wide < narrower else (lo, mid)
+        return max(base, *(min(split(splits[i])) for i in {lo, hi}))
+
     def _floor(self, t: int, p: int, c: int, v: int, b: int, shard: Sharding) -> float:
         floors = self.floors
         assert floors is not None
@@ -147,7 +213,8 @@ class Groups:
         gpus, seqs, dp, kappa, kernels = job.gpus, job.seqs, pin.dp, job.failure_per_chip, self.kernels
         experts, tokens = 0 if pin.ep else job.sh.experts, job.sh.seq_len
         queued: list[Family] = []
-        heap: list[tuple[float, int, int]] = []  # (bound, grid position or −1 for a family, its index)
+        # (bound, grid position or −1 for a family, its index or for a group 1 while its bound is not final)
+        heap: list[tuple[float, int, int]] = []
         for family in families(job, pin):  # inline (the hot loop): _widest and _bound at v = 1 and most v
             t, p, c, b, share, most_v, _, key = family
             replica = t * p * c
@@ -168,8 +235,15 @@ class Groups:
         heapq.heapify(heap)
         bounded: dict[int, Group] = {}  # by grid position
         while heap:
-            _, position, index = heapq.heappop(heap)
+            x, position, index = heapq.heappop(heap)
             if position >= 0:
+                if index == 1:  # a ZeRO-3 group reached on its first bound: now the tighter one
+                    _, t, p, c, v, b, shard, widest = bounded[position]
+                    y = self._gathering(t, p, c, v, b, -(-job.sh.layers // p) / job.sh.layers, widest, x)
+                    if y > x:
+                        heapq.heappush(heap, (y, position, 0))
+                        bounded[position] = (y, t, p, c, v, b, shard, widest)
+                        continue
                 yield bounded.pop(position)
                 continue
             t, p, c, b, share, _, members, key = queued[index]
@@ -186,7 +260,7 @@ class Groups:
                     if least is not None and self._floor(t, p, c, v, b, shard) > room:  # type: ignore[operator]
                         self.passed_over = True
                         continue
-                    heapq.heappush(heap, (x, first + k, -1))
+                    heapq.heappush(heap, (x, first + k, 1 if shard == "zero3" else 0))
                     bounded[first + k] = (x, t, p, c, v, b, shard, widest)
 
 
