@@ -113,9 +113,8 @@ class Groups:
     queue as one entry, under a bound no member goes below (the widest d and the most virtual stages of
     any member), and its members are bounded only when it is reached; a family comes out before a group
     of equal bound, so the order is the same as bounding every group. A family none of whose members can
-    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue. A ZeRO-3 group, when reached,
-    is bounded again with its weight gathering (:meth:`_gathering`) and goes back in the queue where that
-    is more."""
+    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue. :meth:`with_traffic` bounds
+    a ZeRO-1 or ZeRO-3 group again, tighter, for a search to pass it over (the order stays the same)."""
 
     def __init__(self, job: Job, pin: ParallelSpec, recompute: Recompute, floors: Floors | None) -> None:
         self.job, self.pin, self.recompute, self.floors = job, pin, recompute, floors
@@ -141,33 +140,44 @@ class Groups:
             * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
         )  # fmt: skip
 
-    def _gathering(
-        self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float
-    ) -> float:
-        """The bound of a ZeRO-3 group: ``base`` (:meth:`_bound`) or, where more, with the weight gathering
-        no width hides.
+    def with_traffic(self, group: Group) -> float:
+        """The group's bound with the data-parallel traffic of ZeRO-1 and ZeRO-3 (:meth:`_sharded`)."""
+        least, t, p, c, v, b, shard, widest = group
+        if shard not in ("zero1", "zero3"):
+            return least
+        share = -(-self.job.sh.layers // p) / self.job.sh.layers
+        return self._sharded(t, p, c, v, b, share, widest, least, shard)
 
-        Per micro-batch ZeRO-3 all-gathers the stage's 16-bit weights twice and reduce-scatters its
-        gradients, each hidden at most behind the micro-batch's compute C ≤ K_e (the kernel time at expert
-        width e, :func:`capacity.formulas.step_time.step_terms`): a micro-batch takes at least K_e + max(0,
-        R − C) ≥ max(K_e, R) with R = (2·2/g + 1)·RS, g bytes per gradient. Over n = d·c ranks (e divides
-        n) RS ≥ g/ρ · (D·(1 − 1/n) + X·(1/e − 1/n)), D and X the dense and expert parameters a chip holds
-        before sharding, ρ the fastest link inside the scale-up domain or node, and beyond it at most
-        (reach / t) network links (:func:`capacity.formulas.step_time.ring_link`): RS grows with d, and a
-        narrow e trades the all-to-all for gathering the experts. Per token that is max(K_e, R)·(1/d + κ·r
-        + bubble)/(b·s), K_e for the stage's layers; for any split d₀ no width does better than the least
-        of K_min·(1/(d₀ − 1) + …) (narrower: R ≥ 0) and min over e of max(K_e, R(d₀·c, e))·(1/widest + …)
-        (wider), and the bound is the best split."""
+    def _sharded(
+        self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float, shard: Sharding
+    ) -> float:
+        """The bound of a ZeRO-1 or ZeRO-3 group: ``base`` (:meth:`_bound`) or, where more, with the
+        data-parallel traffic no width hides (:func:`capacity.formulas.step_time.step_terms`).
+
+        Over n = d·c ranks (e, the expert width, divides n) a reduce-scatter of the gradients takes RS ≥
+        g/ρ · (D·(1 − 1/n) + X·(1/e − 1/n)): g bytes per gradient, D and X the dense and expert parameters
+        a chip holds before sharding, ρ the fastest link inside the scale-up domain or node and beyond it
+        at most (reach / t) network links (:func:`capacity.formulas.step_time.ring_link`); an all-gather
+        of the 16-bit weights is 2/g of it. RS grows with d, and a narrow e trades the all-to-all for
+        moving the experts. Each is hidden at most behind one micro-batch's compute C ≤ K_e (kernel time
+        of the stage's layers at width e). ZeRO-3 gathers twice and reduce-scatters every micro-batch,
+        which takes at least max(K_e, R₃), R₃ = (1 + 4/g)·RS; ZeRO-1 reduce-scatters and gathers once a
+        step, adding at least max(0, R₁ − K_e), R₁ = (1 + 2/g)·RS, to the step. Per token, with B
+        sequences of s tokens and m = B/(d·b) micro-batches: max(K_e, R₃)·(1/d + κ·r + bubble)/(b·s), or
+        K_e·(1/d + κ·r + bubble)/(b·s) + max(0, R₁ − K_e)/(B·s). For any split d₀ no width does better
+        than the least of K_min·(1/(d₀ − 1) + …)/(b·s) (narrower, no traffic counted) and the least over
+        e at n = d₀·c, d = widest (wider); the bound is the best split."""
         job, pin, sh = self.job, self.pin, self.job.sh
         rates = job.rates
         fastest = max(rates.intra_bytes_s, rates.beyond_domain_bytes_s)
         reach = max(job.node_size, rates.domain or 0)
         across = min(fastest, max(1, reach // t) * rates.inter_bytes_s)  # a ring that leaves the node
-        per_byte = (2.0 * BYTES_16BIT / job.gradient_bytes + 1.0) * job.gradient_bytes
-        dense = (job.n_total - sh.expert_params) / (t * p) * per_byte
-        experts = sh.expert_params / (t * p) * per_byte
+        gathers = 2.0 if shard == "zero3" else 1.0
+        per_param = job.gradient_bytes + gathers * BYTES_16BIT  # RS + the all-gathers, per parameter
+        dense = (job.n_total - sh.expert_params) / (t * p) * per_param
+        experts = sh.expert_params / (t * p) * per_param
         rest = job.failure_per_chip * t * p * c + (p - 1) * b / (v * job.seqs)
-        scale = 1.0 / (b * sh.seq_len)
+        scale, per_step = 1.0 / (b * sh.seq_len), 1.0 / (job.seqs * sh.seq_len)
         width = pin.dp or widest
         cap = 1 if pin.ep or not sh.experts else min(sh.experts, width * c)
         if (t, c, b, cap) not in self.expert_kernels:  # the widths the group's layouts may use
@@ -178,21 +188,20 @@ class Groups:
         kernels = [(inverse, k * share) for inverse, k in self.expert_kernels[t, c, b, cap]]
         least = min(k for _, k in kernels)
 
-        def wider(n: int) -> float:
+        def wider(n: int, d: int) -> float:
             link = fastest if n * t <= reach else across
-            gathered = dense * (1.0 - 1.0 / n) / link
-            return min(
-                max(k, gathered + experts * max(0.0, inverse - 1.0 / n) / link) for inverse, k in kernels
-            )
+            spread, moved = experts / link, dense * (1.0 - 1.0 / n) / link
+            traffic = [(k, moved + spread * max(0.0, inverse - 1.0 / n)) for inverse, k in kernels]
+            if shard == "zero3":  # every micro-batch: at least the kernels or the traffic
+                return min(max(k, r) for k, r in traffic) * scale * (1.0 / d + rest)
+            return min(k * scale * (1.0 / d + rest) + max(0.0, r - k) * per_step for k, r in traffic)
 
         if pin.dp:
-            return max(base, wider(pin.dp * c) * scale * (1.0 / pin.dp + rest))
+            return max(base, wider(pin.dp * c, pin.dp))
 
-        def split(
-            d0: int,
-        ) -> tuple[float, float]:  # (narrower, wider): the first falls with d0, the second grows
+        def split(d0: int) -> tuple[float, float]:  # (narrower, wider): one falls as d0 grows, one grows
             narrower = least * scale * (1.0 / (d0 - 1) + rest) if d0 >= 2 else math.inf
-            return narrower, wider(d0 * c) * scale * (1.0 / widest + rest)
+            return narrower, wider(d0 * c, widest)
 
         splits = sorted({1 << k for k in range(widest.bit_length())} | {widest})
         lo, hi = 0, len(splits) - 1  # the best split is where the two cross: bisect for it
@@ -213,8 +222,7 @@ class Groups:
         gpus, seqs, dp, kappa, kernels = job.gpus, job.seqs, pin.dp, job.failure_per_chip, self.kernels
         experts, tokens = 0 if pin.ep else job.sh.experts, job.sh.seq_len
         queued: list[Family] = []
-        # (bound, grid position or −1 for a family, its index or for a group 1 while its bound is not final)
-        heap: list[tuple[float, int, int]] = []
+        heap: list[tuple[float, int, int]] = []  # (bound, grid position or −1 for a family, its index)
         for family in families(job, pin):  # inline (the hot loop): _widest and _bound at v = 1 and most v
             t, p, c, b, share, most_v, _, key = family
             replica = t * p * c
@@ -235,15 +243,8 @@ class Groups:
         heapq.heapify(heap)
         bounded: dict[int, Group] = {}  # by grid position
         while heap:
-            x, position, index = heapq.heappop(heap)
+            _, position, index = heapq.heappop(heap)
             if position >= 0:
-                if index == 1:  # a ZeRO-3 group reached on its first bound: now the tighter one
-                    _, t, p, c, v, b, shard, widest = bounded[position]
-                    y = self._gathering(t, p, c, v, b, -(-job.sh.layers // p) / job.sh.layers, widest, x)
-                    if y > x:
-                        heapq.heappush(heap, (y, position, 0))
-                        bounded[position] = (y, t, p, c, v, b, shard, widest)
-                        continue
                 yield bounded.pop(position)
                 continue
             t, p, c, b, share, _, members, key = queued[index]
@@ -260,7 +261,7 @@ class Groups:
                     if least is not None and self._floor(t, p, c, v, b, shard) > room:  # type: ignore[operator]
                         self.passed_over = True
                         continue
-                    heapq.heappush(heap, (x, first + k, 1 if shard == "zero3" else 0))
+                    heapq.heappush(heap, (x, first + k, 0))
                     bounded[first + k] = (x, t, p, c, v, b, shard, widest)
 
 
