@@ -280,7 +280,7 @@ def search(
             continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
         if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
             zero1_fits.add(point)
-        if len(fitting) >= keep and visit.with_traffic((least, *point, shard, widest)) > cutoff():
+        if len(fitting) >= keep and visit.slower_than((least, *point, shard, widest), cutoff()):
             continue  # its data-parallel traffic leaves it slower than the layouts kept
         if pin.dp:
             consider_all(layouts(t, p, c, v, b, shard, pin.dp), beyond=0.0)

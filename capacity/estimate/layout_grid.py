@@ -113,7 +113,7 @@ class Groups:
     queue as one entry, under a bound no member goes below (the widest d and the most virtual stages of
     any member), and its members are bounded only when it is reached; a family comes out before a group
     of equal bound, so the order is the same as bounding every group. A family none of whose members can
-    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue. :meth:`with_traffic` bounds
+    fit (:func:`least_memory`, kept in ``floors``) does not enter the queue. :meth:`slower_than` bounds
     a ZeRO-1 or ZeRO-3 group again, tighter, for a search to pass it over (the order stays the same)."""
 
     def __init__(self, job: Job, pin: ParallelSpec, recompute: Recompute, floors: Floors | None) -> None:
@@ -140,13 +140,25 @@ class Groups:
             * (1.0 / width + job.failure_per_chip * t * p * c + bubble)
         )  # fmt: skip
 
-    def with_traffic(self, group: Group) -> float:
-        """The group's bound with the data-parallel traffic of ZeRO-1 and ZeRO-3 (:meth:`_sharded`)."""
+    def slower_than(self, group: Group, cutoff: float) -> bool:
+        """Whether the group's bound with the data-parallel traffic of ZeRO-1 and ZeRO-3 (:meth:`_sharded`)
+        is above ``cutoff``. ZeRO-1 adds at most all its traffic over the slowest link once a step, so
+        where even that stays under the cutoff the tighter bound is not worked out."""
         least, t, p, c, v, b, shard, widest = group
         if shard not in ("zero1", "zero3"):
-            return least
-        share = -(-self.job.sh.layers // p) / self.job.sh.layers
-        return self._sharded(t, p, c, v, b, share, widest, least, shard)
+            return least > cutoff
+        job, sh = self.job, self.job.sh
+        if shard == "zero1":
+            slowest = min(
+                x
+                for x in (job.rates.intra_bytes_s, job.rates.beyond_domain_bytes_s, job.rates.inter_bytes_s)
+                if x > 0
+            )
+            traffic = job.n_total / (t * p) * (job.gradient_bytes + BYTES_16BIT) / slowest
+            if least + traffic / (job.seqs * sh.seq_len) <= cutoff:
+                return False
+        share = -(-sh.layers // p) / sh.layers
+        return self._sharded(t, p, c, v, b, share, widest, least, shard) > cutoff
 
     def _sharded(
         self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float, shard: Sharding
