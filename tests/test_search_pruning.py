@@ -268,3 +268,6 @@ def test_a_sharded_groups_bound_is_below_every_layout_in_it(
         micro_batch=b, sharding=shard, recompute=recompute,  # type: ignore[arg-type]
     )  # fmt: skip
     assert base <= bound <= job.score(lay).per_token_s * (1 + 1e-12)
+    group = (base, t, p, c, v, b, shard, widest)
+    for cutoff in (base * 0.99, (base + bound) / 2, bound * 0.999999, bound * 1.000001):
+        assert visit.slower_than(group, cutoff) == (bound > cutoff)  # ZeRO-1's shortcut hides no prune
