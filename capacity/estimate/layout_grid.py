@@ -158,11 +158,12 @@ class Groups:
             if least + traffic / (job.seqs * sh.seq_len) <= cutoff:
                 return False
         share = -(-sh.layers // p) / sh.layers
-        return self._sharded(t, p, c, v, b, share, widest, least, shard) > cutoff
+        return self._sharded(t, p, c, v, b, share, widest, least, shard, stop=cutoff) > cutoff
 
     def _sharded(
-        self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float, shard: Sharding
-    ) -> float:
+        self, t: int, p: int, c: int, v: int, b: int, share: float, widest: int, base: float, shard: Sharding,
+        stop: float = math.inf,
+    ) -> float:  # fmt: skip
         """The bound of a ZeRO-1 or ZeRO-3 group: ``base`` (:meth:`_bound`) or, where more, with the
         data-parallel traffic no width hides (:func:`capacity.formulas.step_time.step_terms`).
 
@@ -178,7 +179,7 @@ class Groups:
         sequences of s tokens and m = B/(d·b) micro-batches: max(K_e, R₃)·(1/d + κ·r + bubble)/(b·s), or
         K_e·(1/d + κ·r + bubble)/(b·s) + max(0, R₁ − K_e)/(B·s). For any split d₀ no width does better
         than the least of K_min·(1/(d₀ − 1) + …)/(b·s) (narrower, no traffic counted) and the least over
-        e at n = d₀·c, d = widest (wider); the bound is the best split."""
+        e at n = d₀·c, d = widest (wider); the bound is the best split, or the first found above ``stop``."""
         job, pin, sh = self.job, self.pin, self.job.sh
         rates = job.rates
         fastest = max(rates.intra_bytes_s, rates.beyond_domain_bytes_s)
@@ -194,34 +195,50 @@ class Groups:
         cap = 1 if pin.ep or not sh.experts else min(sh.experts, width * c)
         if (t, c, b, cap) not in self.expert_kernels:  # the widths the group's layouts may use
             eps = [pin.ep or 1] if cap == 1 else [e for e in range(1, cap + 1) if sh.experts % e == 0]
-            self.expert_kernels[t, c, b, cap] = [
-                (1.0 / e, job.kernel_seconds(t, c, b, e, self.recompute)) for e in eps
-            ]
+            useful: list[tuple[float, float]] = []  # a narrower e moves more: only if its kernels are less
+            for e in sorted(eps, reverse=True):
+                k = job.kernel_seconds(t, c, b, e, self.recompute)
+                if not useful or k < useful[-1][1]:
+                    useful.append((1.0 / e, k))
+            self.expert_kernels[t, c, b, cap] = useful
         kernels = [(inverse, k * share) for inverse, k in self.expert_kernels[t, c, b, cap]]
         least = min(k for _, k in kernels)
 
         def wider(n: int, d: int) -> float:
             link = fastest if n * t <= reach else across
             spread, moved = experts / link, dense * (1.0 - 1.0 / n) / link
-            traffic = [(k, moved + spread * max(0.0, inverse - 1.0 / n)) for inverse, k in kernels]
+            inverse_n, width_term = 1.0 / n, scale * (1.0 / d + rest)
             if shard == "zero3":  # every micro-batch: at least the kernels or the traffic
-                return min(max(k, r) for k, r in traffic) * scale * (1.0 / d + rest)
-            return min(k * scale * (1.0 / d + rest) + max(0.0, r - k) * per_step for k, r in traffic)
+                return width_term * min(
+                    max(k, moved + spread * max(0.0, inverse - inverse_n)) for inverse, k in kernels
+                )  # fmt: skip
+            return min(
+                k * width_term + max(0.0, moved + spread * max(0.0, inverse - inverse_n) - k) * per_step
+                for inverse, k in kernels
+            )  # fmt: skip
 
         if pin.dp:
             return max(base, wider(pin.dp * c, pin.dp))
-
-        def split(d0: int) -> tuple[float, float]:  # (narrower, wider): one falls as d0 grows, one grows
-            narrower = least * scale * (1.0 / (d0 - 1) + rest) if d0 >= 2 else math.inf
-            return narrower, wider(d0 * c, widest)
-
         splits = sorted({1 << k for k in range(widest.bit_length())} | {widest})
+        tried: dict[int, tuple[float, float]] = {}
+
+        def split(i: int) -> tuple[float, float]:  # (narrower, wider): one falls as d0 grows, one grows
+            if i not in tried:
+                d0 = splits[i]
+                narrower = least * scale * (1.0 / (d0 - 1) + rest) if d0 >= 2 else math.inf
+                tried[i] = narrower, wider(d0 * c, widest)
+            return tried[i]
+
         lo, hi = 0, len(splits) - 1  # the best split is where the two cross: bisect for it
+        if min(split(hi)) > stop:
+            return min(split(hi))  # already above: no need for the best
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            narrower, wide = split(splits[mid])
+            narrower, wide = split(mid)
+            if min(narrower, wide) > stop:
+                return min(narrower, wide)
             lo, hi = (mid, hi) if wide < narrower else (lo, mid)
-        return max(base, *(min(split(splits[i])) for i in {lo, hi}))
+        return max(base, min(split(lo)), min(split(hi)))
 
     def _floor(self, t: int, p: int, c: int, v: int, b: int, shard: Sharding) -> float:
         floors = self.floors
