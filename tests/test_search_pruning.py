@@ -271,3 +271,40 @@ def test_a_sharded_groups_bound_is_below_every_layout_in_it(
     group = (base, t, p, c, v, b, shard, widest)
     for cutoff in (base * 0.99, (base + bound) / 2, bound * 0.999999, bound * 1.000001):
         assert visit.slower_than(group, cutoff) == (bound > cutoff)  # ZeRO-1's shortcut hides no prune
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    key=st.sampled_from(sorted(JOBS)),
+    t=st.sampled_from([1, 2, 4, 8]),
+    p=st.sampled_from([1, 2, 3, 8, 61]),
+    c=st.sampled_from([1, 2]),
+    v=st.sampled_from([1, 2]),
+    b=st.sampled_from([1, 2]),
+    low_at=st.floats(min_value=0.0, max_value=1.0),
+    at=st.floats(min_value=0.0, max_value=1.0),
+    e_shift=st.integers(min_value=0, max_value=8),
+)
+def test_the_narrower_widths_bound_is_below_them(
+    key: tuple[str, str, int], t: int, p: int, c: int, v: int, b: int, low_at: float, at: float, e_shift: int
+) -> None:
+    """The search tries widths narrower than the widest (where failures make fewer replicas faster) only
+    where their bound can rank: no layout of the group at a width from ``low`` to the widest beats it."""
+    job = JOBS[key]
+    p = min(p, job.sh.layers)
+    if v > 1 and p == 1:
+        v = 1
+    visit = layout_grid.Groups(job, ParallelSpec(), "selective", None)
+    widest = visit._widest(t, p, c, v, b)
+    assume(widest >= 1)
+    low = max(1, round(widest * low_at))
+    d = low + round((widest - low) * at)
+    share = -(-job.sh.layers // p) / job.sh.layers
+    group = (visit._bound(t, p, c, v, b, share, widest), t, p, c, v, b, "zero1", widest)
+    experts = job.sh.experts
+    e = 1 if not experts else math.gcd(max(1, experts >> e_shift), d * c)
+    lay = Layout(
+        tp=t, pp=p, dp=d, ep=e, microbatches=job.seqs / (d * b), node_size=job.node_size, cp=c, vp=v,
+        micro_batch=b, sharding="zero1", recompute="selective",
+    )  # fmt: skip
+    assert layout._narrower(job, group, low) <= job.least_per_token(lay) * (1 + 1e-12)  # type: ignore[arg-type]

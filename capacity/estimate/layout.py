@@ -147,6 +147,19 @@ def _split(terms: StepTerms, lay: Layout, seqs: int) -> tuple[float, float]:
     return work, fixed
 
 
+def _narrower(job: Job, group: Group, low: int) -> float:
+    """A lower bound on the time per token of the group's layouts at widths low ≤ d < widest: the group's
+    bound is A·(1/widest + κ·r + β) with A the least kernels per token of one micro-batch, κ·r the
+    failures of a replica and β = (p − 1)·b/(v·B) the bubble, and at width d a layout takes at least
+    A·(1/d + β)·(1 + κ·r·d), least at d = √(1/(β·κ·r)) within the range."""
+    least, t, p, c, v, b, _, widest = group
+    failures, bubble = job.failure_per_chip * t * p * c, (p - 1) * b / (v * job.seqs)
+    per_micro = least / (1.0 / widest + failures + bubble)
+    best = math.sqrt(1.0 / (bubble * failures)) if bubble > 0 and failures > 0 else widest
+    d = min(max(best, low), widest)
+    return per_micro * (1.0 / d + bubble) * (1.0 + failures * d)
+
+
 def search(
     job: Job,
     pin: ParallelSpec,
@@ -275,12 +288,16 @@ def search(
             break
         if len(fitting) >= keep and least > cutoff():
             break  # every group left is slower than the layouts kept, whatever its communication
-        point = (t, p, c, v, b)
+        point, here = (t, p, c, v, b), (least, t, p, c, v, b, shard, widest)
         if shard == "zero3" and point in zero1_fits and not sh.experts:
             continue  # ZeRO-3 moves more per step than ZeRO-1: it only helps where ZeRO-1 does not fit
-        if shard == "zero1" and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest):
-            zero1_fits.add(point)
-        if len(fitting) >= keep and visit.slower_than((least, *point, shard, widest), cutoff()):
+        if (
+            shard == "zero1"
+            and not sh.experts
+            and fits_at(layouts(t, p, c, v, b, shard, pin.dp or widest)[0], pin.dp or widest)
+        ):
+            zero1_fits.add(point)  # (for the rule above, which holds for dense models only)
+        if len(fitting) >= keep and visit.slower_than(here, cutoff()):
             continue  # its data-parallel traffic leaves it slower than the layouts kept
         if pin.dp:
             consider_all(layouts(t, p, c, v, b, shard, pin.dp), beyond=0.0)
@@ -299,8 +316,9 @@ def search(
             continue
         work, fixed = _split(top.terms, top.layout, seqs)
         d_star = best_width(work, fixed, job.failure_per_chip, t * p * c)
-        if d_star < widest:  # the full width is not worth it: try the best narrower widths that fit
-            low = max(1, math.floor(d_star))
+        low = max(1, math.floor(min(d_star, widest)))
+        if d_star < widest and not (len(fitting) >= keep and _narrower(job, here, low) > cutoff()):
+            # the full width is not worth it: try the best narrower widths that fit (and could rank)
             lo, hi = min(widest, low + 1), widest
             if not fits_at(top.layout, lo) and fits_at(top.layout, hi):
                 while hi - lo > 1:  # memory per chip falls as d grows: the narrowest that fits
