@@ -185,6 +185,7 @@ def search(
         return search(job, pin, recompute, keep, beat, every_group=True, misses_only=True)
     sh, seqs = job.sh, job.seqs
     floors = None if job.memory_bytes is None else floor_table(job, pin, recompute)
+    room = math.inf if job.memory_bytes is None else job.memory_bytes
     fitting: list[tuple[Key, int, Candidate]] = []  # a max-heap of the best `keep` (keys negated)
     misses: list[tuple[Key, int, Candidate]] = []  # the `keep` that miss memory by least
     counter = 0
@@ -220,7 +221,15 @@ def search(
         ]
 
     def consider_all(lays: list[Layout], beyond: float | None = None) -> Candidate | None:
-        scored = [c for lay in lays if (c := consider(lay, beyond)) is not None]
+        """:func:`consider` each of ``lays`` (one layout at expert widths widest first, see ``layouts``);
+        the best scored. Memory only grows as the expert width narrows, so once one misses memory while
+        others fit, the narrower ones are passed over (they could only be closest misses)."""
+        scored = []
+        for lay in lays:
+            if (cand := consider(lay, beyond)) is not None:
+                scored.append(cand)
+            elif fitting and lay in memories and memories[lay].total > room:
+                break
         return min(scored, key=lambda c: c.per_token_s) if scored else None
 
     def worst_kept(heap: list[tuple[Key, int, Candidate]]) -> Key:
