@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from capacity.core.errors import NoLayoutFits
 from capacity.data.assumptions import load_assumptions, load_efficiency
 from capacity.data.catalog import load_chips, load_models
-from capacity.estimate import layout, layout_grid, layout_job
+from capacity.estimate import layout, layout_floors, layout_grid, layout_job
 from capacity.estimate.requests import training_request
 from capacity.estimate.train_step import modelled_step
 from capacity.formulas import memory, shape
@@ -73,7 +73,7 @@ def test_a_groups_least_memory_bounds_every_layout_in_it(
         tp=t, pp=p, dp=d, ep=e, microbatches=m, node_size=8, cp=c, vp=v, micro_batch=b,
         sharding=shard, recompute=recompute,  # type: ignore[arg-type]
     )  # fmt: skip
-    least = layout_grid.least_memory(job, ParallelSpec(), recompute, t, p, c, v, b, shard)  # type: ignore[arg-type]
+    least = layout_floors.least_memory(job, ParallelSpec(), recompute, t, p, c, v, b, shard)  # type: ignore[arg-type]
     assert memory.per_gpu(sh, preset.params, lay, 12.0).total >= least * (1 - 1e-12)
 
 
@@ -112,7 +112,7 @@ def test_where_nothing_fits_the_closest_miss_or_a_clear_signal() -> None:
 def test_the_chip_memory_is_what_separates_fitting_groups() -> None:
     """The same group fits an H200's 141 GB and not a V100's 32 GB: the least memory is the chip's test."""
     job = job_for("llama2-70b", "h200", 64)
-    least = layout_grid.least_memory(job, ParallelSpec(), "selective", 4, 1, 1, 1, 1, "zero1")
+    least = layout_floors.least_memory(job, ParallelSpec(), "selective", 4, 1, 1, 1, 1, "zero1")
     v100 = load_chips().get("v100").memory_gb * memory.MEMORY_BYTES_PER_GB * 0.9  # type: ignore[operator]
     assert v100 < least < job.memory_bytes  # type: ignore[operator]
     assert math.isfinite(least)

@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from capacity.core.errors import InputError
-from capacity.estimate.layout_grid import SEARCHED_SHARDING, Group, Groups, floor_table
-from capacity.estimate.layout_job import Candidate, Job
+from capacity.estimate.layout_floors import floor_table
+from capacity.estimate.layout_grid import SEARCHED_SHARDING, Group, Groups
+from capacity.estimate.layout_job import Candidate, Job, check_pins
 from capacity.formulas import memory
 from capacity.formulas.step_time import StepTerms
 from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
@@ -60,43 +61,6 @@ class Search:
     @property
     def best(self) -> Candidate:
         return self.ranked[0]
-
-
-def check_pins(job: Job, pin: ParallelSpec) -> None:
-    """Raise :class:`InputError` (exit 2) when the pinned layout cannot exist for these chips and model."""
-    sh = job.sh
-    t, p, c, d = pin.tp or 1, pin.pp or 1, pin.cp or 1, pin.dp or 1
-    if t * p * c * d > job.gpus:
-        raise InputError(
-            f"--tp {t} x --pp {p} x --cp {c} x --dp {d} = {t * p * c * d} chips, more than --gpus {job.gpus}"
-        )
-    if sh.heads % t:
-        raise InputError(f"--tp {t} does not divide the model's {sh.heads} attention heads")
-    if p > sh.layers:
-        raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
-    if pin.vp and pin.vp > 1 and p * pin.vp > sh.layers:
-        raise InputError(f"--vp {pin.vp} x --pp {p} is more model chunks than the model's {sh.layers} layers")
-    if pin.vp and pin.vp > 1 and pin.pp == 1:
-        raise InputError("--vp needs a pipeline (--pp 2 or more)")
-    if pin.vp and pin.vp > 1 and pin.pp and pin.dp and job.seqs / (pin.dp * (pin.micro_batch or 1)) < pin.pp:
-        raise InputError(
-            f"--vp {pin.vp}: the interleaved schedule needs at least --pp {pin.pp} micro-batches per "
-            "replica; raise --batch-tokens, or lower --dp or --micro-batch"
-        )
-    if sh.seq_len % c:
-        raise InputError(f"--cp {c} does not divide the sequence length {sh.seq_len}")
-    if pin.ep and pin.ep > 1:
-        if not sh.experts:
-            raise InputError("--ep: the model has no experts (dense model)")
-        if sh.experts % pin.ep:
-            raise InputError(f"--ep {pin.ep} does not divide the model's {sh.experts} experts")
-        if pin.dp and (pin.dp * c) % pin.ep:
-            raise InputError(f"--ep {pin.ep} does not divide the data-parallel ranks dp x cp = {pin.dp * c}")
-    if d * (pin.micro_batch or 1) > job.seqs:
-        raise InputError(
-            f"--dp {d} x --micro-batch {pin.micro_batch or 1} is more sequences than the global batch of "
-            f"{job.seqs}; raise --batch-tokens or lower --dp"
-        )
 
 
 def _refine_micro_batch(
@@ -173,7 +137,7 @@ def search(
     """The best ``keep`` layouts for ``job`` with ``pin`` kept (see the module docstring). Groups whose
     bound is no better than ``beat`` (seconds per token of a layout already known) are not searched.
 
-    Groups in which no layout can fit (:func:`capacity.estimate.layout_grid.least_memory`) are passed over
+    Groups in which no layout can fit (:func:`capacity.estimate.layout_floors.least_memory`) are passed over
     unless ``every_group``; if then nothing fits (or :meth:`Job.too_few_chips` says nothing can), the
     search runs again, ``misses_only``, over every group to report the closest misses, or, without
     ``closest_misses``, returns no layout. ``misses_only`` visits the groups least memory first and stops

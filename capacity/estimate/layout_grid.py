@@ -1,8 +1,8 @@
 """The candidates of the layout search (:mod:`capacity.estimate.layout`): the grid of groups (t, p, c, v,
-b, sharding) it tries, each group's lower bound on wall time per token, by which it visits them, and each
-group's least memory per chip, by which it passes over those that cannot fit. The grid and the floors are
-kept between searches of the same model (deadline solves, sweeps, ``compare``): only the chip count, the
-batch and the chip's memory change between them.
+b, sharding) it tries and each group's lower bound on wall time per token, by which it visits them (and,
+with :mod:`capacity.estimate.layout_floors`, passes over those that cannot fit). The grid is kept between
+searches of the same model (deadline solves, sweeps, ``compare``): only the chip count, the batch and the
+chip's memory change between them.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from capacity.estimate.layout_floors import MAX_SHARED, Floors
 from capacity.formulas.shape import Shape
 from capacity.formulas.step_time import BYTES_16BIT
-from capacity.records.parallel import Layout, ParallelSpec, Recompute, Sharding
+from capacity.records.parallel import ParallelSpec, Recompute, Sharding
 
 if TYPE_CHECKING:
     from capacity.estimate.layout_job import Job
@@ -28,7 +28,6 @@ MICRO_BATCHES = (1, 2, 4, 8, 16)
 MICRO_BATCH_TOKENS = 16384  # beyond 4 sequences, the grid's micro-batches hold at most this many tokens
 SEARCHED_SHARDING: tuple[Sharding, ...] = ("zero1", "zero3")
 MIN_CONTEXT_CHUNK = 4096  # context parallelism keeps at least this many tokens of a sequence per rank
-MAX_SHARED = 512  # models (or model and chip pairs) whose grids and memory floors are kept
 
 
 def micro_batches(seq_len: int) -> list[int]:
@@ -302,51 +301,3 @@ def least_kernels(
     experts = job.sh.experts
     eps = [pin.ep or 1] if pin.ep or not experts else [e for e in range(1, cap + 1) if experts % e == 0]
     return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
-
-
-@dataclass
-class Floors:
-    """:func:`least_memory` of each group (t, p, c, v, b, sharding) and the least of each family (t, p, c,
-    b), shared by every search of the same model, memory model and pins: they depend on neither the chip
-    count, the batch nor the chip's memory."""
-
-    groups: dict[tuple[int, int, int, int, int, Sharding], float] = field(default_factory=dict)
-    families: dict[tuple[int, int, int, int], float] = field(default_factory=dict)
-
-    def of(
-        self, job: Job, pin: ParallelSpec, recompute: Recompute, t: int, p: int, c: int, v: int, b: int,
-        shard: Sharding,
-    ) -> float:  # fmt: skip
-        """:func:`least_memory` of the group, computed once."""
-        if (t, p, c, v, b, shard) not in self.groups:
-            self.groups[t, p, c, v, b, shard] = least_memory(job, pin, recompute, t, p, c, v, b, shard)
-        return self.groups[t, p, c, v, b, shard]
-
-
-FLOORS: dict[tuple[object, ...], Floors] = {}
-
-
-def floor_table(job: Job, pin: ParallelSpec, recompute: Recompute) -> Floors:
-    """The :class:`Floors` of this model, memory model and pins."""
-    if len(FLOORS) > MAX_SHARED:
-        FLOORS.clear()
-    key = (
-        job.sh, job.n_total, job.optimizer_bytes_per_param, job.gradient_bytes, job.precision, pin.ep,
-        recompute,
-    )  # fmt: skip
-    return FLOORS.setdefault(key, Floors())
-
-
-def least_memory(
-    job: Job, pin: ParallelSpec, recompute: Recompute, t: int, p: int, c: int, v: int, b: int, shard: Sharding
-) -> float:
-    """The fewest bytes a chip holds in any layout of the group (t, p, c, v, b, sharding), whatever its
-    width d and expert width e: memory per chip never grows with d (the sharded states divide by d·c, a
-    replica holds fewer micro-batches in flight) nor with e, and a replica runs at least one micro-batch,
-    so the group's layout with d → ∞, e = E and one micro-batch per step holds the least. A group whose
-    least exceeds the chip's memory has no layout that fits."""
-    lay = Layout(
-        tp=t, pp=p, dp=2**40, ep=pin.ep or max(1, job.sh.experts), microbatches=1.0, node_size=job.node_size,
-        cp=c, vp=v, micro_batch=b, sharding=shard, recompute=recompute,
-    )  # fmt: skip
-    return job.memory_of(lay).total

@@ -1,7 +1,7 @@
 """The job a layout search scores layouts for (:mod:`capacity.estimate.layout`): the model, chips, batch and
 memory, each layout's score (step time per token with failures, memory, fit), and the lower bounds the search
 prunes by: the kernel time of a micro-batch (what no pipeline depth, width or sharding removes) and a
-layout's least time per token.
+layout's least time per token; and the check that pinned widths can exist for the job.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from capacity.estimate.layout_grid import MAX_SHARED
+from capacity.core.errors import InputError
+from capacity.estimate.layout_floors import MAX_SHARED
 from capacity.formulas import memory
 from capacity.formulas.shape import Shape
 from capacity.formulas.step_time import ChipRates, StepTerms, step_terms
-from capacity.records.parallel import Layout, Recompute
+from capacity.records.parallel import Layout, ParallelSpec, Recompute
 
 
 @dataclass(frozen=True)
@@ -116,3 +117,40 @@ class Job:
         return memory.per_gpu(
             self.sh, self.n_total, lay, self.optimizer_bytes_per_param, self.precision, self.gradient_bytes,
         )  # fmt: skip
+
+
+def check_pins(job: Job, pin: ParallelSpec) -> None:
+    """Raise :class:`InputError` (exit 2) when the pinned layout cannot exist for these chips and model."""
+    sh = job.sh
+    t, p, c, d = pin.tp or 1, pin.pp or 1, pin.cp or 1, pin.dp or 1
+    if t * p * c * d > job.gpus:
+        raise InputError(
+            f"--tp {t} x --pp {p} x --cp {c} x --dp {d} = {t * p * c * d} chips, more than --gpus {job.gpus}"
+        )
+    if sh.heads % t:
+        raise InputError(f"--tp {t} does not divide the model's {sh.heads} attention heads")
+    if p > sh.layers:
+        raise InputError(f"--pp {p} is more pipeline stages than the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and p * pin.vp > sh.layers:
+        raise InputError(f"--vp {pin.vp} x --pp {p} is more model chunks than the model's {sh.layers} layers")
+    if pin.vp and pin.vp > 1 and pin.pp == 1:
+        raise InputError("--vp needs a pipeline (--pp 2 or more)")
+    if pin.vp and pin.vp > 1 and pin.pp and pin.dp and job.seqs / (pin.dp * (pin.micro_batch or 1)) < pin.pp:
+        raise InputError(
+            f"--vp {pin.vp}: the interleaved schedule needs at least --pp {pin.pp} micro-batches per "
+            "replica; raise --batch-tokens, or lower --dp or --micro-batch"
+        )
+    if sh.seq_len % c:
+        raise InputError(f"--cp {c} does not divide the sequence length {sh.seq_len}")
+    if pin.ep and pin.ep > 1:
+        if not sh.experts:
+            raise InputError("--ep: the model has no experts (dense model)")
+        if sh.experts % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the model's {sh.experts} experts")
+        if pin.dp and (pin.dp * c) % pin.ep:
+            raise InputError(f"--ep {pin.ep} does not divide the data-parallel ranks dp x cp = {pin.dp * c}")
+    if d * (pin.micro_batch or 1) > job.seqs:
+        raise InputError(
+            f"--dp {d} x --micro-batch {pin.micro_batch or 1} is more sequences than the global batch of "
+            f"{job.seqs}; raise --batch-tokens or lower --dp"
+        )
