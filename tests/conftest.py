@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,19 +28,33 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """A cache of this test run's own, not the user's, set before the test modules load the catalogue, so
+    the specs parsed then are the ones every test reads. Under pytest-xdist the workers inherit it from the
+    controller and share it (the parse cache is written by rename: a worker reads an older or a newer
+    whole file)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        cache = tempfile.mkdtemp(prefix="capacity-test-cache-")
+        config.stash[_CACHE] = cache
+        os.environ["CAPACITY_CACHE_DIR"] = cache
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = config.stash.get(_CACHE, None)
+    if cache is not None:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+_CACHE = pytest.StashKey[str]()
+
+
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A cache of this test run's own, not the user's: under pytest-xdist one for all the workers (the
-    parse cache is written by rename, so a worker reads either an older or a newer whole file), so the
-    specs are parsed once per run rather than once per worker."""
+def _private_cache() -> Iterator[None]:
+    """No user catalogue; under pytest-xdist the cores are the test workers', so no pools of pools
+    (tests/test_parallel.py sets its own)."""
     mp = pytest.MonkeyPatch()
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        cache = tmp_path_factory.getbasetemp().parent / "shared-cache"
-        cache.mkdir(exist_ok=True)
-        mp.setenv("CAPACITY_JOBS", "1")  # the cores are the test workers': no pools of pools (test_parallel)
-    else:
-        cache = tmp_path_factory.mktemp("cache")
-    mp.setenv("CAPACITY_CACHE_DIR", str(cache))
+        mp.setenv("CAPACITY_JOBS", "1")
     mp.delenv("CAPACITY_SPECS_DIR", raising=False)
     yield
     mp.undo()
@@ -48,7 +64,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 def capbench(_private_cache: None) -> Path:
     """The CUDA benchmark, compiled once per test run (an nvcc build takes several seconds).
 
-    It is built into the session's private ``$CAPACITY_CACHE_DIR``, the cache ``capacity bench`` itself
+    It is built into the test run's private ``$CAPACITY_CACHE_DIR``, the cache ``capacity bench`` itself
     reads, so the CLI's bench tests find the same binary instead of compiling a second copy elsewhere.
     """
     if microbench.find_nvcc() is None:
