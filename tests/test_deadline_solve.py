@@ -90,3 +90,26 @@ def test_counts_that_do_not_fit_are_skipped() -> None:
     """Infinite days (no layout fits) below 64 chips: the answer is the first count that fits and meets."""
     n = solve_gpus(lambda n: math.inf if n < 64 else 1e3 / n, 30.0, 8, 8)
     assert n == 64
+
+
+def test_the_chips_with_work_shorten_a_plateau() -> None:
+    """A batch-limited run: past 4,096 chips the extra ones idle and days stop falling. Told the chips with
+    work on a count that meets, the solve tries the nodes they fill and one node fewer, and stops: exact,
+    in a handful of evaluations rather than a bisection across the plateau."""
+    node, busy = 8, 4096
+
+    def days_at(n: int) -> float:
+        return 1e5 / min(n, busy) * (1.0 if n >= busy else 1.3)  # the full width also packs better
+
+    calls: list[int] = []
+
+    def counting(n: int) -> float:
+        calls.append(n)
+        return days_at(n)
+
+    n = solve_gpus(counting, 25.0, node, node, used_at=lambda n: min(n, busy))
+    check_exact(days_at, 25.0, node, n)
+    assert n == busy and len(set(calls)) <= 8
+    without: list[int] = []
+    assert solve_gpus(lambda n: without.append(n) or days_at(n), 25.0, node, node) == busy
+    assert len(set(without)) > len(set(calls))

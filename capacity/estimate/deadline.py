@@ -24,7 +24,10 @@ def _power_step(n: int, days_n: float, deadline: float, slope: float, most: floa
     return n * math.exp(exponent)
 
 
-def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, start: int) -> int:
+def solve_gpus(
+    days_at: Callable[[int], float], deadline: float, node: int, start: int,
+    used_at: Callable[[int], int | None] | None = None,
+) -> int:  # fmt: skip
     """Fewest whole nodes (at least ``start`` chips) whose modelled days meet ``deadline``.
 
     Days fall roughly as a power of the node count, so once the answer is bracketed (the largest count
@@ -34,6 +37,10 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
     a fraction of the one before. Near the answer days are not smooth (layouts change at node and divisor
     boundaries) and the secant creeps a node at a time, so the first step not under half the one before
     hands the rest to bisection. Exact: the answer meets the deadline and one node fewer does not.
+
+    ``used_at`` (the chips with work on a count, where the batch leaves some idle) shortens the plateau a
+    batch-limited run reaches: a count that meets the deadline on fewer chips than it has is followed by
+    the nodes those chips fill, and one node fewer.
     """
     first = max(1, math.ceil(start / node))
     known: dict[int, float] = {}
@@ -75,6 +82,19 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
                 f"--days {deadline:g}: not met even with {MAX_SOLVE_GPUS:,} chips (the batch leaves "
                 "the extra chips without work); allow more days"
             )
+
+    def shrink(lo: int, hi: int) -> tuple[int, int]:
+        """Where the chips with work on ``hi`` fill fewer nodes, try those, and one node fewer."""
+        used = used_at(hi * node) if used_at is not None else None
+        for n in () if used is None else (math.ceil(used / node), math.ceil(used / node) - 1):
+            if not lo < n < hi:
+                break
+            if days(n) > deadline:
+                return n, hi
+            hi = n
+        return lo, hi
+
+    lo, hi = shrink(lo, hi)
     (n_a, _), (n_b, _) = list(known.items())[-2:]
     last_step, secant = abs(n_b - n_a), True  # the secant's until it stops converging, then bisection
     while hi - lo > 1:
@@ -86,7 +106,7 @@ def solve_gpus(days_at: Callable[[int], float], deadline: float, node: int, star
                 guess = math.ceil(_power_step(n_b, d_b, deadline, slope, hi / n_b))
                 mid = min(max(guess, lo + 1), hi - 1)
                 secant, last_step = 2 * abs(mid - n_b) < last_step, abs(mid - n_b)
-        lo, hi = (lo, mid) if days(mid) <= deadline else (mid, hi)
+        lo, hi = shrink(lo, mid) if days(mid) <= deadline else (mid, hi)
     return hi * node
 
 

@@ -122,7 +122,7 @@ def estimate_training(
         days_at, fit_days = counts.days_at, counts.fit_days
         if req.deadline_days is not None:
             try:
-                gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0))
+                gpus = solve_gpus(days_at, req.deadline_days, node, max(node, min_gpus or 0), counts.used_at)
             except InputError as exc:
                 pins = req.parallel
                 if req.mfu is None and pins.dp:  # the pins, not the batch, fix the chips with work

@@ -132,6 +132,11 @@ class ChipCounts:
             return math.inf
         return self.model_flops / (n * self.peak_tflops * TERA * at.mfu * self.convention) / SECONDS_PER_DAY
 
+    def used_at(self, n: int) -> int | None:
+        """The chips with work on n (the batch can leave some idle), where the step model has run there."""
+        at = self.fitting.get(n)
+        return at.gpus_used if self.req.mfu is None and at is not None and at.memory_fits else None
+
     def fit_days(self, n: int) -> float:
         """0 where the layout search fits the job on n chips, else infinite: whether it fits, in the form
         :func:`capacity.estimate.deadline.fewest_that_fit` takes, for a given MFU (whose days do not depend
