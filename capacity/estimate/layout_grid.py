@@ -82,7 +82,6 @@ def families(job: Job, pin: ParallelSpec) -> list[Family]:
     if key not in GRIDS:
         if len(GRIDS) > MAX_SHARED:
             GRIDS.clear()
-        layers = job.sh.layers
         rows: dict[tuple[int, int, int, int, int], list[Sharding]] = {}
         for t, p, c, v, b, shard in grid(job.sh, job.node_size, pin):
             rows.setdefault((t, p, c, v, b), []).append(shard)
@@ -92,7 +91,7 @@ def families(job: Job, pin: ParallelSpec) -> list[Family]:
             members.setdefault((t, p, c, b), []).append((v, tuple(shards), position))
             position += len(shards)
         GRIDS[key] = [
-            (t, p, c, b, -(-layers // p) / layers, max(v for v, _, _ in vs), vs, (t, p, c, b))
+            (t, p, c, b, job.sh.stage_share(p), max(v for v, _, _ in vs), vs, (t, p, c, b))
             for (t, p, c, b), vs in members.items()
         ]
     return GRIDS[key]
@@ -156,7 +155,7 @@ class Groups:
             traffic = job.n_total / (t * p) * (job.gradient_bytes + BYTES_16BIT) / slowest
             if least + traffic / (job.seqs * sh.seq_len) <= cutoff:
                 return False
-        share = -(-sh.layers // p) / sh.layers
+        share = sh.stage_share(p)
         return self._sharded(t, p, c, v, b, share, widest, least, shard, stop=cutoff) > cutoff
 
     def _sharded(
@@ -193,9 +192,8 @@ class Groups:
         width = pin.dp or widest
         cap = 1 if pin.ep or not sh.experts else min(sh.experts, width * c)
         if (t, c, b, cap) not in self.expert_kernels:  # the widths the group's layouts may use
-            eps = [pin.ep or 1] if cap == 1 else [e for e in range(1, cap + 1) if sh.experts % e == 0]
             useful: list[tuple[float, float]] = []  # a narrower e moves more: only if its kernels are less
-            for e in sorted(eps, reverse=True):
+            for e in sorted(expert_widths(job.sh, pin, cap), reverse=True):
                 k = job.kernel_seconds(t, c, b, e, self.recompute)
                 if not useful or k < useful[-1][1]:
                     useful.append((1.0 / e, k))
@@ -298,6 +296,12 @@ def least_kernels(
 ) -> float:
     """The least kernel time of a micro-batch over every expert width the search may pick (the divisors of
     E up to ``cap``), :meth:`Job.kernel_seconds`."""
-    experts = job.sh.experts
-    eps = [pin.ep or 1] if pin.ep or not experts else [e for e in range(1, cap + 1) if experts % e == 0]
-    return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in eps)
+    return min(job.kernel_seconds(t, c, b, ep, recompute) for ep in expert_widths(job.sh, pin, cap))
+
+
+def expert_widths(sh: Shape, pin: ParallelSpec, cap: int) -> list[int]:
+    """The expert widths a group's layouts may use: the pinned one, 1 for a dense model, else every divisor
+    of E up to ``cap`` (the widest d·c the group allows, at most E)."""
+    if pin.ep or not sh.experts:
+        return [pin.ep or 1]
+    return [e for e in range(1, cap + 1) if sh.experts % e == 0]

@@ -97,8 +97,7 @@ class Job:
         stage's share of :meth:`kernel_seconds` over m micro-batches plus the (p − 1)/v of the bubble, with
         the failures of its chips; what the layout adds (pipeline sends, sharding, the data-parallel
         reduction, the optimizer step) only lengthens it."""
-        layers = self.sh.layers
-        stage = -(-layers // lay.pp) / layers
+        stage = self.sh.stage_share(lay.pp)
         micro = self.kernel_seconds(lay.tp, lay.cp, lay.micro_batch, lay.ep, lay.recompute) * stage
         step = micro * (lay.microbatches + (lay.pp - 1) / lay.vp)
         return step * (1.0 + self.failure_per_chip * lay.chips) / (self.seqs * self.sh.seq_len)

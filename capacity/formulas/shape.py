@@ -54,6 +54,10 @@ class Shape(BaseModel):
         """Parameters of all routed and shared experts (what expert parallelism spreads)."""
         return float(self.moe_layers * self.experts * (3 if self.glu else 2) * self.hidden * self.expert_ffn)
 
+    def stage_share(self, p: int) -> float:
+        """The share of the layers in the slowest of p pipeline stages: ⌈L/p⌉/L (uneven splits allowed)."""
+        return -(-self.layers // p) / self.layers
+
     @property
     def embedding_params(self) -> float:
         """Token embedding plus a separate output head unless tied (lookups are not matmuls)."""

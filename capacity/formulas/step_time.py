@@ -217,7 +217,7 @@ def step_terms(
     t, p, d, c, v = lay.tp, lay.pp, lay.dp, lay.cp, lay.vp
     s, h, L = float(sh.seq_len), float(sh.hidden), sh.layers
     tokens = lay.micro_batch * s / c  # tokens of one micro-batch on one chip's sequence share
-    stage_share = -(-L // p) / L  # the slowest stage holds ceil(L/p) layers
+    stage_share = sh.stage_share(p)  # the slowest stage holds ceil(L/p) layers
     glu = 3.0 if sh.glu else 2.0
     full = lay.full_recompute
 
